@@ -1,0 +1,26 @@
+# ifrnet-bench: config → thin rules → library functions → results/.
+# Targets: results/tables (all tables). See README.md.
+from snakemake.utils import min_version
+
+min_version("9.18")
+
+
+# The default config applies only when no --configfile is given: Snakemake would otherwise merge
+# the two (a smoke run would inherit the default study's tables).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/masks.smk"
+include: "workflow/rules/reconstruct.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/tables",

@@ -1,0 +1,1 @@
+"""Competing reconstruction methods, each behind the `ifrnet.registry` method interface."""

@@ -1,0 +1,16 @@
+"""Zero-filled reconstruction: the inverse FFT of the measured k-space (the reference floor)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ifrnet.fourier import zero_filled
+from ifrnet.method import Method
+
+
+class ZeroFilled(Method):
+    """``x = ifft2c(y)``; real-valued data keep the real part (as the authors' X layer does)."""
+
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        image = zero_filled(kspace)
+        return image.real.astype(np.complex64) if self.real else image.astype(np.complex64)

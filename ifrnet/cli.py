@@ -1,0 +1,140 @@
+"""The ``ifrnet`` command line: one subcommand per workflow step, each calling one library function.
+
+Snakemake rules call these; users can too. Structured arguments (a config entry) are passed as
+JSON strings. Errors print one line ``ifrnet: error: …`` naming the file or key and exit with
+status 2; outputs are written atomically, so a failed command leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
+
+
+def _shape(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"shape must look like 256x256, got {text!r}") from err
+    return h, w
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from ifrnet.data.sources import prepare_dataset
+
+    for path in prepare_dataset(args.dataset, args.spec, args.seed, args.out_dir):
+        print(f"wrote {path}")
+
+
+def cmd_mask(args: argparse.Namespace) -> None:
+    from ifrnet.masks import make_mask, save_mask, save_preview_png
+
+    spec = dict(args.spec)
+    kind = spec.pop("kind")
+    mask = make_mask(kind, args.shape, seed=args.seed, **spec)
+    save_mask(mask, args.out)
+    if args.preview:
+        save_preview_png(mask, args.preview)
+    print(f"wrote {args.out}: {kind}, {100 * mask.rate_achieved:.2f} % sampled")
+
+
+def cmd_recon_split(args: argparse.Namespace) -> None:
+    from ifrnet.pipeline import reconstruct_split
+
+    _set_threads(args.threads)
+    recon = reconstruct_split(args.data, args.mask, args.model, args.spec, args.out,
+                              batch_size=args.batch_size)
+    print(f"wrote {args.out}: {len(recon)} images")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from ifrnet.pipeline import evaluate_split
+
+    table = evaluate_split(args.recon, args.data, args.out)
+    print(f"wrote {args.out}: PSNR {table['psnr'].mean():.2f} dB, SSIM {table['ssim'].mean():.4f}")
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    from ifrnet.render.build import build_tables
+
+    for path in build_tables(args.config, args.out_dir):
+        print(f"wrote {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with all subcommands."""
+    parser = argparse.ArgumentParser(prog="ifrnet", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="prepare a data set's train/val/test HDF5 files")
+    p.add_argument("--dataset", required=True, help="data set name (config key)")
+    p.add_argument("--spec", required=True, type=_json, help="the data set's config entry, JSON")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("mask", help="generate a sampling mask (.npz + optional .png preview)")
+    p.add_argument("--spec", required=True, type=_json, help='mask config entry, e.g. {"kind": '
+                   '"radial", "rate": 0.2}')
+    p.add_argument("--shape", required=True, type=_shape, help="HxW, e.g. 256x256")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--preview", type=Path)
+    p.set_defaults(func=cmd_mask)
+
+    p = sub.add_parser("recon-split", help="reconstruct a prepared split with one model")
+    p.add_argument("--data", required=True, type=Path, help="prepared split .h5")
+    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
+    p.add_argument("--model", required=True, help="model name (config key)")
+    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_recon_split)
+
+    p = sub.add_parser("evaluate", help="per-image metrics of a reconstruction file")
+    p.add_argument("--recon", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path, help="prepared split .h5 (ground truth)")
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("tables", help="render every table of a config from metrics files")
+    p.add_argument("--config", required=True, type=_json, help="the whole config, JSON")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.set_defaults(func=cmd_tables)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ifrnet`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], None] = args.func
+    try:
+        func(args)
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as err:
+        message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
+        print(f"ifrnet {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

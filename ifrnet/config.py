@@ -1,0 +1,118 @@
+"""Load and validate the workflow configuration, and expand its experiment matrix.
+
+Validation is JSON Schema (draft 2020-12, ``config/schema.yaml``) plus cross-reference checks
+(tables name existing data sets, masks and models; masks have the parameters their kind needs).
+Every error names the offending key as a dotted path, e.g. ``datasets.brain-real.size``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem with its key path."""
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        unknown = ", ".join(f"{path}.{k}" if path else k for k in extra)
+        return f"unknown key {unknown}"
+    if error.validator == "required":
+        return f"{path or '<top level>'}: {error.message}"
+    return f"{path or '<top level>'}: {error.message}"
+
+
+def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the YAML schema file."""
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Raise ConfigError listing every schema violation and cross-reference fault."""
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = sorted(_key_path(e) for e in validator.iter_errors(config))
+    if not problems:
+        problems = _cross_reference(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _cross_reference(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, mask in config["masks"].items():
+        if mask["kind"] == "fastmri" and "acceleration" not in mask:
+            problems.append(f"masks.{name}: kind fastmri needs 'acceleration'")
+        if mask["kind"] != "fastmri" and "rate" not in mask:
+            problems.append(f"masks.{name}: kind {mask['kind']} needs 'rate'")
+    for name, spec in config["datasets"].items():
+        if spec["n_train"] + spec["n_val"] + spec["n_test"] == 0:
+            problems.append(f"datasets.{name}: no images requested")
+    for table, spec in config["tables"].items():
+        if spec["dataset"] not in config["datasets"]:
+            problems.append(f"tables.{table}.dataset: unknown data set {spec['dataset']!r}")
+        for mask in spec["masks"]:
+            if mask not in config["masks"]:
+                problems.append(f"tables.{table}.masks: unknown mask {mask!r}")
+        for model in spec["models"]:
+            if model not in config["models"]:
+                problems.append(f"tables.{table}.models: unknown model {model!r}")
+    return problems
+
+
+def load_config(path: str | os.PathLike[str], schema_path: str | os.PathLike[str]) -> dict:
+    """Read a YAML config file and validate it (ConfigError naming the file on failure)."""
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    try:
+        validate_config(config, load_schema(schema_path))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return config
+
+
+def image_shape(config: dict[str, Any], dataset: str) -> tuple[int, int]:
+    """Image shape (H, W) of a data set."""
+    size = int(config["datasets"][dataset]["size"])
+    return size, size
+
+
+def mask_path(config: dict[str, Any], dataset: str, mask: str) -> str:
+    """The mask file a data set's experiments use: ``results/masks/{mask}-{H}x{W}.npz``."""
+    h, w = image_shape(config, dataset)
+    return f"results/masks/{mask}-{h}x{w}.npz"
+
+
+def experiments(config: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every (dataset, mask, model) that some table needs, sorted and without repeats."""
+    found = {
+        (spec["dataset"], mask, model)
+        for spec in config["tables"].values()
+        for mask in spec["masks"]
+        for model in spec["models"]
+    }
+    return sorted(found)
+
+
+def table_cells(config: dict[str, Any], table: str) -> list[tuple[str, str, str]]:
+    """The (dataset, mask, model) cells of one table, in the order the config lists them."""
+    spec = config["tables"][table]
+    return [(spec["dataset"], mask, model) for mask in spec["masks"] for model in spec["models"]]
+
+
+def metrics_path(dataset: str, mask: str, model: str) -> str:
+    """Per-image metrics file of one experiment."""
+    return f"results/metrics/{dataset}/{mask}/{model}.csv"
+
+
+def project_root() -> Path:
+    """The repository root (where config/ and workflow/ live)."""
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,50 @@
+"""The one interface every reconstruction method implements.
+
+A method is a class constructed as ``cls(real=<bool>, **params)`` — ``params`` come from the
+model's config entry, ``real`` says whether the data set is real-valued (then the method may
+return a real image: the paper's real-valued experiments keep the real part) — with one call
+
+    reconstruct(kspace, mask) -> image
+
+on a batch: kspace complex64 (B, H, W) with zeros where unsampled, mask bool (H, W), centred;
+image complex64 (B, H, W) on the scale of the ground truth. Learned methods are also
+``torch.nn.Module``\\s trained by :mod:`ifrnet.training`; iterative methods may add
+``tune(val)``. Register a method in :mod:`ifrnet.registry`, or name it in the config as
+``"package.module:ClassName"`` to use your own without editing this package.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+
+class Method:
+    """Base class for non-trainable reconstruction methods (see the module docstring)."""
+
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, real: bool = False) -> None:
+        self.real = real
+
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Reconstruct images complex64 (B, H, W) from k-space (B, H, W) and mask (H, W)."""
+        raise NotImplementedError
+
+    def __call__(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Check shapes, run :meth:`reconstruct`, check its output; errors name the method."""
+        if kspace.ndim != 3:
+            raise ValueError(f"{type(self).__name__}: kspace must be (B, H, W), got {kspace.shape}")
+        if mask.shape != kspace.shape[1:]:
+            raise ValueError(
+                f"{type(self).__name__}: mask shape {mask.shape} does not match k-space "
+                f"{kspace.shape[1:]}"
+            )
+        out = np.asarray(self.reconstruct(kspace, mask))
+        if out.shape != kspace.shape:
+            raise RuntimeError(
+                f"{type(self).__name__}.reconstruct returned shape {out.shape}, "
+                f"expected {kspace.shape}"
+            )
+        return out.astype(np.complex64, copy=False)

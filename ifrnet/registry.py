@@ -1,0 +1,33 @@
+"""The single list of reconstruction methods: name → ``"module:Class"``.
+
+Classes are imported lazily, so listing a method costs nothing until it is used. A config may
+also name any importable class directly as ``"package.module:ClassName"`` (bring your own
+method); it must follow :mod:`ifrnet.method`'s interface.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+METHODS: dict[str, str] = {
+    "zero-filled": "baselines.zero_filled:ZeroFilled",
+}
+
+
+def resolve(method: str) -> type:
+    """The class for a registered name or a ``"module:Class"`` path (ValueError if unknown)."""
+    target = METHODS.get(method, method)
+    if ":" not in target:
+        raise ValueError(
+            f"unknown method {method!r}: registered methods are {sorted(METHODS)}, "
+            "or give 'package.module:ClassName'"
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"method {method!r}: cannot import module {module_name!r}: {err}") from err
+    try:
+        return getattr(module, attr)
+    except AttributeError as err:
+        raise ValueError(f"method {method!r}: module {module_name!r} has no {attr!r}") from err

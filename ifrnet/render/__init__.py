@@ -1,0 +1,1 @@
+"""Rendering of results files into tables (CSV, Markdown, LaTeX) and figures."""

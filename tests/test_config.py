@@ -1,0 +1,49 @@
+"""Config validation: the shipped configs pass; bad ones fail naming the key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ifrnet.config import ConfigError, experiments, load_config, load_schema, validate_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = load_schema(ROOT / "config" / "schema.yaml")
+
+
+def default() -> dict:
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load_config(ROOT / "config" / name, ROOT / "config" / "schema.yaml")
+    assert experiments(config)
+
+
+def test_schema_declares_draft_2020_12():
+    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.update(colour="red"), "unknown key colour"),
+        (lambda c: c["datasets"]["brain-real"].update(sise=3), "datasets.brain-real.sise"),
+        (lambda c: c["masks"]["radial-r0.40"].update(rate=1.5), "masks.radial-r0.40.rate"),
+        (lambda c: c["datasets"]["brain-real"].update(size=-3), "datasets.brain-real.size"),
+        (lambda c: c["datasets"]["brain-real"].update(n_test=-1), "datasets.brain-real.n_test"),
+        (lambda c: c["masks"]["radial-r0.40"].update(rate=0), "masks.radial-r0.40.rate"),
+        (lambda c: c["tables"]["zero_filled_real"]["masks"].append("radial-r0.99"),
+         "unknown mask 'radial-r0.99'"),
+        (lambda c: c["tables"]["zero_filled_real"]["models"].append("nope"),
+         "unknown model 'nope'"),
+        (lambda c: c.update(device="tpu"), "device"),
+        (lambda c: c["masks"].update(fm={"kind": "fastmri"}), "needs 'acceleration'"),
+    ],
+)
+def test_bad_config_names_the_key(edit, message):
+    config = default()
+    edit(config)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        validate_config(config, SCHEMA)

@@ -1,0 +1,41 @@
+# Configuration validation and input functions. No computation here: the library does the work.
+import json
+
+from ifrnet.config import (
+    ConfigError,
+    experiments,
+    load_schema,
+    mask_path,
+    metrics_path,
+    validate_config,
+)
+
+try:
+    validate_config(config, load_schema(workflow.source_path("../../config/schema.yaml")))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+SPLITS = ["train", "val", "test"]
+ENV = "../../envs/ifrnet.yaml"
+
+
+def as_json(value):
+    """Config entry → JSON string for a command-line argument (quoted with :q in shell)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def mask_for(wildcards):
+    """Mask file of an experiment (its shape follows the data set)."""
+    return mask_path(config, wildcards.dataset, wildcards.mask)
+
+
+def all_metrics():
+    return [metrics_path(d, m, model) for d, m, model in experiments(config)]
+
+
+def all_masks():
+    return sorted({mask_path(config, d, m) for d, m, _ in experiments(config)})
+
+
+def test_splits():
+    return sorted({f"data/prepared/{d}/test.h5" for d, _, _ in experiments(config)})

@@ -1,0 +1,22 @@
+# Sampling masks: one config entry and an image shape → .npz (+ PNG preview) (ifrnet.masks).
+
+
+rule make_mask:
+    output:
+        npz="results/masks/{mask}-{height}x{width}.npz",
+        png="results/masks/{mask}-{height}x{width}.png",
+    wildcard_constraints:
+        height=r"\d+",
+        width=r"\d+",
+    params:
+        spec=lambda wc: as_json(config["masks"][wc.mask]),
+        seed=config["seed"],
+    log:
+        "results/logs/make_mask/{mask}-{height}x{width}.log",
+    benchmark:
+        "results/benchmarks/make_mask/{mask}-{height}x{width}.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet mask --spec {params.spec:q} --shape {wildcards.height}x{wildcards.width} "
+        "--seed {params.seed} --out {output.npz:q} --preview {output.png:q} > {log:q} 2>&1"

@@ -1,0 +1,23 @@
+# Reconstruction of a data set's test split with one model (ifrnet.pipeline.reconstruct_split).
+
+
+rule reconstruct:
+    input:
+        data="data/prepared/{dataset}/test.h5",
+        mask=mask_for,
+    output:
+        "results/recon/{dataset}/{mask}/{model}.h5",
+    params:
+        spec=lambda wc: as_json(config["models"][wc.model]),
+        batch_size=config.get("batch_size", 4),
+    threads: 2
+    log:
+        "results/logs/reconstruct/{dataset}/{mask}/{model}.log",
+    benchmark:
+        "results/benchmarks/reconstruct/{dataset}/{mask}/{model}.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet recon-split --data {input.data:q} --mask {input.mask:q} "
+        "--model {wildcards.model:q} --spec {params.spec:q} --out {output:q} "
+        "--batch-size {params.batch_size} --threads {threads} > {log:q} 2>&1"
