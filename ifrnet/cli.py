@@ -61,8 +61,31 @@ def cmd_recon_split(args: argparse.Namespace) -> None:
 
     _set_threads(args.threads)
     recon = reconstruct_split(args.data, args.mask, args.model, args.spec, args.out,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, checkpoint=args.checkpoint,
+                              device=args.device)
     print(f"wrote {args.out}: {len(recon)} images")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from ifrnet.learned import train_model
+
+    path = train_model(args.train, args.val, args.mask, args.model, args.spec, args.out_dir,
+                       seed=args.seed, device=args.device, threads=args.threads,
+                       progress=not args.no_progress)
+    print(f"wrote {path}")
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from ifrnet.apply import reconstruct_file
+
+    _set_threads(args.threads)
+    scores = reconstruct_file(args.checkpoint, args.input, args.mask, args.out, key=args.key,
+                              input_kind=args.input_kind, reference=args.reference,
+                              reference_key=args.reference_key, device=args.device)
+    print(f"wrote {args.out}")
+    for i, score in enumerate(scores):
+        print(f"image {i}: PSNR {score['psnr']:.2f} dB  SSIM {score['ssim']:.4f}  "
+              f"HFEN {score['hfen']:.4f}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -107,8 +130,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
+    p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_recon_split)
+
+    p = sub.add_parser("train", help="train a learned model on a prepared data set")
+    p.add_argument("--train", required=True, type=Path, help="prepared train split .h5")
+    p.add_argument("--val", required=True, type=Path, help="prepared val split .h5")
+    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
+    p.add_argument("--model", required=True, help="model name (config key)")
+    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("reconstruct", help="apply a trained model to your own file")
+    p.add_argument("--checkpoint", required=True, type=Path, help="model.pt")
+    p.add_argument("--input", required=True, type=Path, help=".npy/.npz/.mat/.h5 image or k-space")
+    p.add_argument("--key", help="variable name inside the input file, if it holds several")
+    p.add_argument("--input-kind", choices=["image", "kspace"], default="image")
+    p.add_argument("--mask", required=True, type=Path, help="mask file (.npz/.npy/.mat), (H, W)")
+    p.add_argument("--out", required=True, type=Path, help="output .npy, .h5 or .mat")
+    p.add_argument("--reference", type=Path, help="ground-truth image file for metrics")
+    p.add_argument("--reference-key")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("evaluate", help="per-image metrics of a reconstruction file")
     p.add_argument("--recon", required=True, type=Path)

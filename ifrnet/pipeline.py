@@ -30,15 +30,25 @@ from ifrnet.registry import resolve
 PathLike = str | os.PathLike[str]
 
 
-def build_method(model_spec: dict[str, Any], real: bool) -> Any:
-    """Instantiate the method named by a model's config entry (``method`` + ``params``)."""
+def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | None = None,
+                 device: str = "cpu", batch_size: int = 4) -> Any:
+    """The method of a model's config entry: a trained network (needs ``checkpoint``) when the
+    entry has a ``train`` section, else the class ``method`` built with ``params``."""
+    if "train" in model_spec:
+        if checkpoint is None:
+            raise ValueError(f"model {model_spec['method']!r} is learned: give its checkpoint")
+        from ifrnet.learned import LearnedMethod, load_network
+
+        network, _ = load_network(checkpoint, device)
+        return LearnedMethod(network, real=real, device=device, batch_size=batch_size)
     cls = resolve(model_spec["method"])
     return cls(real=real, **model_spec.get("params", {}))
 
 
 def reconstruct_split(
     data_path: PathLike, mask_path: PathLike, model_name: str, model_spec: dict[str, Any],
-    out_path: PathLike, batch_size: int = 4,
+    out_path: PathLike, batch_size: int = 4, checkpoint: PathLike | None = None,
+    device: str = "cpu",
 ) -> np.ndarray:
     """Measure every image of a prepared split with a mask, reconstruct, write ``out_path``.
 
@@ -49,7 +59,7 @@ def reconstruct_split(
     mask = load_mask(mask_path, expected_shape=images.shape[1:])
     kspace = measure(images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
                      str(attrs["split"]))
-    method = build_method(model_spec, real=attrs["kind"] == "real")
+    method = build_method(model_spec, attrs["kind"] == "real", checkpoint, device, batch_size)
     recon = np.empty_like(kspace)
     seconds = np.empty(len(kspace))
     for start in range(0, len(kspace), batch_size):

@@ -17,7 +17,8 @@ import pandas as pd
 from ifrnet.io import write_text_atomic
 
 METRICS = ("psnr", "ssim", "hfen", "nmse", "seconds")
-HEADERS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "hfen": "HFEN", "nmse": "NMSE", "seconds": "s/image"}
+HEADERS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "hfen": "HFEN", "nmse": "NMSE",
+           "seconds": "s/image"}
 DIGITS = {"psnr": 2, "ssim": 4, "hfen": 4, "nmse": 5, "seconds": 3}
 
 

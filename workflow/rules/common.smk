@@ -1,5 +1,7 @@
 # Configuration validation and input functions. No computation here: the library does the work.
 import json
+import shlex
+from pathlib import Path
 
 from ifrnet.config import (
     ConfigError,
@@ -16,6 +18,14 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 SPLITS = ["train", "val", "test"]
+
+
+wildcard_constraints:
+    dataset=r"[^/]+",
+    mask=r"[^/]+",
+    model=r"[^/]+",
+
+
 ENV = "../../envs/ifrnet.yaml"
 
 
@@ -39,3 +49,23 @@ def all_masks():
 
 def test_splits():
     return sorted({f"data/prepared/{d}/test.h5" for d, _, _ in experiments(config)})
+
+
+def is_learned(model):
+    """A model with a `train` section is a trained network."""
+    return "train" in config["models"][model]
+
+
+def recon_inputs(wildcards):
+    """Inputs of a reconstruction: the test split, the mask and, if learned, the checkpoint."""
+    inputs = {"data": f"data/prepared/{wildcards.dataset}/test.h5", "mask": mask_for(wildcards)}
+    if is_learned(wildcards.model):
+        inputs["checkpoint"] = (
+            f"results/models/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}/model.pt"
+        )
+    return inputs
+
+
+def checkpoint_arg(wildcards, input):
+    """`--checkpoint PATH` (shell-quoted) for learned models, nothing otherwise."""
+    return f"--checkpoint {shlex.quote(input.checkpoint)}" if "checkpoint" in input.keys() else ""

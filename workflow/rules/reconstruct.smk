@@ -3,13 +3,14 @@
 
 rule reconstruct:
     input:
-        data="data/prepared/{dataset}/test.h5",
-        mask=mask_for,
+        unpack(recon_inputs),
     output:
         "results/recon/{dataset}/{mask}/{model}.h5",
     params:
         spec=lambda wc: as_json(config["models"][wc.model]),
         batch_size=config.get("batch_size", 4),
+        device=config["device"],
+        checkpoint=checkpoint_arg,
     threads: 2
     log:
         "results/logs/reconstruct/{dataset}/{mask}/{model}.log",
@@ -20,4 +21,5 @@ rule reconstruct:
     shell:
         "ifrnet recon-split --data {input.data:q} --mask {input.mask:q} "
         "--model {wildcards.model:q} --spec {params.spec:q} --out {output:q} "
-        "--batch-size {params.batch_size} --threads {threads} > {log:q} 2>&1"
+        "--batch-size {params.batch_size} --device {params.device:q} --threads {threads} "
+        "{params.checkpoint} > {log:q} 2>&1"

@@ -1,0 +1,32 @@
+# Training of learned models (ifrnet.learned.train_model → ifrnet.training.train).
+# Resumable checkpoints live in {out_dir}/checkpoints/, which is not a declared output, so a
+# killed or failed job resumes from its last checkpoint when rerun.
+
+
+rule train:
+    input:
+        train="data/prepared/{dataset}/train.h5",
+        val="data/prepared/{dataset}/val.h5",
+        mask=mask_for,
+    output:
+        model="results/models/{dataset}/{mask}/{model}/model.pt",
+        train_log="results/models/{dataset}/{mask}/{model}/train_log.csv",
+    params:
+        spec=lambda wc: as_json(config["models"][wc.model]),
+        seed=config["seed"],
+        device=config["device"],
+        out_dir=lambda wc, output: str(Path(output.model).parent),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    log:
+        "results/logs/train/{dataset}/{mask}/{model}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{mask}/{model}.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet train --train {input.train:q} --val {input.val:q} --mask {input.mask:q} "
+        "--model {wildcards.model:q} --spec {params.spec:q} --out-dir {params.out_dir:q} "
+        "--seed {params.seed} --device {params.device:q} --threads {threads} > {log:q} 2>&1"
