@@ -13,19 +13,30 @@ that broadcast against the data.
 
 from __future__ import annotations
 
-from typing import TypeVar
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch
 
-Array = TypeVar("Array", torch.Tensor, np.ndarray)
+if TYPE_CHECKING:
+    import torch
+
+Array = TypeVar("Array", "torch.Tensor", np.ndarray)
 
 _DIMS = (-2, -1)
 
 
+def _is_tensor(x: Any) -> bool:
+    """True for a torch tensor, without importing torch (slow) when nothing has imported it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def fft2c(x: Array) -> Array:
     """Centred orthonormal 2-D FFT over the last two dimensions: image (…, H, W) -> k-space."""
-    if isinstance(x, torch.Tensor):
+    if _is_tensor(x):
+        import torch
+
         x = torch.fft.ifftshift(x, dim=_DIMS)
         x = torch.fft.fft2(x, dim=_DIMS, norm="ortho")
         return torch.fft.fftshift(x, dim=_DIMS)
@@ -36,7 +47,9 @@ def fft2c(x: Array) -> Array:
 
 def ifft2c(k: Array) -> Array:
     """Centred orthonormal inverse 2-D FFT over the last two dimensions: k-space -> image."""
-    if isinstance(k, torch.Tensor):
+    if _is_tensor(k):
+        import torch
+
         k = torch.fft.ifftshift(k, dim=_DIMS)
         k = torch.fft.ifft2(k, dim=_DIMS, norm="ortho")
         return torch.fft.fftshift(k, dim=_DIMS)
@@ -57,7 +70,7 @@ def undersample(image: Array, mask: Array) -> Array:
     """Measurements ``y = M ⊙ fft2c(x)``; image (…, H, W), mask (H, W) -> k-space (…, H, W)."""
     _check_mask(mask, image)
     k = fft2c(image)
-    if isinstance(k, torch.Tensor):
+    if _is_tensor(k):
         return k * mask.to(device=k.device, dtype=k.real.dtype)
     return k * np.asarray(mask, dtype=k.real.dtype)
 

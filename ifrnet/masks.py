@@ -1,0 +1,278 @@
+"""Sampling masks (METHODS §2): boolean (H, W) arrays, centred (DC at (H//2, W//2)), seeded.
+
+| kind       | definition                                                                        |
+|------------|-----------------------------------------------------------------------------------|
+| `radial`   | lines through the centre at evenly spaced angles in [0, π); the fewest lines whose |
+|            | rasterisation samples ≥ rate. The seed only rotates the set (seed 0: no rotation). |
+| `random2d` | fully sampled centre disc (half the budget at most, radius ≤ 8 % of the smaller    |
+|            | side) + points without replacement, density ∝ (1 − r/r_max)^2; exactly            |
+|            | round(rate·H·W) points                                                             |
+| `random1d` | whole columns (phase encodes): a centre band of round(0.3·n) columns + columns     |
+|            | drawn without replacement with Gaussian density (σ = W/6); exactly round(rate·W)  |
+| `fastmri`  | fastMRI ``RandomMaskFunc``: round(W·cf) centre columns, the rest each with        |
+|            | probability (W/acc − n_low)/(W − n_low); cf = 0.08 (4x), 0.04 (8x)                |
+
+To add a kind, write ``def kind(shape, rate, seed, **options) -> np.ndarray`` and add it to
+``GENERATORS`` (``fastmri`` takes ``acceleration`` instead of ``rate``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ifrnet.io import atomic_path
+
+Shape = tuple[int, int]
+
+
+def _check_shape(shape: Any) -> Shape:
+    if (not isinstance(shape, tuple | list) or len(shape) != 2
+            or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)):
+        raise ValueError(f"shape must be two positive integers (H, W), got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def _check_rate(rate: Any) -> float:
+    if not isinstance(rate, int | float) or not 0 < rate <= 1:
+        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
+    return float(rate)
+
+
+def _radial_lines(shape: Shape, n_lines: int, offset: float) -> np.ndarray:
+    """Rasterise ``n_lines`` lines through the centre, angles offset + kπ/n, over the grid."""
+    h, w = shape
+    cy, cx = h // 2, w // 2
+    reach = np.hypot(h, w)
+    t = np.arange(-np.ceil(reach), np.ceil(reach) + 1, 0.5)  # half-pixel steps: no gaps
+    theta = offset + np.pi * np.arange(n_lines) / n_lines
+    rows = np.rint(cy + np.outer(np.sin(theta), t)).astype(int).ravel()
+    cols = np.rint(cx + np.outer(np.cos(theta), t)).astype(int).ravel()
+    keep = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    mask = np.zeros(shape, bool)
+    mask[rows[keep], cols[keep]] = True
+    return mask
+
+
+def radial(shape: Shape, rate: float, seed: int = 0) -> np.ndarray:
+    """Pseudo-radial mask with the fewest evenly spaced lines whose sampled fraction ≥ rate."""
+    shape, rate = _check_shape(shape), _check_rate(rate)
+    offset = 0.0 if seed == 0 else float(np.random.default_rng(seed).uniform(0, np.pi))
+    # The sampled fraction is not strictly monotone in the line count (rasterised lines can
+    # overlap differently), so scan upwards rather than bisect: the first count reaching the
+    # rate is by definition the smallest.
+    for n_lines in range(1, 8 * sum(shape)):
+        mask = _radial_lines(shape, n_lines, offset)
+        if mask.mean() >= rate:
+            return mask
+    return np.ones(shape, bool)
+
+
+def random2d(shape: Shape, rate: float, seed: int = 0, center_fraction: float = 0.08,
+             power: float = 2.0) -> np.ndarray:
+    """2-D variable-density random mask with exactly round(rate·H·W) points."""
+    shape, rate = _check_shape(shape), _check_rate(rate)
+    h, w = shape
+    budget = int(round(rate * h * w))
+    if budget < 1:
+        raise ValueError(f"rate {rate} samples no point of a {h}×{w} grid")
+    yy, xx = np.meshgrid(np.arange(h) - h // 2, np.arange(w) - w // 2, indexing="ij")
+    r = np.hypot(yy, xx).ravel()
+    order = np.argsort(r, kind="stable")
+    n_centre = min(int(np.sum(r <= center_fraction * min(h, w))), budget // 2)
+    centre = order[:n_centre]
+    rest = order[n_centre:]
+    density = (1.0 - r[rest] / (r.max() + 1.0)) ** power
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(rest, size=budget - n_centre, replace=False, p=density / density.sum())
+    mask = np.zeros(h * w, bool)
+    mask[centre] = True
+    mask[drawn] = True
+    return mask.reshape(shape)
+
+
+def random1d(shape: Shape, rate: float, seed: int = 0, center_share: float = 0.3) -> np.ndarray:
+    """1-D Cartesian mask of whole columns, exactly round(rate·W) of them."""
+    shape, rate = _check_shape(shape), _check_rate(rate)
+    h, w = shape
+    n_lines = int(round(rate * w))
+    if n_lines < 1:
+        raise ValueError(f"rate {rate} samples no column of width {w}")
+    cols = np.arange(w) - w // 2
+    order = np.argsort(np.abs(cols) + 0.25 * (cols < 0), kind="stable")  # centre outwards
+    n_centre = max(1, int(round(center_share * n_lines)))
+    centre = order[:n_centre]
+    rest = order[n_centre:]
+    density = np.exp(-(cols[rest] ** 2) / (2 * (w / 6) ** 2))
+    drawn = np.random.default_rng(seed).choice(rest, size=n_lines - n_centre, replace=False,
+                                               p=density / density.sum())
+    mask = np.zeros(shape, bool)
+    mask[:, centre] = True
+    mask[:, drawn] = True
+    return mask
+
+
+FASTMRI_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
+
+
+def fastmri(shape: Shape, acceleration: int, seed: int = 0,
+            center_fraction: float | None = None) -> np.ndarray:
+    """fastMRI ``RandomMaskFunc`` column mask for an acceleration (4x/8x default fractions)."""
+    shape = _check_shape(shape)
+    h, w = shape
+    if not isinstance(acceleration, int | np.integer) or acceleration < 1:
+        raise ValueError(f"acceleration must be a positive integer, got {acceleration!r}")
+    if center_fraction is None:
+        if acceleration not in FASTMRI_CENTER_FRACTIONS:
+            raise ValueError(f"acceleration {acceleration}: give center_fraction (defaults "
+                             f"exist for {sorted(FASTMRI_CENTER_FRACTIONS)})")
+        center_fraction = FASTMRI_CENTER_FRACTIONS[acceleration]
+    n_low = int(round(w * center_fraction))
+    prob = (w / acceleration - n_low) / (w - n_low) if w > n_low else 0.0
+    columns = np.random.default_rng(seed).uniform(size=w) < prob
+    pad = (w - n_low + 1) // 2
+    columns[pad : pad + n_low] = True
+    return np.broadcast_to(columns, shape).copy()
+
+
+GENERATORS: dict[str, Callable[..., np.ndarray]] = {
+    "radial": radial,
+    "random2d": random2d,
+    "random1d": random1d,
+    "fastmri": fastmri,
+}
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A sampling mask with its provenance. ``array``: bool (H, W), centred."""
+
+    array: np.ndarray
+    kind: str
+    rate_asked: float | None = None
+    acceleration: int | None = None
+    seed: int = 0
+
+    @property
+    def rate_achieved(self) -> float:
+        """Sampled fraction of the k-space grid."""
+        return float(self.array.mean())
+
+
+def make_mask(kind: str, shape: Shape, *, rate: float | None = None,
+              acceleration: int | None = None, seed: int = 0, **options: Any) -> Mask:
+    """Generate a mask of a registered ``kind`` (see ``GENERATORS``)."""
+    if kind not in GENERATORS:
+        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(GENERATORS)}")
+    if kind == "fastmri":
+        if acceleration is None:
+            raise ValueError("mask kind 'fastmri' needs acceleration")
+        array = fastmri(shape, acceleration, seed, **options)
+    else:
+        if rate is None:
+            raise ValueError(f"mask kind {kind!r} needs rate")
+        array = GENERATORS[kind](shape, rate, seed, **options)
+    return Mask(array, kind, rate, acceleration, seed)
+
+
+_ID = re.compile(r"^(?P<kind>[a-z0-9]+)-(?:r(?P<rate>\d*\.?\d+)|a(?P<acc>\d+))$")
+
+
+def parse_mask_id(mask_id: str) -> dict[str, Any]:
+    """``"radial-r0.40"`` → {kind, rate}; ``"fastmri-a4"`` → {kind, acceleration}."""
+    match = _ID.match(mask_id)
+    if not match or match["kind"] not in GENERATORS:
+        raise ValueError(f"malformed mask id {mask_id!r}: expected e.g. 'radial-r0.40' or "
+                         f"'fastmri-a4' with a kind in {sorted(GENERATORS)}")
+    if match["acc"] is not None:
+        return {"kind": match["kind"], "acceleration": int(match["acc"])}
+    return {"kind": match["kind"], "rate": float(match["rate"])}
+
+
+def mask_id(kind: str, rate: float | None = None, acceleration: int | None = None) -> str:
+    """Inverse of :func:`parse_mask_id`."""
+    return f"{kind}-a{acceleration}" if acceleration is not None else f"{kind}-r{rate:.2f}"
+
+
+def save_mask(mask: Mask, path: str | os.PathLike[str]) -> None:
+    """Write a mask and its provenance to ``.npz`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, mask=mask.array, kind=mask.kind,
+                 rate_asked=np.nan if mask.rate_asked is None else mask.rate_asked,
+                 acceleration=-1 if mask.acceleration is None else mask.acceleration,
+                 rate_achieved=mask.rate_achieved, shape=np.array(mask.array.shape),
+                 seed=mask.seed)
+
+
+def _as_bool_mask(array: np.ndarray, path: Path) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 2:
+        raise ValueError(f"{path}: a mask must be 2-D (H, W), got shape {array.shape}")
+    if array.dtype != bool:
+        if not np.issubdtype(array.dtype, np.number) or not np.isin(array, (0, 1)).all():
+            raise ValueError(f"{path}: mask values must be 0/1 or boolean")
+        array = array.astype(bool)
+    return array
+
+
+def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None) -> Mask:
+    """Read a mask from our ``.npz`` or a user's ``.npy``/``.mat`` (a single 2-D variable or
+    key ``mask``); validate it is 2-D, 0/1, non-empty and of ``expected_shape`` if given."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: mask file does not exist")
+    meta: dict[str, Any] = {"kind": "user", "rate_asked": None, "acceleration": None, "seed": 0}
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as content:
+                if "mask" not in content:
+                    raise ValueError(f"{path}: no array 'mask' in the file")
+                array = content["mask"]
+                meta["kind"] = str(content["kind"]) if "kind" in content else "user"
+                if "rate_asked" in content and np.isfinite(content["rate_asked"]):
+                    meta["rate_asked"] = float(content["rate_asked"])
+                if "acceleration" in content and int(content["acceleration"]) > 0:
+                    meta["acceleration"] = int(content["acceleration"])
+                meta["seed"] = int(content["seed"]) if "seed" in content else 0
+        except (OSError, EOFError, ValueError) as err:
+            if str(path) in str(err):
+                raise
+            raise ValueError(f"{path}: not a readable mask file ({err})") from err
+    else:
+        from ifrnet.userio import read_array
+
+        try:
+            array = read_array(path, "mask")
+        except ValueError as err:
+            if "no variable 'mask'" not in str(err):
+                raise
+            array = read_array(path)
+    array = _as_bool_mask(array, path)
+    if not array.any():
+        raise ValueError(f"{path}: the mask samples nothing (all zeros)")
+    if expected_shape is not None and array.shape != tuple(expected_shape):
+        raise ValueError(f"{path}: mask shape {array.shape} does not match the data's "
+                         f"{tuple(expected_shape)}")
+    return Mask(array, **meta)
+
+
+def save_preview_png(mask: Mask, path: str | os.PathLike[str]) -> None:
+    """Black/white PNG of the mask titled with its kind and achieved rate, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 3.2), dpi=100)
+    ax.imshow(mask.array, cmap="gray", interpolation="nearest")
+    ax.set_title(f"{mask.kind}: {100 * mask.rate_achieved:.2f} % sampled", fontsize=9)
+    ax.set_axis_off()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(fig)

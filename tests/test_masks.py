@@ -1,0 +1,120 @@
+"""Sampling masks: exact counts, rates, seeding, centring, files and errors."""
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+
+from ifrnet.masks import (
+    Mask,
+    _radial_lines,
+    fastmri,
+    load_mask,
+    make_mask,
+    mask_id,
+    parse_mask_id,
+    radial,
+    random1d,
+    random2d,
+    save_mask,
+    save_preview_png,
+)
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (64, 48), (33, 57)])
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.4])
+def test_random_masks_hit_the_count_exactly(shape, rate):
+    m2 = random2d(shape, rate, seed=1)
+    assert m2.sum() == round(rate * shape[0] * shape[1])
+    m1 = random1d(shape, rate, seed=1)
+    assert m1.any(axis=0).sum() == round(rate * shape[1])
+    assert np.all(m1.all(axis=0) == m1.any(axis=0))  # whole columns only
+    assert m2[shape[0] // 2, shape[1] // 2] and m1[:, shape[1] // 2].all()
+
+
+@pytest.mark.parametrize("rate", [0.10, 0.20, 0.25, 0.30, 0.40])
+def test_radial_rate_within_one_point_and_monotone(rate):
+    mask = radial((256, 256), rate)
+    assert rate <= mask.mean() < rate + 0.01
+    assert mask[128, 128]
+    n_lines = next(n for n in range(1, 400) if _radial_lines((256, 256), n, 0.0).mean() >= rate)
+    assert np.array_equal(mask, _radial_lines((256, 256), n_lines, 0.0))  # fewest lines
+    # a rasterised line through the centre is point-symmetric about the DC sample
+    interior = mask[1:, 1:]
+    assert (interior == interior[::-1, ::-1]).mean() > 0.97
+
+
+def test_seeds():
+    assert np.array_equal(random2d((64, 64), 0.25, seed=3), random2d((64, 64), 0.25, seed=3))
+    assert not np.array_equal(random2d((64, 64), 0.25, seed=3), random2d((64, 64), 0.25, seed=4))
+    assert np.array_equal(radial((64, 64), 0.3, seed=0), radial((64, 64), 0.3))
+    assert not np.array_equal(random1d((64, 64), 0.25, seed=1), random1d((64, 64), 0.25, seed=2))
+
+
+@pytest.mark.parametrize(("acc", "cf"), [(4, 0.08), (8, 0.04)])
+def test_fastmri_semantics(acc, cf):
+    w = 320
+    n_low = round(w * cf)
+    rates = []
+    for seed in range(40):
+        m = fastmri((320, w), acc, seed=seed)
+        assert np.all(m.all(axis=0) == m.any(axis=0))
+        pad = (w - n_low + 1) // 2
+        assert m[:, pad : pad + n_low].all()
+        rates.append(m.mean())
+    assert abs(np.mean(rates) - 1 / acc) < 0.01
+
+
+def test_make_mask_ids_and_errors():
+    mask = make_mask("radial", (32, 32), rate=0.3)
+    assert isinstance(mask, Mask) and mask.rate_achieved >= 0.3 and mask.kind == "radial"
+    assert parse_mask_id("random2d-r0.25") == {"kind": "random2d", "rate": 0.25}
+    assert parse_mask_id("fastmri-a8") == {"kind": "fastmri", "acceleration": 8}
+    assert mask_id(**parse_mask_id("radial-r0.40")) == "radial-r0.40"
+    with pytest.raises(ValueError, match="rate"):
+        make_mask("radial", (32, 32), rate=1.5)
+    with pytest.raises(ValueError, match="rate"):
+        random2d((32, 32), 0.0)
+    with pytest.raises(ValueError, match="shape"):
+        make_mask("radial", (-4, 32), rate=0.3)
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        make_mask("spiral", (32, 32), rate=0.3)
+    with pytest.raises(ValueError, match="samples no"):
+        random1d((32, 32), 0.001)
+    with pytest.raises(ValueError, match="center_fraction"):
+        fastmri((32, 32), 5)
+    with pytest.raises(ValueError, match="malformed mask id"):
+        parse_mask_id("radial-40")
+
+
+def test_files_round_trip_and_validation(tmp_path):
+    mask = make_mask("random2d", (32, 24), rate=0.25, seed=5)
+    save_mask(mask, tmp_path / "m.npz")
+    back = load_mask(tmp_path / "m.npz", expected_shape=(32, 24))
+    assert np.array_equal(back.array, mask.array) and back.kind == "random2d"
+    assert back.rate_asked == 0.25 and back.seed == 5
+    np.save(tmp_path / "u.npy", mask.array.astype(np.uint8))
+    assert np.array_equal(load_mask(tmp_path / "u.npy").array, mask.array)
+    scipy.io.savemat(tmp_path / "u.mat", {"mask": mask.array.astype(float)})
+    assert np.array_equal(load_mask(tmp_path / "u.mat").array, mask.array)
+    with h5py.File(tmp_path / "v73.mat", "w") as f:  # MATLAB v7.3: HDF5, transposed
+        f.create_dataset("mask", data=mask.array.T.astype(float))
+    assert np.array_equal(load_mask(tmp_path / "v73.mat").array, mask.array)
+    with pytest.raises(ValueError, match="does not match"):
+        load_mask(tmp_path / "m.npz", expected_shape=(32, 32))
+    np.save(tmp_path / "zero.npy", np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="samples nothing"):
+        load_mask(tmp_path / "zero.npy")
+    np.save(tmp_path / "vals.npy", np.full((4, 4), 0.5))
+    with pytest.raises(ValueError, match="0/1"):
+        load_mask(tmp_path / "vals.npy")
+    np.save(tmp_path / "rank.npy", np.ones((2, 4, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        load_mask(tmp_path / "rank.npy")
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="bad.npz"):
+        load_mask(tmp_path / "bad.npz")
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        load_mask(tmp_path / "nope.npz")
+    save_preview_png(mask, tmp_path / "m.png")
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
