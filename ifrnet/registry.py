@@ -11,6 +11,7 @@ import importlib
 
 METHODS: dict[str, str] = {
     "zero-filled": "baselines.zero_filled:ZeroFilled",
+    "ifrnet": "ifrnet.models.ifrnet:IFRNet",
 }
 
 

@@ -14,8 +14,13 @@ eval "$("$here/local_slurm.sh" env)"
 
 cp -r "$root"/{Snakefile,workflow,config,profiles,envs} "$work"/
 cd "$work"
-python -m pip show snakemake-executor-plugin-slurm >/dev/null 2>&1 \
-  || python -m pip install --quiet snakemake-executor-plugin-slurm
+# The SLURM plugin goes into its own directory, on PYTHONPATH for this run only: once installed
+# in the environment, every snakemake start imports it, and its import queries SLURM (9 s of
+# time-outs per start on machines without a running cluster).
+plugins="$work/plugins"
+python -m pip install --quiet --target "$plugins" --no-deps \
+  'snakemake-executor-plugin-slurm>=2.8' snakemake-executor-plugin-slurm-jobstep throttler
+export PYTHONPATH="$plugins${PYTHONPATH:+:$PYTHONPATH}"
 status=0
 python -m snakemake "$target" --profile profiles/slurm --configfile config/smoke.yaml \
   --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 \

@@ -1,0 +1,175 @@
+"""The learnable piecewise-linear function (PLF) of ADMM-Net and IFR-Net (paper Eq. (10)).
+
+Control points p_i = −1 + 2i/(N−1), i = 0..N−1, carry learnable values q (C, N), one function
+per channel. For x in (−1, 1) the output interpolates linearly between the neighbouring points;
+outside it continues with slope 1: ``x − p_0 + q_0`` for x ≤ −1, ``x − p_{N−1} + q_{N−1}`` for
+x ≥ 1. The derivative at exactly ±1 is taken from the outer (slope-1) side.
+
+Two implementations with identical semantics:
+- a fused CPU kernel (numba, one pass over the pixels forward and one backward, per-plane
+  histograms for the gradient of q — no scatter over pixels), used for CPU tensors;
+- a torch-ops path (clamp, gather, bincount) for other devices (CUDA) or when numba is absent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba comes with sigpy
+    numba = None
+
+
+if numba is not None:
+
+    @numba.njit(parallel=True, cache=True)
+    def _forward_kernel(x: np.ndarray, q: np.ndarray, y: np.ndarray) -> None:
+        planes, pixels = x.shape
+        channels, points = q.shape
+        inv = (points - 1) / 2.0
+        for p in numba.prange(planes):
+            c = p % channels
+            for m in range(pixels):
+                v = x[p, m]
+                if v <= -1.0:
+                    y[p, m] = v + 1.0 + q[c, 0]
+                elif v >= 1.0:
+                    y[p, m] = v - 1.0 + q[c, points - 1]
+                else:
+                    t = (v + 1.0) * inv
+                    i = min(int(t), points - 2)
+                    f = t - i
+                    y[p, m] = q[c, i] + f * (q[c, i + 1] - q[c, i])
+
+    @numba.njit(parallel=True, cache=True)
+    def _backward_kernel(x: np.ndarray, q: np.ndarray, g: np.ndarray, gx: np.ndarray,
+                         partial: np.ndarray) -> None:
+        planes, pixels = x.shape
+        channels, points = q.shape
+        inv = (points - 1) / 2.0
+        for p in numba.prange(planes):
+            c = p % channels
+            for m in range(pixels):
+                v = x[p, m]
+                gg = g[p, m]
+                if v <= -1.0:
+                    gx[p, m] = gg
+                    partial[p, 0] += gg
+                elif v >= 1.0:
+                    gx[p, m] = gg
+                    partial[p, points - 1] += gg
+                else:
+                    t = (v + 1.0) * inv
+                    i = min(int(t), points - 2)
+                    f = t - i
+                    gx[p, m] = gg * (q[c, i + 1] - q[c, i]) * inv
+                    partial[p, i] += gg * (1.0 - f)
+                    partial[p, i + 1] += gg * f
+
+
+def _use_kernel(x: torch.Tensor) -> bool:
+    return numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32,
+                                                                         torch.float64)
+
+
+def _planes(x: torch.Tensor) -> np.ndarray:
+    return x.detach().contiguous().view(x.shape[0] * x.shape[1], -1).numpy()
+
+
+class _PLFKernel(torch.autograd.Function):
+    """CPU path: fused numba kernels."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        x = x.contiguous()
+        y = torch.empty_like(x)
+        qd = q.detach().to(x.dtype).contiguous().numpy()
+        _forward_kernel(_planes(x), qd, y.view(x.shape[0] * x.shape[1], -1).numpy())
+        ctx.save_for_backward(x, q)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        x, q = ctx.saved_tensors
+        gx = torch.empty_like(x)
+        partial = np.zeros((x.shape[0] * x.shape[1], q.shape[1]), dtype=np.float64)
+        qd = q.detach().to(x.dtype).contiguous().numpy()
+        _backward_kernel(_planes(x), qd, _planes(grad.to(x.dtype)),
+                         gx.view(x.shape[0] * x.shape[1], -1).numpy(), partial)
+        grad_q = partial.reshape(x.shape[0], x.shape[1], -1).sum(axis=0)
+        return gx, torch.from_numpy(grad_q).to(q.dtype)
+
+
+class _PLFTorch(torch.autograd.Function):
+    """Any device: torch ops; q's gradient by bincount over the C·N bins."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        channels, points = q.shape
+        inv = (points - 1) / 2.0
+        xc = x.clamp(-1.0, 1.0)
+        t = (xc + 1.0) * inv
+        idx = t.floor().clamp_(0, points - 2)
+        frac = t - idx
+        flat = idx.to(torch.int64)
+        flat += (torch.arange(channels, device=x.device) * points).view(1, channels, 1, 1)
+        q_flat = q.to(x.dtype).reshape(-1)
+        lo, hi = q_flat[flat], q_flat[flat + 1]
+        ctx.save_for_backward(flat, frac, lo, hi, x)
+        ctx.shape_q, ctx.inv = q.shape, inv
+        return torch.lerp(lo, hi, frac) + (x - xc)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        flat, frac, lo, hi, x = ctx.saved_tensors
+        inside = (x > -1.0) & (x < 1.0)
+        grad_x = torch.where(inside, grad * (hi - lo) * ctx.inv, grad)
+        n_bins = ctx.shape_q[0] * ctx.shape_q[1]
+        idx = flat.reshape(-1)
+        g = grad.reshape(-1).to(torch.float64)
+        gf = g * frac.reshape(-1).to(torch.float64)
+        grad_q = torch.bincount(idx, weights=g - gf, minlength=n_bins)
+        grad_q += torch.bincount(idx + 1, weights=gf, minlength=n_bins)
+        return grad_x, grad_q.to(grad.dtype).view(ctx.shape_q)
+
+
+def plf(x: torch.Tensor, q: torch.Tensor, use_kernel: bool | None = None) -> torch.Tensor:
+    """Apply channel c's PLF (values q[c], points evenly on [−1, 1]) to x[:, c]; x (B, C, H, W).
+
+    ``use_kernel`` forces (True) or forbids (False) the CPU kernel; None picks it when possible.
+    """
+    if use_kernel is None:
+        use_kernel = _use_kernel(x)
+    if use_kernel and not _use_kernel(x):
+        raise ValueError("the fused PLF kernel needs numba and a float32/64 CPU tensor")
+    return (_PLFKernel if use_kernel else _PLFTorch).apply(x, q)
+
+
+def soft_threshold(p: torch.Tensor, threshold: float) -> torch.Tensor:
+    """sign(p)·max(|p| − threshold, 0)."""
+    return torch.sign(p) * torch.clamp(p.abs() - threshold, min=0.0)
+
+
+class PiecewiseLinear(nn.Module):
+    """Per-channel learnable PLF; input and output (B, C, H, W) (see the module docstring).
+
+    ``q`` (C, points) starts as the soft threshold of the control points at ``threshold``
+    (1/14 for IFR-Net, `initialize_IFR_NET.m`; 0.05 for ADMM-Net).
+    """
+
+    def __init__(self, channels: int, points: int = 101, threshold: float = 1 / 14) -> None:
+        super().__init__()
+        if points < 2:
+            raise ValueError(f"a PLF needs at least 2 control points, got {points}")
+        grid = torch.linspace(-1.0, 1.0, points, dtype=torch.float64)
+        self.q = nn.Parameter(soft_threshold(grid, threshold).float().repeat(channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply channel c's PLF to x[:, c]."""
+        if x.dim() != 4 or x.shape[1] != self.q.shape[0]:
+            raise ValueError(f"PLF expects (B, {self.q.shape[0]}, H, W), got {tuple(x.shape)}")
+        return plf(x, self.q)
