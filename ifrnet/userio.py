@@ -66,7 +66,7 @@ def read_array(path: str | os.PathLike[str], key: str | None = None) -> np.ndarr
             raise
         raise ValueError(f"{path}: cannot read ({err})") from err
     data = np.asarray(data)
-    if not np.issubdtype(data.dtype, np.number):
+    if not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
         raise ValueError(f"{path}: expected a numeric array, got dtype {data.dtype}")
     if not np.isfinite(data).all():
         raise ValueError(f"{path}: contains NaN or Inf")

@@ -1,0 +1,145 @@
+"""X step, DCT filters, convolution and feature descriptor against independent references."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from ifrnet.layers import (
+    FeatureRefinement,
+    conv2d_same,
+    data_consistency,
+    dct_filters,
+    feature_descriptor,
+    separable_filter,
+)
+
+
+def np_fft2c(x):
+    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x), norm="ortho"))
+
+
+def np_ifft2c(k):
+    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k), norm="ortho"))
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    x_gt = rng.standard_normal((2, 12, 10)) + 1j * rng.standard_normal((2, 12, 10))
+    mask = (rng.random((12, 10)) < 0.4).astype(float)
+    y = np_fft2c(x_gt) * mask
+    x_t = rng.standard_normal((2, 12, 10)) + 1j * rng.standard_normal((2, 12, 10))
+    return x_gt, mask, y, x_t
+
+
+def test_x_step_matches_numpy_closed_form(problem):
+    x_gt, mask, y, x_t = problem
+    rho = 0.37
+    # closed form of argmin_x ‖M F x − y‖² + ρ‖x − x_t‖², solved per k-space sample
+    expected = np_ifft2c((y + rho * np_fft2c(x_t)) / (mask + rho))
+    got = data_consistency(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask),
+                           torch.tensor(rho, dtype=torch.float64))
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
+
+
+def test_x_step_limits(problem):
+    x_gt, mask, y, _ = problem
+    ones = np.ones_like(mask)
+    full = np_fft2c(x_gt)
+    got = data_consistency(torch.from_numpy(x_gt), torch.from_numpy(full), torch.from_numpy(ones),
+                           0.02)
+    np.testing.assert_allclose(got.numpy(), x_gt, atol=1e-12)
+    small = data_consistency(torch.zeros(2, 12, 10, dtype=torch.complex128), torch.from_numpy(y),
+                             torch.from_numpy(mask), 1e-12)
+    np.testing.assert_allclose(small.numpy(), np_ifft2c(y), atol=1e-9)
+    zero = data_consistency(torch.zeros(2, 12, 10, dtype=torch.complex128), torch.from_numpy(y),
+                            torch.from_numpy(mask), 0.0)
+    assert torch.isfinite(zero.real).all()  # 0/0 guarded as in the authors' code
+
+
+def test_dct_filters_are_the_non_dc_orthonormal_basis():
+    w = dct_filters(3).double().reshape(8, 9).numpy()
+    # independent DCT-II matrix
+    n = np.arange(3)
+    d = np.array([[np.sqrt((1 if k == 0 else 2) / 3) * np.cos(np.pi * (2 * j + 1) * k / 6)
+                   for j in n] for k in n])
+    basis = np.stack([np.outer(d[a], d[b]).ravel() for a in n for b in n])
+    full = np.vstack([np.full(9, 1 / 3), w])  # DC filter + ours
+    np.testing.assert_allclose(full @ full.T, np.eye(9), atol=1e-6)
+    np.testing.assert_allclose(w.sum(axis=1), 0, atol=1e-6)
+    # every filter is one of the separable DCT products (up to orientation)
+    for f in w:
+        assert np.min(np.abs(basis - f).max(axis=1)) < 1e-6
+
+
+@pytest.mark.parametrize(("cin", "cout"), [(1, 8), (8, 1), (3, 2)])
+def test_conv2d_same_matches_torch_and_gradcheck(cin, cout):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, cin, 9, 7, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(cout, cin, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(cout, dtype=torch.float64, generator=gen, requires_grad=True)
+    ref = torch.nn.functional.conv2d(x, w, b, padding=1)
+    torch.testing.assert_close(conv2d_same(x, w, b), ref)
+    assert torch.autograd.gradcheck(conv2d_same, (x, w, b))
+
+
+def test_separable_filter_matches_scipy():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((2, 1, 30, 20))
+    k = torch.from_numpy(rng.random(7))
+    got = separable_filter(torch.from_numpy(a), k).numpy()
+    kernel2d = np.outer(k.numpy(), k.numpy())
+    for i in range(2):
+        np.testing.assert_allclose(got[i, 0], ndimage.correlate(a[i, 0], kernel2d,
+                                                                mode="constant"), atol=1e-12)
+
+
+def descriptor_reference(a: np.ndarray, v: float) -> np.ndarray:
+    """float64 SciPy version of `texture_map.m` (fspecial Gaussian 51/50, 5×5 box, 'same')."""
+    x = np.arange(51) - 25
+    g = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * 50.0**2))
+    g /= g.sum()
+    b = ndimage.correlate(a, g, mode="constant")
+    box = np.ones((5, 5)) / 25
+
+    def f(z):
+        return ndimage.correlate(z, box, mode="constant")
+
+    mu_a, mu_b = f(a), f(b)
+    top = 2 * (f(a * b) - mu_a * mu_b) + abs(v)
+    bottom = f(a * a) - mu_a**2 + f(b * b) - mu_b**2 + abs(v)
+    return 1 - np.abs(top / bottom)
+
+
+def test_descriptor_matches_scipy_reference_and_range():
+    rng = np.random.default_rng(2)
+    a = ndimage.gaussian_filter(rng.random((40, 36)), 1.0)
+    t = feature_descriptor(torch.from_numpy(a)[None, None], 0.008)[0, 0].numpy()
+    np.testing.assert_allclose(t, np.clip(descriptor_reference(a, 0.008), 0, 1), atol=1e-9)
+    for seed in range(5):
+        noise = torch.from_numpy(np.random.default_rng(seed).standard_normal((2, 1, 32, 32)))
+        t = feature_descriptor(noise.float(), torch.tensor(-0.01))
+        assert float(t.min()) >= 0 and float(t.max()) <= 1
+
+
+def test_descriptor_is_zero_inside_a_constant_image():
+    a = torch.full((1, 1, 64, 64), 0.7, dtype=torch.float64)
+    t = feature_descriptor(a, 0.008)[0, 0]
+    # the 51×51 blur of a constant is constant ≥ 25 pixels from the edge, and the 5×5
+    # statistics need 2 more: there σ_a = σ_b = σ_ab = 0 and T = 1 − |V|/|V| = 0
+    assert float(t[27:37, 27:37].abs().max()) < 1e-9
+    assert float(t.max()) > 0.01  # near the border the blur is not constant
+
+
+def test_feature_refinement_blends_x_and_u():
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.random((1, 1, 16, 16)))
+    u = torch.from_numpy(rng.random((1, 1, 16, 16)))
+    module = FeatureRefinement(v=0.008).double()
+    x_t, t = module(x, u)
+    torch.testing.assert_close(x_t, u + t * (x - u))
+    _, t_u = FeatureRefinement(v=0.008, descriptor_input="u").double()(x, u)
+    assert not torch.allclose(t, t_u)
+    with pytest.raises(ValueError, match="descriptor_input"):
+        FeatureRefinement(descriptor_input="z")
