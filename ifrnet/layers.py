@@ -57,7 +57,9 @@ class _Conv2dSame(torch.autograd.Function):
         out_ch, in_ch, size, _ = w.shape
         batch, _, h, wd = x.shape
         g = g.contiguous()
-        gx = F.conv2d(g, w.flip(-1, -2).transpose(0, 1), padding=size // 2)
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = F.conv2d(g, w.flip(-1, -2).transpose(0, 1), padding=size // 2)
         if in_ch <= out_ch:
             cols = shifted_stack(x, size).reshape(batch, in_ch * size * size, h * wd)
             gw = torch.matmul(g.reshape(batch, out_ch, h * wd), cols.transpose(1, 2))

@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - numba comes with sigpy
     numba = None
 
 
+LANES = 4  # interleaved histograms in the backward kernel (a power of two)
+
 if numba is not None:
 
     @numba.njit(parallel=True, cache=True)
@@ -47,27 +49,32 @@ if numba is not None:
     @numba.njit(parallel=True, cache=True)
     def _backward_kernel(x: np.ndarray, q: np.ndarray, g: np.ndarray, gx: np.ndarray,
                          partial: np.ndarray) -> None:
+        # partial (planes, LANES, points): neighbouring pixels usually fall in the same bin, so
+        # one histogram would serialise on its own read-modify-write; LANES interleaved copies
+        # keep the additions independent (summed by the caller, in a fixed order).
         planes, pixels = x.shape
         channels, points = q.shape
         inv = (points - 1) / 2.0
         for p in numba.prange(planes):
             c = p % channels
+            hist = partial[p]
             for m in range(pixels):
+                lane = m & (LANES - 1)
                 v = x[p, m]
                 gg = g[p, m]
                 if v <= -1.0:
                     gx[p, m] = gg
-                    partial[p, 0] += gg
+                    hist[lane, 0] += gg
                 elif v >= 1.0:
                     gx[p, m] = gg
-                    partial[p, points - 1] += gg
+                    hist[lane, points - 1] += gg
                 else:
                     t = (v + 1.0) * inv
                     i = min(int(t), points - 2)
                     f = t - i
                     gx[p, m] = gg * (q[c, i + 1] - q[c, i]) * inv
-                    partial[p, i] += gg * (1.0 - f)
-                    partial[p, i + 1] += gg * f
+                    hist[lane, i] += gg * (1.0 - f)
+                    hist[lane, i + 1] += gg * f
 
 
 def _use_kernel(x: torch.Tensor) -> bool:
@@ -96,11 +103,11 @@ class _PLFKernel(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         x, q = ctx.saved_tensors
         gx = torch.empty_like(x)
-        partial = np.zeros((x.shape[0] * x.shape[1], q.shape[1]), dtype=np.float64)
+        partial = np.zeros((x.shape[0] * x.shape[1], LANES, q.shape[1]), dtype=np.float64)
         qd = q.detach().to(x.dtype).contiguous().numpy()
         _backward_kernel(_planes(x), qd, _planes(grad.to(x.dtype)),
                          gx.view(x.shape[0] * x.shape[1], -1).numpy(), partial)
-        grad_q = partial.reshape(x.shape[0], x.shape[1], -1).sum(axis=0)
+        grad_q = partial.sum(axis=1).reshape(x.shape[0], x.shape[1], -1).sum(axis=0)
         return gx, torch.from_numpy(grad_q).to(q.dtype)
 
 
