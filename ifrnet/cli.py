@@ -62,8 +62,16 @@ def cmd_recon_split(args: argparse.Namespace) -> None:
     _set_threads(args.threads)
     recon = reconstruct_split(args.data, args.mask, args.model, args.spec, args.out,
                               batch_size=args.batch_size, checkpoint=args.checkpoint,
-                              device=args.device)
+                              device=args.device, tuned=args.tuned)
     print(f"wrote {args.out}: {len(recon)} images")
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from ifrnet.tuning import tune_method
+
+    _set_threads(args.threads)
+    result = tune_method(args.model, args.spec, args.val, args.mask, args.out)
+    print(f"wrote {args.out}: best {result['best']} (PSNR {result['score']:.2f} dB)")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -131,9 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
+    p.add_argument("--tuned", type=Path, help="tuning result .json of a tuned method")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_recon_split)
+
+    p = sub.add_parser("tune", help="grid-search an iterative method on a validation split")
+    p.add_argument("--val", required=True, type=Path, help="prepared val split .h5")
+    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
+    p.add_argument("--model", required=True, help="model name (config key)")
+    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+    p.add_argument("--out", required=True, type=Path, help="result .json")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("train", help="train a learned model on a prepared data set")
     p.add_argument("--train", required=True, type=Path, help="prepared train split .h5")

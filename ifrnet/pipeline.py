@@ -31,9 +31,10 @@ PathLike = str | os.PathLike[str]
 
 
 def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | None = None,
-                 device: str = "cpu", batch_size: int = 4) -> Any:
+                 device: str = "cpu", batch_size: int = 4, tuned: PathLike | None = None) -> Any:
     """The method of a model's config entry: a trained network (needs ``checkpoint``) when the
-    entry has a ``train`` section, else the class ``method`` built with ``params``."""
+    entry has a ``train`` section, else the class ``method`` built with ``params`` updated by
+    the tuning result ``tuned`` (needed when the entry has a ``tune`` section)."""
     if "train" in model_spec:
         if checkpoint is None:
             raise ValueError(f"model {model_spec['method']!r} is learned: give its checkpoint")
@@ -41,27 +42,37 @@ def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | 
 
         network, _ = load_network(checkpoint, device)
         return LearnedMethod(network, real=real, device=device, batch_size=batch_size)
-    cls = resolve(model_spec["method"])
-    return cls(real=real, **model_spec.get("params", {}))
+    params = dict(model_spec.get("params", {}))
+    if "tune" in model_spec:
+        if tuned is None:
+            raise ValueError(f"model {model_spec['method']!r} is tuned: give its tuning result")
+        from ifrnet.tuning import read_tuned
+
+        params.update(read_tuned(tuned))
+    return resolve(model_spec["method"])(real=real, **params)
 
 
 def reconstruct_split(
     data_path: PathLike, mask_path: PathLike, model_name: str, model_spec: dict[str, Any],
     out_path: PathLike, batch_size: int = 4, checkpoint: PathLike | None = None,
-    device: str = "cpu",
+    device: str = "cpu", tuned: PathLike | None = None,
 ) -> np.ndarray:
     """Measure every image of a prepared split with a mask, reconstruct, write ``out_path``.
 
     Returns the reconstructions, complex64 (N, H, W). Seconds per image are measured around the
-    method's call only (measurement simulation excluded), batch by batch.
+    method's call only (measurement simulation excluded), batch by batch, after one untimed
+    warm-up call for learned methods (steady-state inference speed).
     """
     images, attrs = read_split(data_path)
     mask = load_mask(mask_path, expected_shape=images.shape[1:])
     kspace = measure(images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
                      str(attrs["split"]))
-    method = build_method(model_spec, attrs["kind"] == "real", checkpoint, device, batch_size)
+    method = build_method(model_spec, attrs["kind"] == "real", checkpoint, device, batch_size,
+                          tuned)
     recon = np.empty_like(kspace)
     seconds = np.empty(len(kspace))
+    if getattr(method, "trainable", False) and len(kspace):
+        method(kspace[:1], mask.array)  # untimed warm-up: kernel loading, thread pools
     for start in range(0, len(kspace), batch_size):
         stop = min(start + batch_size, len(kspace))
         tic = time.perf_counter()

@@ -12,6 +12,8 @@ import importlib
 METHODS: dict[str, str] = {
     "zero-filled": "baselines.zero_filled:ZeroFilled",
     "ifrnet": "ifrnet.models.ifrnet:IFRNet",
+    "admmnet": "baselines.admmnet:ADMMNet",
+    "ifrcs": "baselines.ifrcs:IFRCS",
 }
 
 

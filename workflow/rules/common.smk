@@ -63,9 +63,15 @@ def recon_inputs(wildcards):
         inputs["checkpoint"] = (
             f"results/models/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}/model.pt"
         )
+    if "tune" in config["models"][wildcards.model]:
+        inputs["tuned"] = (
+            f"results/tuning/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}.json"
+        )
     return inputs
 
 
-def checkpoint_arg(wildcards, input):
-    """`--checkpoint PATH` (shell-quoted) for learned models, nothing otherwise."""
-    return f"--checkpoint {shlex.quote(input.checkpoint)}" if "checkpoint" in input.keys() else ""
+def method_args(wildcards, input):
+    """`--checkpoint PATH` for learned models, `--tuned PATH` for tuned ones (shell-quoted)."""
+    args = [f"--{key} {shlex.quote(input[key])}" for key in ("checkpoint", "tuned")
+            if key in input.keys()]
+    return " ".join(args)

@@ -10,7 +10,7 @@ rule reconstruct:
         spec=lambda wc: as_json(config["models"][wc.model]),
         batch_size=config.get("batch_size", 4),
         device=config["device"],
-        checkpoint=checkpoint_arg,
+        method_args=method_args,
     threads: 2
     log:
         "results/logs/reconstruct/{dataset}/{mask}/{model}.log",
@@ -22,4 +22,4 @@ rule reconstruct:
         "ifrnet recon-split --data {input.data:q} --mask {input.mask:q} "
         "--model {wildcards.model:q} --spec {params.spec:q} --out {output:q} "
         "--batch-size {params.batch_size} --device {params.device:q} --threads {threads} "
-        "{params.checkpoint} > {log:q} 2>&1"
+        "{params.method_args} > {log:q} 2>&1"

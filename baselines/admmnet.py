@@ -1,0 +1,136 @@
+"""ADMM-Net (Sun, Li, Wang, Xu, NIPS 2016; `yangyan92/Deep-ADMM-Net`), METHODS §5.
+
+ADMM for min_x ½‖M ⊙ F x − y‖² + Σ_l λ_l g(H_l x), unrolled into stages n = 1..N with learned
+filters (L = 8, 3×3, circular convolution, initialised to the non-DC DCT bases; the X layer of
+stage n has its own H_l⁽ⁿ⁾ and the C layer its own D_l⁽ⁿ⁾, as in the paper), penalties
+ρ_l, multiplier steps η_l and a piecewise-linear shrinkage per filter:
+
+    X:  x⁽ⁿ⁾ = F⁻¹[(y + Σ_l ρ_l (F H_l)* ⊙ F(z_l⁽ⁿ⁻¹⁾ − β_l⁽ⁿ⁻¹⁾)) / (M + Σ_l ρ_l |F H_l|²)]
+    C:  c_l⁽ⁿ⁾ = D_l x⁽ⁿ⁾
+    Z:  z_l⁽ⁿ⁾ = PLF_l(c_l⁽ⁿ⁾ + β_l⁽ⁿ⁻¹⁾)
+    M:  β_l⁽ⁿ⁾ = β_l⁽ⁿ⁻¹⁾ + η_l (c_l⁽ⁿ⁾ − z_l⁽ⁿ⁾)
+
+with z⁽⁰⁾ = β⁽⁰⁾ = 0, and a final X layer after the last stage (the reference code's
+`Multi_final` followed by `X_mid`). The X step is exact because circular convolutions are
+diagonal in k-space: F(h ⊛ x) = ĥ ⊙ F x with ĥ the (centred) DFT of the filter wrapped at
+the origin. Initial values (the reference `InitNet.m`, METHODS §5): ρ = 0.2, η = 1.6, PLF =
+soft threshold at 0.05, 101 points on [−1, 1]. Real-valued data keep the real part of x;
+complex data run C, Z and M on real and imaginary parts with the same weights. The PLF is
+IFR-Net's (:mod:`ifrnet.plf`). The original was trained with L-BFGS; here the optimiser is
+config.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ifrnet.fourier import fft2c, ifft2c
+from ifrnet.layers import dct_filters
+from ifrnet.plf import PiecewiseLinear
+
+
+def filter_response(filters: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Centred DFT (L, H, W) of 2-D filters (L, f, f) for circular convolution on (H, W).
+
+    The filter's centre tap goes to pixel (0, 0) with the others wrapped around, so that
+    ``ifft2c(response ⊙ fft2c(x))`` is the circular convolution h ⊛ x (unnormalised DFT of h).
+    """
+    n_filters, size, _ = filters.shape
+    h, w = shape
+    offsets = torch.arange(size, device=filters.device) - size // 2
+    rows = (offsets % h).view(1, size, 1).expand(n_filters, size, size)
+    cols = (offsets % w).view(1, 1, size).expand(n_filters, size, size)
+    layer = torch.arange(n_filters, device=filters.device).view(-1, 1, 1).expand_as(rows)
+    embedded = torch.zeros(n_filters, h, w, dtype=filters.dtype, device=filters.device)
+    embedded = embedded.index_put((layer, rows, cols), filters, accumulate=True)
+    if h % 2 == 0 and w % 2 == 0:  # fftshift(F e) = F(e ⊙ (−1)^(m+n)) for even sizes
+        board = (1 - 2 * (torch.arange(h, device=filters.device) % 2)).view(-1, 1) * (
+            1 - 2 * (torch.arange(w, device=filters.device) % 2)).view(1, -1)
+        return torch.fft.fft2(embedded * board.to(filters.dtype))
+    return torch.fft.fftshift(torch.fft.fft2(embedded), dim=(-2, -1))
+
+
+def admm_x_step(y: torch.Tensor, mask: torch.Tensor, response: torch.Tensor, rho: torch.Tensor,
+                z_minus_beta: torch.Tensor | None) -> torch.Tensor:
+    """The closed-form X step. y complex (B, H, W); mask (B, H, W) or (H, W); response (L, H, W);
+    rho (L,); z_minus_beta complex or real (B, L, H, W) or None (zero). Returns complex (B, H, W).
+    """
+    weights = rho.view(-1, 1, 1).to(response.real.dtype)
+    power = response.real**2 + response.imag**2
+    denom = mask + (weights * power).sum(0)
+    numer = y
+    if z_minus_beta is not None:
+        numer = numer + (weights * response.conj() * fft2c(z_minus_beta.to(y.dtype))).sum(1)
+    return ifft2c(numer / denom)
+
+
+class ADMMNet(nn.Module):
+    """ADMM-Net with ``stages`` stages of X, C, Z, M and a final X layer (module docstring).
+
+    Called as ``net(kspace (B, H, W) complex, mask (H, W) or (B, H, W))`` → image (B, H, W)
+    complex (imaginary part zero for real data).
+    """
+
+    def __init__(self, stages: int = 15, filters: int = 8, filter_size: int = 3,
+                 plf_points: int = 101, rho: float = 0.2, eta: float = 1.6,
+                 threshold: float = 0.05, complex_data: bool = False) -> None:
+        super().__init__()
+        if not isinstance(stages, int) or stages < 1:
+            raise ValueError(f"stages must be a positive integer, got {stages!r}")
+        if filters != filter_size**2 - 1:
+            raise ValueError(f"ADMM-Net initialises its {filters} filters from the "
+                             f"{filter_size**2 - 1} non-DC DCT bases: use filters = "
+                             f"{filter_size**2 - 1}")
+        self.stages, self.complex_data = stages, complex_data
+        base = dct_filters(filter_size)[:, 0]
+        # X layers have their own filters H (stages + 1 of them), C layers theirs D (paper:
+        # H_l^(n) in X^(n), D_l^(n) in C^(n)); all start as the DCT bases
+        self.x_filters = nn.ParameterList(nn.Parameter(base.clone()) for _ in range(stages + 1))
+        self.c_filters = nn.ParameterList(nn.Parameter(base.clone()) for _ in range(stages))
+        self.rho = nn.Parameter(torch.full((stages + 1, filters), float(rho)))
+        self.eta = nn.Parameter(torch.full((stages, filters), float(eta)))
+        self.plf = nn.ModuleList(PiecewiseLinear(filters, plf_points, threshold)
+                                 for _ in range(stages))
+
+    def _parts(self, x: torch.Tensor) -> torch.Tensor:
+        """Complex (B, H, W) → real (P, H, W): real part, or real and imaginary parts stacked."""
+        return torch.cat([x.real, x.imag], 0) if self.complex_data else x.real
+
+    def _complex(self, parts: torch.Tensor) -> torch.Tensor:
+        if self.complex_data:
+            re, im = parts.chunk(2, dim=0)
+            return torch.complex(re, im)
+        return torch.complex(parts, torch.zeros_like(parts))
+
+    def _x(self, y, mask, response, rho, zb) -> torch.Tensor:
+        x = admm_x_step(y, mask, response, rho, zb)
+        return x if self.complex_data else torch.complex(x.real, torch.zeros_like(x.real))
+
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
+        if kspace.dim() != 3 or not kspace.is_complex():
+            raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
+                             f"{tuple(kspace.shape)}")
+        mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
+        shape = tuple(kspace.shape[-2:])
+        zb = None
+        beta = None
+        for n in range(self.stages):
+            x = self._x(kspace, mask, filter_response(self.x_filters[n], shape), self.rho[n], zb)
+            response = filter_response(self.c_filters[n], shape)
+            c = ifft2c(response * fft2c(self._parts(x)).unsqueeze(1)).real  # (P, L, H, W)
+            if beta is None:
+                beta = torch.zeros_like(c)
+            z = self.plf[n](c + beta)
+            beta = beta + self.eta[n].view(1, -1, 1, 1) * (c - z)
+            zb = self._complex_channels(z - beta)
+        last = filter_response(self.x_filters[self.stages], shape)
+        return self._x(kspace, mask, last, self.rho[self.stages], zb)
+
+    def _complex_channels(self, parts: torch.Tensor) -> torch.Tensor:
+        """Real (P, L, H, W) → complex (B, L, H, W) (imaginary parts from the second half)."""
+        if self.complex_data:
+            re, im = parts.chunk(2, dim=0)
+            return torch.complex(re, im)
+        return parts

@@ -1,0 +1,121 @@
+"""IFR-CS (Wang et al., Phys. Med. Biol. 2016): the iterative method IFR-Net unrolls (METHODS §5).
+
+Each iteration n = 1, 2, … runs the three steps of the paper's Fig. 1 / Eq. (3) with fixed
+operators and hand-set (here: tuned) constants λ, ρ, V:
+
+    X:  x⁽ⁿ⁾   = F⁻¹[(y + ρ F x_t⁽ⁿ⁻¹⁾) / (M + ρ)]             (Tikhonov / data consistency)
+    Z:  u⁽ⁿ⁾   = Ψᵀ S_λ(Ψ x⁽ⁿ⁾) / 9                             (sparsity-promoting denoising)
+    R:  x_t⁽ⁿ⁾ = u⁽ⁿ⁾ + T(x⁽ⁿ⁾; V) ⊙ (x⁽ⁿ⁾ − u⁽ⁿ⁾)               (feature refinement)
+
+until ‖x⁽ⁿ⁾ − x⁽ⁿ⁻¹⁾‖ / ‖x⁽ⁿ⁾‖ < ``tol`` or ``max_iter``; the result is the last x. X and R are
+IFR-Net's own layers (:mod:`ifrnet.layers`); T is the same descriptor. Ψ is the undecimated
+3×3 DCT frame with circular boundaries: the 9 orthonormal DCT basis filters, whose frame
+operator is ΨᵀΨ = 9·I (a tight frame), so with λ = 0 the Z step is the identity. S_λ
+soft-thresholds the 8 non-DC channels and leaves the DC (local mean) channel alone.
+
+No code of IFR-CS is public; this follows the abstract of the PMB paper and the structure that
+IFR-Net unrolls. Its constants are chosen per data set and mask by a grid search on the
+validation split (``ifrnet.tuning``), the paper having tuned them by hand.
+
+The method records the objective ½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ of each iterate in
+``history`` (a diagnostic: feature refinement is not a descent step for it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ifrnet.fourier import fft2c
+from ifrnet.layers import data_consistency, dct_matrix, feature_descriptor
+from ifrnet.method import Method
+
+
+def dct_frame(size: int = 3, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """All size² orthonormal 2-D DCT filters, (size², 1, size, size); filter 0 is the DC one."""
+    basis = np.kron(dct_matrix(size), dct_matrix(size))
+    filters = np.stack([basis[i].reshape(size, size, order="F") for i in range(size * size)])
+    return torch.from_numpy(filters[:, None]).to(dtype)
+
+
+def frame_analysis(x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """Ψx: circular correlation of x (B, 1, H, W) with each frame filter → (B, K, H, W)."""
+    p = frame.shape[-1] // 2
+    return F.conv2d(F.pad(x, (p, p, p, p), mode="circular"), frame)
+
+
+def frame_synthesis(c: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """Ψᵀc, the adjoint of :func:`frame_analysis`: (B, K, H, W) → (B, 1, H, W)."""
+    p = frame.shape[-1] // 2
+    adjoint = frame.flip(-1, -2).transpose(0, 1)  # (1, K, f, f)
+    return F.conv2d(F.pad(c, (p, p, p, p), mode="circular"), adjoint)
+
+
+def dct_shrink(x: torch.Tensor, lam: float, frame: torch.Tensor) -> torch.Tensor:
+    """Z step: Ψᵀ S_λ(Ψx) / K with the DC channel kept; x real (B, 1, H, W)."""
+    coeffs = frame_analysis(x, frame)
+    detail = coeffs[:, 1:]
+    shrunk = torch.sign(detail) * torch.clamp(detail.abs() - lam, min=0.0)
+    return frame_synthesis(torch.cat([coeffs[:, :1], shrunk], 1), frame) / frame.shape[0]
+
+
+class IFRCS(Method):
+    """IFR-CS with λ (``lam``), ρ (``rho``), V (``v``), stopping at ``tol`` or ``max_iter``."""
+
+    def __init__(self, real: bool = False, lam: float = 0.02, rho: float = 0.1,
+                 v: float = 0.01, max_iter: int = 100, tol: float = 1e-4,
+                 device: str = "cpu") -> None:
+        super().__init__(real=real)
+        if lam < 0 or rho <= 0 or max_iter < 1 or tol < 0:
+            raise ValueError(f"IFR-CS needs lam ≥ 0, rho > 0, max_iter ≥ 1, tol ≥ 0; got "
+                             f"lam={lam}, rho={rho}, max_iter={max_iter}, tol={tol}")
+        self.lam, self.rho, self.v = float(lam), float(rho), float(v)
+        self.max_iter, self.tol, self.device = int(max_iter), float(tol), device
+        self.history: list[np.ndarray] = []
+        self.iterations = 0
+
+    def _parts(self, x: torch.Tensor) -> torch.Tensor:
+        return x.real.unsqueeze(1) if self.real else torch.cat([x.real, x.imag], 0).unsqueeze(1)
+
+    def _complex(self, parts: torch.Tensor) -> torch.Tensor:
+        parts = parts[:, 0]
+        if self.real:
+            return torch.complex(parts, torch.zeros_like(parts))
+        re, im = parts.chunk(2, 0)
+        return torch.complex(re, im)
+
+    def objective(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+                  frame: torch.Tensor) -> np.ndarray:
+        """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ per image, (B,)."""
+        fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
+        coeffs = frame_analysis(self._parts(x), frame)[:, 1:].abs().flatten(1).sum(1)
+        sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
+        return (fidelity + self.lam * sparsity).cpu().numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Iterate X → Z → R on a batch; kspace complex (B, H, W), mask (H, W)."""
+        y = torch.as_tensor(kspace, device=self.device).to(torch.complex64)
+        m = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=self.device)
+        frame = dct_frame().to(self.device)
+        rho = torch.tensor(self.rho, device=self.device)
+        x_t = torch.zeros_like(y)
+        x_prev = None
+        self.history = []
+        for n in range(self.max_iter):
+            x = data_consistency(x_t, y, m, rho)
+            if self.real:
+                x = torch.complex(x.real, torch.zeros_like(x.real))
+            self.history.append(self.objective(x, y, m, frame))
+            self.iterations = n + 1
+            if x_prev is not None:
+                change = (x - x_prev).abs().flatten(1).norm(dim=1)
+                if bool((change <= self.tol * x.abs().flatten(1).norm(dim=1)).all()):
+                    break
+            x_prev = x
+            parts = self._parts(x)
+            u = dct_shrink(parts, self.lam, frame)
+            t = feature_descriptor(parts, self.v)
+            x_t = self._complex(u + t * (parts - u))
+        return x.cpu().numpy().astype(np.complex64)

@@ -1,0 +1,24 @@
+# Tuning of iterative methods on the validation split (ifrnet.tuning.tune_method).
+
+
+rule tune:
+    input:
+        val="data/prepared/{dataset}/val.h5",
+        mask=mask_for,
+    output:
+        "results/tuning/{dataset}/{mask}/{model}.json",
+    params:
+        spec=lambda wc: as_json(config["models"][wc.model]),
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    log:
+        "results/logs/tune/{dataset}/{mask}/{model}.log",
+    benchmark:
+        "results/benchmarks/tune/{dataset}/{mask}/{model}.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet tune --val {input.val:q} --mask {input.mask:q} --model {wildcards.model:q} "
+        "--spec {params.spec:q} --out {output:q} --threads {threads} > {log:q} 2>&1"
