@@ -1,0 +1,42 @@
+"""Grid search: ordering, the winner, the result file, and the pipeline's use of it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ifrnet.data.sources import prepare_dataset
+from ifrnet.masks import make_mask, save_mask
+from ifrnet.pipeline import build_method
+from ifrnet.tuning import grid_points, read_tuned, tune_method
+
+
+def test_grid_points_order_and_errors():
+    points = grid_points({"rho": [1, 2], "lam": [0.1, 0.3]})
+    assert points == [{"lam": 0.1, "rho": 1}, {"lam": 0.1, "rho": 2}, {"lam": 0.3, "rho": 1},
+                      {"lam": 0.3, "rho": 2}]
+    with pytest.raises(ValueError, match="non-empty"):
+        grid_points({"lam": []})
+
+
+def test_tune_picks_the_best_psnr_and_the_pipeline_uses_it(tmp_path):
+    spec = dict(source="embedded", kind="real", size=64, n_train=0, n_val=2, n_test=1,
+                noise_sigma=0.02)
+    prepare_dataset("b", spec, seed=0, out_dir=tmp_path)
+    save_mask(make_mask("radial", (64, 64), rate=0.3), tmp_path / "m.npz")
+    model = {"method": "ifrcs", "params": {"max_iter": 15},
+             "tune": {"grid": {"lam": [0.0, 0.01, 10.0], "rho": [0.5]}}}
+    result = tune_method("ifrcs", model, tmp_path / "val.h5", tmp_path / "m.npz",
+                         tmp_path / "t.json")
+    scores = [t["psnr"] for t in result["trials"]]
+    assert result["score"] == max(scores) and len(scores) == 3
+    assert result["best"] == result["trials"][int(np.argmax(scores))]["params"]
+    assert result["best"]["lam"] != 10.0  # shrinking everything cannot win
+    assert json.loads((tmp_path / "t.json").read_text())["best"] == result["best"]
+    method = build_method(model, real=True, tuned=tmp_path / "t.json")
+    assert method.lam == result["best"]["lam"] and method.max_iter == 15
+    with pytest.raises(ValueError, match="tuning result"):
+        build_method(model, real=True)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json"):
+        read_tuned(tmp_path / "bad.json")
