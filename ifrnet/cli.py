@@ -30,6 +30,13 @@ def _shape(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected integers like 2,3,7,9, got {text!r}") from err
+
+
 def _set_threads(threads: int | None) -> None:
     if threads:
         import torch
@@ -62,7 +69,7 @@ def cmd_recon_split(args: argparse.Namespace) -> None:
     _set_threads(args.threads)
     recon = reconstruct_split(args.data, args.mask, args.model, args.spec, args.out,
                               batch_size=args.batch_size, checkpoint=args.checkpoint,
-                              device=args.device, tuned=args.tuned)
+                              device=args.device, tuned=args.tuned, maps=args.maps)
     print(f"wrote {args.out}: {len(recon)} images")
 
 
@@ -140,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
     p.add_argument("--tuned", type=Path, help="tuning result .json of a tuned method")
+    p.add_argument("--maps", type=_int_list, help="stages whose T maps to store, e.g. 2,3,7,9")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_recon_split)

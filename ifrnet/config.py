@@ -113,6 +113,11 @@ def metrics_path(dataset: str, mask: str, model: str) -> str:
     return f"results/metrics/{dataset}/{mask}/{model}.csv"
 
 
+def tuning_path(dataset: str, mask: str, model: str) -> str:
+    """Tuning result of one experiment of a tuned method."""
+    return f"results/tuning/{dataset}/{mask}/{model}.json"
+
+
 def project_root() -> Path:
     """The repository root (where config/ and workflow/ live)."""
     return Path(__file__).resolve().parent.parent

@@ -55,13 +55,15 @@ def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | 
 def reconstruct_split(
     data_path: PathLike, mask_path: PathLike, model_name: str, model_spec: dict[str, Any],
     out_path: PathLike, batch_size: int = 4, checkpoint: PathLike | None = None,
-    device: str = "cpu", tuned: PathLike | None = None,
+    device: str = "cpu", tuned: PathLike | None = None, maps: list[int] | None = None,
 ) -> np.ndarray:
     """Measure every image of a prepared split with a mask, reconstruct, write ``out_path``.
 
     Returns the reconstructions, complex64 (N, H, W). Seconds per image are measured around the
     method's call only (measurement simulation excluded), batch by batch, after one untimed
-    warm-up call for learned methods (steady-state inference speed).
+    warm-up call for learned methods (steady-state inference speed). ``maps`` lists stages
+    (1-based) whose feature-descriptor maps T a learned network should also store, as dataset
+    ``maps`` float32 (N, len(maps), H, W) with attribute ``maps_stages`` (paper Fig. 12).
     """
     images, attrs = read_split(data_path)
     mask = load_mask(mask_path, expected_shape=images.shape[1:])
@@ -78,8 +80,12 @@ def reconstruct_split(
         tic = time.perf_counter()
         recon[start:stop] = method(kspace[start:stop], mask.array)
         seconds[start:stop] = (time.perf_counter() - tic) / (stop - start)
+    stage_maps = descriptor_maps(method, kspace, mask.array, maps, batch_size) if maps else None
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("recon", data=recon)
+        if stage_maps is not None:
+            f.create_dataset("maps", data=stage_maps)
+            f.attrs["maps_stages"] = np.asarray(maps, dtype=np.int64)
         f.attrs.update({
             "model": model_name, "method": model_spec["method"], "dataset": attrs["dataset"],
             "mask": Path(mask_path).stem, "rate_achieved": mask.rate_achieved,
@@ -88,6 +94,27 @@ def reconstruct_split(
             "seconds": seconds,
         })
     return recon
+
+
+def descriptor_maps(method: Any, kspace: np.ndarray, mask: np.ndarray, stages: list[int],
+                    batch_size: int) -> np.ndarray:
+    """T maps of the given stages (1-based) of a learned network, float32 (N, S, H, W)."""
+    import torch
+
+    network = getattr(method, "network", None)
+    n_stages = getattr(network, "stages", 0)
+    if network is None or not all(1 <= s <= n_stages for s in stages):
+        raise ValueError(f"maps of stages {stages} need a learned network with that many stages")
+    out = np.empty((len(kspace), len(stages), *kspace.shape[1:]), np.float32)
+    device = next(network.parameters()).device
+    mask_t = torch.as_tensor(mask.astype(np.float32), device=device)
+    with torch.no_grad():
+        for start in range(0, len(kspace), batch_size):
+            batch = torch.as_tensor(kspace[start : start + batch_size], device=device)
+            _, maps = network(batch, mask_t.expand(len(batch), *mask_t.shape), return_maps=True)
+            out[start : start + len(batch)] = torch.stack(
+                [maps[s - 1] for s in stages], 1).cpu().numpy()
+    return out
 
 
 def read_recon(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import pytest
 import yaml
@@ -67,6 +68,22 @@ def test_smoke_tables_exist_with_sensible_numbers(smoke_run):
     assert "noise σ = 0.02" in md and "MNI" in md
     per_image = pd.read_csv(smoke_run / "results/metrics/brain-real/radial-r0.40/zero-filled.csv")
     assert len(per_image) == 2
+
+
+def test_smoke_learned_and_tuned_methods(smoke_run):
+    table = pd.read_csv(smoke_run / "results" / "tables" / "ifrnet_nominal.csv")
+    by_model = table.set_index("model")["psnr_mean"]
+    assert by_model["ifrcs"] > by_model["zero-filled"]
+    md = (smoke_run / "results" / "tables" / "ifrnet_nominal.md").read_text()
+    assert "Tuned on the validation split: ifrcs at radial-r0.40: lam = " in md
+    model_dir = smoke_run / "results/models/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct"
+    log = pd.read_csv(model_dir / "train_log.csv")
+    assert set(log["split"]) == {"train", "val"} and (log["loss"] > 0).all()
+    assert (model_dir / "checkpoints" / "last.pt").exists()
+    with h5py.File(smoke_run / "results/recon/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct.h5",
+                   "r") as f:
+        assert f["maps"].shape == (2, 2, 64, 64) and list(f.attrs["maps_stages"]) == [1, 2]
+        assert f.attrs["seconds_per_image"] > 0
 
 
 def test_smoke_rerun_has_nothing_to_do(smoke_run):

@@ -9,6 +9,7 @@ from ifrnet.config import (
     load_schema,
     mask_path,
     metrics_path,
+    tuning_path,
     validate_config,
 )
 
@@ -47,6 +48,14 @@ def all_masks():
     return sorted({mask_path(config, d, m) for d, m, _ in experiments(config)})
 
 
+def all_tunings():
+    return [
+        tuning_path(d, m, model)
+        for d, m, model in experiments(config)
+        if "tune" in config["models"][model]
+    ]
+
+
 def test_splits():
     return sorted({f"data/prepared/{d}/test.h5" for d, _, _ in experiments(config)})
 
@@ -64,9 +73,7 @@ def recon_inputs(wildcards):
             f"results/models/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}/model.pt"
         )
     if "tune" in config["models"][wildcards.model]:
-        inputs["tuned"] = (
-            f"results/tuning/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}.json"
-        )
+        inputs["tuned"] = tuning_path(wildcards.dataset, wildcards.mask, wildcards.model)
     return inputs
 
 
@@ -74,4 +81,7 @@ def method_args(wildcards, input):
     """`--checkpoint PATH` for learned models, `--tuned PATH` for tuned ones (shell-quoted)."""
     args = [f"--{key} {shlex.quote(input[key])}" for key in ("checkpoint", "tuned")
             if key in input.keys()]
+    stages = config["models"][wildcards.model].get("save_maps")
+    if stages:
+        args.append("--maps " + ",".join(str(s) for s in stages))
     return " ".join(args)

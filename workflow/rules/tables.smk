@@ -5,6 +5,7 @@ rule tables:
     input:
         metrics=all_metrics(),
         masks=all_masks(),
+        tunings=all_tunings(),
         data=test_splits(),
     output:
         directory("results/tables"),
