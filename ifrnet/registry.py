@@ -14,6 +14,8 @@ METHODS: dict[str, str] = {
     "ifrnet": "ifrnet.models.ifrnet:IFRNet",
     "admmnet": "baselines.admmnet:ADMMNet",
     "ifrcs": "baselines.ifrcs:IFRCS",
+    "d5c5": "baselines.d5c5:D5C5",
+    "unet": "baselines.unet:UNetRecon",
 }
 
 

@@ -66,10 +66,16 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred - target).abs().mean()
 
 
+def l1_magnitude(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of magnitudes (for methods that output magnitude images)."""
+    return (pred.abs() - target.abs()).abs().mean()
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "relative_l2": relative_l2,
     "mse": mse,
     "l1": l1,
+    "l1_magnitude": l1_magnitude,
 }
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")

@@ -60,6 +60,19 @@ def test_splits():
     return sorted({f"data/prepared/{d}/test.h5" for d, _, _ in experiments(config)})
 
 
+def train_spec(wildcards):
+    """What a training job depends on: method, params and train settings (not save_maps &c.),
+    so that editing reconstruction-only options does not retrain."""
+    entry = config["models"][wildcards.model]
+    return as_json({k: entry[k] for k in ("method", "params", "train") if k in entry})
+
+
+def tune_spec(wildcards):
+    """What a tuning job depends on: method, params and the grid."""
+    entry = config["models"][wildcards.model]
+    return as_json({k: entry[k] for k in ("method", "params", "tune") if k in entry})
+
+
 def is_learned(model):
     """A model with a `train` section is a trained network."""
     return "train" in config["models"][model]

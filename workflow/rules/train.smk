@@ -12,7 +12,7 @@ rule train:
         model="results/models/{dataset}/{mask}/{model}/model.pt",
         train_log="results/models/{dataset}/{mask}/{model}/train_log.csv",
     params:
-        spec=lambda wc: as_json(config["models"][wc.model]),
+        spec=train_spec,
         seed=config["seed"],
         device=config["device"],
         out_dir=lambda wc, output: str(Path(output.model).parent),

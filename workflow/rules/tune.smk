@@ -8,7 +8,7 @@ rule tune:
     output:
         "results/tuning/{dataset}/{mask}/{model}.json",
     params:
-        spec=lambda wc: as_json(config["models"][wc.model]),
+        spec=tune_spec,
     threads: 2
     resources:
         mem_mb=2000,
