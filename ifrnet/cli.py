@@ -117,6 +117,13 @@ def cmd_tables(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def _add_experiment_args(p: argparse.ArgumentParser) -> None:
+    """--mask, --model and --spec: the mask file and the model of one experiment."""
+    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
+    p.add_argument("--model", required=True, help="model name (config key)")
+    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(prog="ifrnet", description=__doc__.splitlines()[0])
@@ -140,9 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recon-split", help="reconstruct a prepared split with one model")
     p.add_argument("--data", required=True, type=Path, help="prepared split .h5")
-    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
-    p.add_argument("--model", required=True, help="model name (config key)")
-    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+    _add_experiment_args(p)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
@@ -154,9 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="grid-search an iterative method on a validation split")
     p.add_argument("--val", required=True, type=Path, help="prepared val split .h5")
-    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
-    p.add_argument("--model", required=True, help="model name (config key)")
-    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+    _add_experiment_args(p)
     p.add_argument("--out", required=True, type=Path, help="result .json")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_tune)
@@ -164,9 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a learned model on a prepared data set")
     p.add_argument("--train", required=True, type=Path, help="prepared train split .h5")
     p.add_argument("--val", required=True, type=Path, help="prepared val split .h5")
-    p.add_argument("--mask", required=True, type=Path, help="mask .npz")
-    p.add_argument("--model", required=True, help="model name (config key)")
-    p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
+    _add_experiment_args(p)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")

@@ -66,22 +66,22 @@ def _torch_fft(x: torch.Tensor, inverse: bool) -> torch.Tensor:
     return torch.fft.fftshift(transform(x, dim=_DIMS, norm="ortho"), dim=_DIMS)
 
 
+def _centred(x: Array, inverse: bool) -> Array:
+    if _is_tensor(x):
+        return _torch_fft(x, inverse)
+    transform = np.fft.ifft2 if inverse else np.fft.fft2
+    x = np.fft.ifftshift(np.asarray(x), axes=_DIMS)
+    return np.fft.fftshift(transform(x, axes=_DIMS, norm="ortho"), axes=_DIMS)
+
+
 def fft2c(x: Array) -> Array:
     """Centred orthonormal 2-D FFT over the last two dimensions: image (…, H, W) -> k-space."""
-    if _is_tensor(x):
-        return _torch_fft(x, inverse=False)
-    x = np.fft.ifftshift(np.asarray(x), axes=_DIMS)
-    x = np.fft.fft2(x, axes=_DIMS, norm="ortho")
-    return np.fft.fftshift(x, axes=_DIMS)
+    return _centred(x, inverse=False)
 
 
 def ifft2c(k: Array) -> Array:
     """Centred orthonormal inverse 2-D FFT over the last two dimensions: k-space -> image."""
-    if _is_tensor(k):
-        return _torch_fft(k, inverse=True)
-    k = np.fft.ifftshift(np.asarray(k), axes=_DIMS)
-    k = np.fft.ifft2(k, axes=_DIMS, norm="ortho")
-    return np.fft.fftshift(k, axes=_DIMS)
+    return _centred(k, inverse=True)
 
 
 def _check_mask(mask: Array, data: Array) -> None:

@@ -9,6 +9,7 @@ from baselines.unet import UNet, UNetRecon
 from ifrnet.fourier import fft2c
 from ifrnet.masks import fastmri, random2d
 from ifrnet.training import LOSSES
+from tests.fitting import fit
 
 
 def phantoms(n: int, size: int, seed: int, complex_images: bool) -> torch.Tensor:
@@ -71,16 +72,7 @@ def overfit(net: torch.nn.Module, loss_name: str, complex_images: bool, steps: i
     x = phantoms(2, 32, 3, complex_images)
     mask = torch.from_numpy(random2d((32, 32), 0.3, seed=2).astype(np.float32))
     y = fft2c(x) * mask
-    loss_fn = LOSSES[loss_name]
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    with torch.no_grad():
-        initial = float(loss_fn(net(y, mask), x))
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = loss_fn(net(y, mask), x)
-        loss.backward()
-        optimizer.step()
-    return initial, float(loss.detach())
+    return fit(net, y, mask, x, LOSSES[loss_name], steps, lr)
 
 
 def test_d5c5_overfits_two_images():

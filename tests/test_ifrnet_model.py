@@ -9,6 +9,7 @@ from ifrnet.fourier import fft2c
 from ifrnet.layers import dct_filters
 from ifrnet.models.ifrnet import IFRNet, ifrnet_variant_name
 from ifrnet.training import relative_l2
+from tests.fitting import fit
 
 
 def measurements(n=2, size=16, seed=0, dtype=torch.complex64, complex_images=False):
@@ -103,16 +104,8 @@ def test_gradcheck_float64_tiny_network():
 def test_overfits_two_tiny_images():
     torch.manual_seed(0)
     y, mask, x = measurements(n=2, size=32)
-    net = IFRNet(stages=2, blocks=1)
-    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
-    with torch.no_grad():
-        initial = float(relative_l2(net(y, mask), x))
-    for _ in range(300):
-        optimizer.zero_grad()
-        loss = relative_l2(net(y, mask), x)
-        loss.backward()
-        optimizer.step()
-    assert float(loss) < initial / 10, (initial, float(loss))
+    initial, final = fit(IFRNet(stages=2, blocks=1), y, mask, x, relative_l2, 300, 3e-3)
+    assert final < initial / 10, (initial, final)
 
 
 def test_variant_names():
