@@ -7,7 +7,8 @@ added to its input (residual), followed by noiseless data consistency in k-space
 
     k ← (1 − M) ⊙ F x + y,        x ← F⁻¹ k,
 
-with IFR-Net's centred orthonormal FFT. The complex image enters as 2 channels (real,
+with IFR-Net's centred orthonormal FFT (:func:`ifrnet.layers.replace_sampled`, the ρ → 0 limit
+of IFR-Net's X step). The complex image enters as 2 channels (real,
 imaginary). Convolutions start He-normal with zero biases (Lasagne's HeNormal/Constant(0)).
 Trained with Adam lr 1e-3 and an MSE loss (the config's ``train`` section). Real-valued data
 take the real part of the output.
@@ -18,13 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ifrnet.fourier import fft2c, ifft2c
-
-
-def data_consistency_noiseless(x: torch.Tensor, y: torch.Tensor,
-                               mask: torch.Tensor) -> torch.Tensor:
-    """Replace the sampled k-space of x (B, H, W) by the measurements y: F⁻¹[(1−M) F x + y]."""
-    return ifft2c((1 - mask) * fft2c(x) + y)
+from ifrnet.fourier import ifft2c
+from ifrnet.layers import replace_sampled
 
 
 class Cascade(nn.Module):
@@ -68,5 +64,5 @@ class D5C5(nn.Module):
         mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
         x = ifft2c(kspace)
         for cascade in self.cascades:
-            x = data_consistency_noiseless(cascade(x), kspace, mask)
+            x = replace_sampled(cascade(x), kspace, mask)
         return x if self.complex_data else torch.complex(x.real, torch.zeros_like(x.real))

@@ -21,7 +21,7 @@ from ifrnet.fourier import fft2c, ifft2c
 from ifrnet.plf import PiecewiseLinear, plf, soft_threshold
 
 __all__ = ["PiecewiseLinear", "plf", "soft_threshold", "conv2d_same", "dct_filters",
-           "data_consistency", "feature_descriptor", "FeatureRefinement"]
+           "data_consistency", "replace_sampled", "feature_descriptor", "FeatureRefinement"]
 
 # ---------------------------------------------------------------------------------------------
 # Convolution with a GEMM backward
@@ -115,6 +115,13 @@ def data_consistency(x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
     denom = mask + rho
     denom = torch.where(denom == 0, torch.full_like(denom, 1e-6), denom)
     return ifft2c((y + rho * fft2c(x_t)) / denom)
+
+
+def replace_sampled(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Noiseless data consistency ``ifft2c((1 − M) ⊙ fft2c(x) + y)``: the ρ → 0 limit of
+    :func:`data_consistency` (the sampled k-space of x is replaced by the measurements y, the
+    rest kept), as D5-C5's DC layer. x, y complex (B, H, W); mask (H, W) or (B, H, W)."""
+    return ifft2c((1 - mask) * fft2c(x) + y)
 
 
 # ---------------------------------------------------------------------------------------------

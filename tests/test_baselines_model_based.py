@@ -140,3 +140,15 @@ def test_admmnet_complex_and_argument_checks():
     assert out.shape == (2, 16, 16) and float(out.detach().imag.abs().max()) > 0
     with pytest.raises(ValueError, match="filters"):
         ADMMNet(filters=16)
+
+
+def test_ifrcs_wavelet_denoiser(brain):
+    x, mask, y = brain
+    frame_free = IFRCS(real=True, lam=0.0, rho=0.5, max_iter=3, denoiser="wavelet")
+    dct = IFRCS(real=True, lam=0.0, rho=0.5, max_iter=3, denoiser="dct")
+    # λ = 0: both shrinkages are the identity, so both runs coincide
+    np.testing.assert_allclose(frame_free(y[:1], mask), dct(y[:1], mask), atol=1e-5)
+    recon = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=30, denoiser="wavelet")(y[:2], mask)
+    assert mean_psnr(recon, x[:2]) > mean_psnr(ifft2c(y[:2]).real, x[:2]) + 3.0
+    with pytest.raises(ValueError, match="denoiser"):
+        IFRCS(denoiser="tv")

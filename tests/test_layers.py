@@ -143,3 +143,16 @@ def test_feature_refinement_blends_x_and_u():
     assert not torch.allclose(t, t_u)
     with pytest.raises(ValueError, match="descriptor_input"):
         FeatureRefinement(descriptor_input="z")
+
+
+def test_replace_sampled_is_the_noiseless_limit(problem):
+    from ifrnet.layers import replace_sampled
+
+    x_gt, mask, y, x_t = problem
+    got = replace_sampled(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask))
+    k = np_fft2c(got.numpy())
+    np.testing.assert_allclose(k[:, mask == 1], y[:, mask == 1], atol=1e-12)
+    np.testing.assert_allclose(k[:, mask == 0], np_fft2c(x_t)[:, mask == 0], atol=1e-12)
+    tiny = data_consistency(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask),
+                            1e-9)
+    np.testing.assert_allclose(tiny.numpy(), got.numpy(), atol=1e-6)
