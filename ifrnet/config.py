@@ -8,7 +8,6 @@ Every error names the offending key as a dotted path, e.g. ``datasets.brain-real
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -117,7 +116,3 @@ def tuning_path(dataset: str, mask: str, model: str) -> str:
     """Tuning result of one experiment of a tuned method."""
     return f"results/tuning/{dataset}/{mask}/{model}.json"
 
-
-def project_root() -> Path:
-    """The repository root (where config/ and workflow/ live)."""
-    return Path(__file__).resolve().parent.parent
