@@ -391,13 +391,11 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
 def infer(model: torch.nn.Module, kspace: np.ndarray, mask: np.ndarray, batch_size: int = 4,
           device: str = "cpu") -> tuple[np.ndarray, float]:
     """Reconstruct k-space (N, H, W) with mask (H, W) in batches; return the images complex64
-    (N, H, W) and the mean seconds per image of the model calls (steady state: one untimed
-    warm-up call on the first image absorbs one-off costs such as kernel compilation)."""
+    (N, H, W) and the mean seconds per image of the model calls (the first call includes
+    one-off costs such as loading compiled kernels; callers that report speed warm up first)."""
     model.to(device).eval()
     mask_t = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=device)
     out = np.empty(kspace.shape, dtype=np.complex64)
-    if len(kspace):
-        model(torch.as_tensor(kspace[:1], device=device), mask_t[None])
     seconds = 0.0
     for start in range(0, len(kspace), batch_size):
         batch = torch.as_tensor(kspace[start : start + batch_size], device=device)
