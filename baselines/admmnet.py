@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.layers import dct_filters
+from ifrnet.layers import dct_filters, from_parts, keep_real, to_parts
 from ifrnet.plf import PiecewiseLinear
 
 
@@ -93,19 +93,9 @@ class ADMMNet(nn.Module):
         self.plf = nn.ModuleList(PiecewiseLinear(filters, plf_points, threshold)
                                  for _ in range(stages))
 
-    def _parts(self, x: torch.Tensor) -> torch.Tensor:
-        """Complex (B, H, W) → real (P, H, W): real part, or real and imaginary parts stacked."""
-        return torch.cat([x.real, x.imag], 0) if self.complex_data else x.real
-
-    def _complex(self, parts: torch.Tensor) -> torch.Tensor:
-        if self.complex_data:
-            re, im = parts.chunk(2, dim=0)
-            return torch.complex(re, im)
-        return torch.complex(parts, torch.zeros_like(parts))
-
     def _x(self, y, mask, response, rho, zb) -> torch.Tensor:
         x = admm_x_step(y, mask, response, rho, zb)
-        return x if self.complex_data else torch.complex(x.real, torch.zeros_like(x.real))
+        return x if self.complex_data else keep_real(x)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
@@ -119,18 +109,12 @@ class ADMMNet(nn.Module):
         for n in range(self.stages):
             x = self._x(kspace, mask, filter_response(self.x_filters[n], shape), self.rho[n], zb)
             response = filter_response(self.c_filters[n], shape)
-            c = ifft2c(response * fft2c(self._parts(x)).unsqueeze(1)).real  # (P, L, H, W)
+            parts = to_parts(x, self.complex_data)  # (P, H, W)
+            c = ifft2c(response * fft2c(parts).unsqueeze(1)).real  # (P, L, H, W)
             if beta is None:
                 beta = torch.zeros_like(c)
             z = self.plf[n](c + beta)
             beta = beta + self.eta[n].view(1, -1, 1, 1) * (c - z)
-            zb = self._complex_channels(z - beta)
+            zb = from_parts(z - beta, self.complex_data)
         last = filter_response(self.x_filters[self.stages], shape)
         return self._x(kspace, mask, last, self.rho[self.stages], zb)
-
-    def _complex_channels(self, parts: torch.Tensor) -> torch.Tensor:
-        """Real (P, L, H, W) → complex (B, L, H, W) (imaginary parts from the second half)."""
-        if self.complex_data:
-            re, im = parts.chunk(2, dim=0)
-            return torch.complex(re, im)
-        return parts

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ifrnet.fourier import ifft2c
-from ifrnet.layers import replace_sampled
+from ifrnet.layers import keep_real, replace_sampled
 
 
 class Cascade(nn.Module):
@@ -65,4 +65,4 @@ class D5C5(nn.Module):
         x = ifft2c(kspace)
         for cascade in self.cascades:
             x = replace_sampled(cascade(x), kspace, mask)
-        return x if self.complex_data else torch.complex(x.real, torch.zeros_like(x.real))
+        return x if self.complex_data else keep_real(x)

@@ -31,7 +31,14 @@ import torch
 import torch.nn.functional as F
 
 from ifrnet.fourier import fft2c
-from ifrnet.layers import data_consistency, dct_matrix, feature_descriptor
+from ifrnet.layers import (
+    data_consistency,
+    dct_matrix,
+    feature_descriptor,
+    from_parts,
+    keep_real,
+    to_parts,
+)
 from ifrnet.method import Method
 
 
@@ -96,21 +103,12 @@ class IFRCS(Method):
         self.history: list[np.ndarray] = []
         self.iterations = 0
 
-    def _parts(self, x: torch.Tensor) -> torch.Tensor:
-        return x.real.unsqueeze(1) if self.real else torch.cat([x.real, x.imag], 0).unsqueeze(1)
-
-    def _complex(self, parts: torch.Tensor) -> torch.Tensor:
-        parts = parts[:, 0]
-        if self.real:
-            return torch.complex(parts, torch.zeros_like(parts))
-        re, im = parts.chunk(2, 0)
-        return torch.complex(re, im)
-
     def objective(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
                   frame: torch.Tensor) -> np.ndarray:
         """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ per image, (B,)."""
         fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
-        coeffs = frame_analysis(self._parts(x), frame)[:, 1:].abs().flatten(1).sum(1)
+        parts = to_parts(x, not self.real).unsqueeze(1)
+        coeffs = frame_analysis(parts, frame)[:, 1:].abs().flatten(1).sum(1)
         sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
         return (fidelity + self.lam * sparsity).cpu().numpy()
 
@@ -127,7 +125,7 @@ class IFRCS(Method):
         for n in range(self.max_iter):
             x = data_consistency(x_t, y, m, rho)
             if self.real:
-                x = torch.complex(x.real, torch.zeros_like(x.real))
+                x = keep_real(x)
             self.history.append(self.objective(x, y, m, frame))
             self.iterations = n + 1
             if x_prev is not None:
@@ -135,11 +133,11 @@ class IFRCS(Method):
                 if bool((change <= self.tol * x.abs().flatten(1).norm(dim=1)).all()):
                     break
             x_prev = x
-            parts = self._parts(x)
+            parts = to_parts(x, not self.real).unsqueeze(1)
             if self.denoiser == "dct":
                 u = dct_shrink(parts, self.lam, frame)
             else:
                 u = wavelet_shrink(parts, self.lam)
             t = feature_descriptor(parts, self.v)
-            x_t = self._complex(u + t * (parts - u))
+            x_t = from_parts((u + t * (parts - u))[:, 0], not self.real)
         return x.cpu().numpy().astype(np.complex64)

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ifrnet.fourier import ifft2c
+from ifrnet.layers import from_parts
 
 
 class ConvBlock(nn.Module):
@@ -112,4 +113,4 @@ class UNetRecon(nn.Module):
         std = magnitude.std(dim=(-2, -1), keepdim=True).clamp_min(1e-11)
         normalised = ((magnitude - mean) / std).clamp(-6, 6)
         out = self.unet(normalised.unsqueeze(1))[:, 0] * std + mean
-        return torch.complex(out, torch.zeros_like(out))
+        return from_parts(out, complex_data=False)

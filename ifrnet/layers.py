@@ -21,7 +21,32 @@ from ifrnet.fourier import fft2c, ifft2c
 from ifrnet.plf import PiecewiseLinear, plf, soft_threshold
 
 __all__ = ["PiecewiseLinear", "plf", "soft_threshold", "conv2d_same", "dct_filters",
-           "data_consistency", "replace_sampled", "feature_descriptor", "FeatureRefinement"]
+           "data_consistency", "replace_sampled", "feature_descriptor", "FeatureRefinement",
+           "to_parts", "from_parts", "keep_real"]
+
+# ---------------------------------------------------------------------------------------------
+# Real and complex images
+
+
+def to_parts(x: torch.Tensor, complex_data: bool) -> torch.Tensor:
+    """Complex (B, …) → real (P, …): the real part (P = B), or real and imaginary parts stacked
+    along the batch (P = 2B), so real-valued filters treat both parts with the same weights
+    (paper, "Extension for multi-channel images")."""
+    return torch.cat([x.real, x.imag], 0) if complex_data else x.real
+
+
+def from_parts(parts: torch.Tensor, complex_data: bool) -> torch.Tensor:
+    """Inverse of :func:`to_parts`: real (P, …) → complex (B, …)."""
+    if complex_data:
+        re, im = parts.chunk(2, dim=0)
+        return torch.complex(re, im)
+    return torch.complex(parts, torch.zeros_like(parts))
+
+
+def keep_real(x: torch.Tensor) -> torch.Tensor:
+    """Complex x with its imaginary part set to 0 (real-valued experiments, `xmid.m`)."""
+    return torch.complex(x.real, torch.zeros_like(x.real))
+
 
 # ---------------------------------------------------------------------------------------------
 # Convolution with a GEMM backward

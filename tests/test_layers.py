@@ -156,3 +156,14 @@ def test_replace_sampled_is_the_noiseless_limit(problem):
     tiny = data_consistency(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask),
                             1e-9)
     np.testing.assert_allclose(tiny.numpy(), got.numpy(), atol=1e-6)
+
+
+def test_parts_round_trip_and_keep_real():
+    from ifrnet.layers import from_parts, keep_real, to_parts
+
+    x = torch.randn(3, 4, 5, dtype=torch.complex64)
+    parts = to_parts(x, complex_data=True)
+    assert parts.shape == (6, 4, 5) and torch.equal(parts[3:], x.imag)
+    torch.testing.assert_close(from_parts(parts, complex_data=True), x)
+    torch.testing.assert_close(from_parts(to_parts(x, complex_data=False), False), keep_real(x))
+    assert float(keep_real(x).imag.abs().max()) == 0.0

@@ -36,6 +36,9 @@ from ifrnet.layers import (
     conv2d_same,
     data_consistency,
     dct_filters,
+    from_parts,
+    keep_real,
+    to_parts,
 )
 
 
@@ -88,22 +91,6 @@ class DenoisingModule(nn.Module):
         return u
 
 
-def _to_parts(x: torch.Tensor, complex_data: bool) -> torch.Tensor:
-    """Complex (B, H, W) → real (B', 1, H, W): real part, or real and imaginary stacked."""
-    if complex_data:
-        return torch.cat([x.real, x.imag], dim=0).unsqueeze(1)
-    return x.real.unsqueeze(1)
-
-
-def _from_parts(parts: torch.Tensor, complex_data: bool) -> torch.Tensor:
-    """Inverse of :func:`_to_parts`: real (B', 1, H, W) → complex (B, H, W)."""
-    parts = parts.squeeze(1)
-    if complex_data:
-        re, im = parts.chunk(2, dim=0)
-        return torch.complex(re, im)
-    return torch.complex(parts, torch.zeros_like(parts))
-
-
 class IFRNet(nn.Module):
     """IFR-Net; see the module docstring for the equations and initial values.
 
@@ -139,7 +126,7 @@ class IFRNet(nn.Module):
     def _x_step(self, x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
                 n: int) -> torch.Tensor:
         x = data_consistency(x_t, y, mask, self.rho[n])
-        return x if self.complex_data else torch.complex(x.real, torch.zeros_like(x.real))
+        return x if self.complex_data else keep_real(x)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False):
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
@@ -151,10 +138,10 @@ class IFRNet(nn.Module):
         maps = []
         for n in range(self.stages):
             x = self._x_step(x_t, kspace, mask, n)
-            x_parts = _to_parts(x, self.complex_data)
+            x_parts = to_parts(x, self.complex_data).unsqueeze(1)
             u = self.z[0 if len(self.z) == 1 else n](x_parts)
             refined, t = self.r[n](x_parts, u)
-            x_t = _from_parts(refined, self.complex_data)
+            x_t = from_parts(refined.squeeze(1), self.complex_data)
             if return_maps:
                 maps.append(t[: kspace.shape[0], 0].detach())
         out = self._x_step(x_t, kspace, mask, self.stages)
