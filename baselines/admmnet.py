@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ifrnet.fourier import fft2c, ifft2c
 from ifrnet.layers import dct_filters, from_parts, keep_real, to_parts
@@ -33,22 +34,17 @@ from ifrnet.plf import PiecewiseLinear
 def filter_response(filters: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Centred DFT (L, H, W) of 2-D filters (L, f, f) for circular convolution on (H, W).
 
-    The filter's centre tap goes to pixel (0, 0) with the others wrapped around, so that
-    ``ifft2c(response ⊙ fft2c(x))`` is the circular convolution h ⊛ x (unnormalised DFT of h).
+    ``ifft2c(response ⊙ fft2c(x))`` is the circular convolution h ⊛ x. With the filter's centre
+    tap placed at the image centre (H//2, W//2), ifftshift moves it to the origin, so the
+    unnormalised DFT of the origin-wrapped filter is √(HW) · fft2c(centred filter).
     """
     n_filters, size, _ = filters.shape
     h, w = shape
-    offsets = torch.arange(size, device=filters.device) - size // 2
-    rows = (offsets % h).view(1, size, 1).expand(n_filters, size, size)
-    cols = (offsets % w).view(1, 1, size).expand(n_filters, size, size)
-    layer = torch.arange(n_filters, device=filters.device).view(-1, 1, 1).expand_as(rows)
-    embedded = torch.zeros(n_filters, h, w, dtype=filters.dtype, device=filters.device)
-    embedded = embedded.index_put((layer, rows, cols), filters, accumulate=True)
-    if h % 2 == 0 and w % 2 == 0:  # fftshift(F e) = F(e ⊙ (−1)^(m+n)) for even sizes
-        board = (1 - 2 * (torch.arange(h, device=filters.device) % 2)).view(-1, 1) * (
-            1 - 2 * (torch.arange(w, device=filters.device) % 2)).view(1, -1)
-        return torch.fft.fft2(embedded * board.to(filters.dtype))
-    return torch.fft.fftshift(torch.fft.fft2(embedded), dim=(-2, -1))
+    if size > min(h, w):
+        raise ValueError(f"filters of size {size} do not fit images of shape {shape}")
+    top, left = h // 2 - size // 2, w // 2 - size // 2
+    centred = F.pad(filters, (left, w - size - left, top, h - size - top))
+    return fft2c(from_parts(centred, complex_data=False)) * (h * w) ** 0.5
 
 
 def admm_x_step(y: torch.Tensor, mask: torch.Tensor, response: torch.Tensor, rho: torch.Tensor,

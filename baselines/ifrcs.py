@@ -33,20 +33,13 @@ import torch.nn.functional as F
 from ifrnet.fourier import fft2c
 from ifrnet.layers import (
     data_consistency,
-    dct_matrix,
+    dct_filters,
     feature_descriptor,
     from_parts,
     keep_real,
     to_parts,
 )
 from ifrnet.method import Method
-
-
-def dct_frame(size: int = 3, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """All size² orthonormal 2-D DCT filters, (size², 1, size, size); filter 0 is the DC one."""
-    basis = np.kron(dct_matrix(size), dct_matrix(size))
-    filters = np.stack([basis[i].reshape(size, size, order="F") for i in range(size * size)])
-    return torch.from_numpy(filters[:, None]).to(dtype)
 
 
 def frame_analysis(x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
@@ -117,7 +110,7 @@ class IFRCS(Method):
         """Iterate X → Z → R on a batch; kspace complex (B, H, W), mask (H, W)."""
         y = torch.as_tensor(kspace, device=self.device).to(torch.complex64)
         m = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=self.device)
-        frame = dct_frame().to(self.device)
+        frame = dct_filters(include_dc=True).to(self.device)
         rho = torch.tensor(self.rho, device=self.device)
         x_t = torch.zeros_like(y)
         x_prev = None

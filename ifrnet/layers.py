@@ -114,15 +114,19 @@ def dct_matrix(n: int) -> np.ndarray:
     return d
 
 
-def dct_filters(size: int = 3) -> torch.Tensor:
-    """The size²−1 non-DC 2-D DCT basis filters, float32 (size²−1, 1, size, size).
+def dct_filters(size: int = 3, include_dc: bool = False,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The 2-D DCT basis filters, (size²−1, 1, size, size) — or all size² with the DC filter
+    first when ``include_dc`` (an orthonormal basis, i.e. a tight frame for IFR-CS).
 
-    Filter i is row i+2 (1-based) of ``kron(dctmtx(size), dctmtx(size))`` reshaped column-major,
+    Filter i is row i+1 (1-based) of ``kron(dctmtx(size), dctmtx(size))`` reshaped column-major,
     as the authors' ``filter_base.m`` + ``reshape`` do, so the order matches their networks.
     """
     basis = np.kron(dct_matrix(size), dct_matrix(size))
-    filters = np.stack([basis[i].reshape(size, size, order="F") for i in range(1, size * size)])
-    return torch.from_numpy(filters[:, None].astype(np.float32))
+    first = 0 if include_dc else 1
+    filters = np.stack([basis[i].reshape(size, size, order="F")
+                        for i in range(first, size * size)])
+    return torch.from_numpy(filters[:, None]).to(dtype)
 
 
 # ---------------------------------------------------------------------------------------------

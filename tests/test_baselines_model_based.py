@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from baselines.admmnet import ADMMNet, admm_x_step, filter_response
-from baselines.ifrcs import IFRCS, dct_frame, dct_shrink, frame_analysis, frame_synthesis
+from baselines.ifrcs import IFRCS, dct_shrink, frame_analysis, frame_synthesis
 from ifrnet.data import embedded
 from ifrnet.data.measure import measure
 from ifrnet.fourier import fft2c, ifft2c
+from ifrnet.layers import dct_filters
 from ifrnet.masks import radial
 from ifrnet.metrics import evaluate
 from ifrnet.training import relative_l2
@@ -29,7 +30,7 @@ def mean_psnr(recon, truth):
 
 
 def test_dct_frame_is_tight_and_synthesis_is_the_adjoint():
-    frame = dct_frame(dtype=torch.float64)
+    frame = dct_filters(include_dc=True, dtype=torch.float64)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.standard_normal((2, 1, 9, 11)))
     c = torch.from_numpy(rng.standard_normal((2, 9, 9, 11)))
