@@ -93,6 +93,11 @@ class LearnedMethod(Method):
         super().__init__(real=real)
         self.network, self.device, self.batch_size = network, device, batch_size
 
+    def warm_up(self, kspace: np.ndarray, mask: np.ndarray) -> None:
+        """One untimed forward pass on the first image."""
+        if len(kspace):
+            self.reconstruct(kspace[:1], mask)
+
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         images, _ = infer(self.network, kspace, mask.astype(np.float32), self.batch_size,
                           self.device)

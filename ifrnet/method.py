@@ -32,6 +32,9 @@ class Method:
         """Reconstruct images complex64 (B, H, W) from k-space (B, H, W) and mask (H, W)."""
         raise NotImplementedError
 
+    def warm_up(self, kspace: np.ndarray, mask: np.ndarray) -> None:
+        """Pay one-off costs (kernel loading, thread pools) before timed calls; default none."""
+
     def __call__(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Check shapes, run :meth:`reconstruct`, check its output; errors name the method."""
         if kspace.ndim != 3:

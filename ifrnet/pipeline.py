@@ -60,8 +60,8 @@ def reconstruct_split(
     """Measure every image of a prepared split with a mask, reconstruct, write ``out_path``.
 
     Returns the reconstructions, complex64 (N, H, W). Seconds per image are measured around the
-    method's call only (measurement simulation excluded), batch by batch, after one untimed
-    warm-up call for learned methods (steady-state inference speed). ``maps`` lists stages
+    method's call only (measurement simulation excluded), batch by batch, after the method's
+    ``warm_up`` (steady-state speed). ``maps`` lists stages
     (1-based) whose feature-descriptor maps T a learned network should also store, as dataset
     ``maps`` float32 (N, len(maps), H, W) with attribute ``maps_stages`` (paper Fig. 12).
     """
@@ -73,8 +73,7 @@ def reconstruct_split(
                           tuned)
     recon = np.empty_like(kspace)
     seconds = np.empty(len(kspace))
-    if getattr(method, "trainable", False) and len(kspace):
-        method(kspace[:1], mask.array)  # untimed warm-up: kernel loading, thread pools
+    method.warm_up(kspace, mask.array)
     for start in range(0, len(kspace), batch_size):
         stop = min(start + batch_size, len(kspace))
         tic = time.perf_counter()
