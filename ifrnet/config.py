@@ -107,6 +107,11 @@ def table_cells(config: dict[str, Any], table: str) -> list[tuple[str, str, str]
     return [(spec["dataset"], mask, model) for mask in spec["masks"] for model in spec["models"]]
 
 
+def prepared_path(dataset: str, split: str) -> str:
+    """Prepared split of a data set (the file contract)."""
+    return f"data/prepared/{dataset}/{split}.h5"
+
+
 def metrics_path(dataset: str, mask: str, model: str) -> str:
     """Per-image metrics file of one experiment."""
     return f"results/metrics/{dataset}/{mask}/{model}.csv"

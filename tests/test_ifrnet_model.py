@@ -1,6 +1,5 @@
 """IFR-Net: shapes, initial values, weight sharing, gradients, maps and an overfitting run."""
 
-import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
@@ -112,11 +111,3 @@ def test_variant_names():
     assert ifrnet_variant_name() == "ifrnet-s9-k2-l8-dct"
     assert ifrnet_variant_name(stages=5, share_weights=True) == "ifrnet-s5-k2-l8-dct-shared"
     assert ifrnet_variant_name(filters=64, init="random") == "ifrnet-s9-k2-l64-random"
-
-
-def test_runs_on_numpy_measurements_of_the_right_scale():
-    rng = np.random.default_rng(0)
-    img = rng.random((1, 16, 16)).astype(np.complex64)
-    mask = np.ones((16, 16), np.float32)
-    out = IFRNet(stages=1, blocks=1)(torch.from_numpy(fft2c(img)), torch.from_numpy(mask))
-    assert out.shape == (1, 16, 16)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ifrnet.config import mask_path, metrics_path, table_cells, tuning_path
+from ifrnet.config import mask_path, metrics_path, prepared_path, table_cells, tuning_path
 from ifrnet.data.prepared import read_split
 from ifrnet.masks import load_mask
 from ifrnet.render.tables import Cell, summarise, write_table
@@ -40,7 +40,7 @@ def build_tables(config: dict[str, Any], out_dir: str | os.PathLike[str]) -> lis
             rate = load_mask(mask_path(config, dataset, mask)).rate_achieved
             cells.append(Cell(mask, rate, model, Path(metrics_path(dataset, mask, model))))
         summary = summarise(cells)
-        images, attrs = read_split(f"data/prepared/{spec['dataset']}/test.h5")
+        images, attrs = read_split(prepared_path(spec["dataset"], "test"))
         rates = ", ".join(f"{c.mask} {100 * c.rate_achieved:.2f} %"
                           for c in {c.mask: c for c in cells}.values())
         caption = (data_caption(spec["dataset"], attrs, len(images))

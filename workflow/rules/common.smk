@@ -9,6 +9,7 @@ from ifrnet.config import (
     load_schema,
     mask_path,
     metrics_path,
+    prepared_path,
     tuning_path,
     validate_config,
 )
@@ -57,7 +58,7 @@ def all_tunings():
 
 
 def test_splits():
-    return sorted({f"data/prepared/{d}/test.h5" for d, _, _ in experiments(config)})
+    return sorted({prepared_path(d, "test") for d, _, _ in experiments(config)})
 
 
 def train_spec(wildcards):
@@ -80,7 +81,7 @@ def is_learned(model):
 
 def recon_inputs(wildcards):
     """Inputs of a reconstruction: the test split, the mask and, if learned, the checkpoint."""
-    inputs = {"data": f"data/prepared/{wildcards.dataset}/test.h5", "mask": mask_for(wildcards)}
+    inputs = {"data": prepared_path(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
     if is_learned(wildcards.model):
         inputs["checkpoint"] = (
             f"results/models/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}/model.pt"
