@@ -16,6 +16,8 @@ METHODS: dict[str, str] = {
     "ifrcs": "baselines.ifrcs:IFRCS",
     "d5c5": "baselines.d5c5:D5C5",
     "unet": "baselines.unet:UNetRecon",
+    "pano": "baselines.pano:PANO",
+    "fdlcp": "baselines.fdlcp:FDLCP",
 }
 
 

@@ -74,6 +74,11 @@ def tune_spec(wildcards):
     return as_json({k: entry[k] for k in ("method", "params", "tune") if k in entry})
 
 
+def model_threads(wildcards):
+    """Cores for a model's tuning and reconstruction jobs (config `threads`, default 2)."""
+    return config["models"][wildcards.model].get("threads", 2)
+
+
 def is_learned(model):
     """A model with a `train` section is a trained network."""
     return "train" in config["models"][model]

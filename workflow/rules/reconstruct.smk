@@ -11,7 +11,7 @@ rule reconstruct:
         batch_size=config.get("batch_size", 4),
         device=config["device"],
         method_args=method_args,
-    threads: 2
+    threads: model_threads
     log:
         "results/logs/reconstruct/{dataset}/{mask}/{model}.log",
     benchmark:

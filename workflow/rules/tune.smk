@@ -9,7 +9,7 @@ rule tune:
         "results/tuning/{dataset}/{mask}/{model}.json",
     params:
         spec=tune_spec,
-    threads: 2
+    threads: model_threads
     resources:
         mem_mb=2000,
         runtime=120,
