@@ -1,5 +1,6 @@
 # ifrnet-bench: config → thin rules → library functions → results/.
-# Targets: results/tables (all tables). See README.md.
+# Targets: results/tables, results/figures, any single file in them, results/report.html.
+# See README.md.
 from snakemake.utils import min_version
 
 min_version("9.18")
@@ -19,10 +20,12 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/tune.smk"
 include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/tables.smk"
+include: "workflow/rules/artefacts.smk"
 
 
 rule all:
     default_target: True
     input:
         "results/tables",
+        "results/figures",
+        "results/report.html",

@@ -110,11 +110,40 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: PSNR {table['psnr'].mean():.2f} dB, SSIM {table['ssim'].mean():.4f}")
 
 
-def cmd_tables(args: argparse.Namespace) -> None:
-    from ifrnet.render.build import build_tables
+def cmd_table(args: argparse.Namespace) -> None:
+    from ifrnet.render.build import build_table
 
-    for path in build_tables(args.config, args.out_dir):
+    for path in build_table(args.config, args.name, args.out_dir, args.published):
         print(f"wrote {path}")
+
+
+def cmd_figure(args: argparse.Namespace) -> None:
+    from ifrnet.render.build import build_figure
+
+    for path in build_figure(args.config, args.name, args.out):
+        print(f"wrote {path}")
+
+
+def cmd_publish(args: argparse.Namespace) -> None:
+    from ifrnet.render.build import publish
+
+    for path in publish(args.files, args.out_dir):
+        print(f"wrote {path}")
+
+
+def cmd_stage_metrics(args: argparse.Namespace) -> None:
+    from ifrnet.pipeline import stage_metrics
+
+    _set_threads(args.threads)
+    table = stage_metrics(args.data, args.mask, args.checkpoint, args.out, args.device)
+    last = table[table["stage"] == table["stage"].max()]
+    print(f"wrote {args.out}: final stage PSNR {last['psnr'].mean():.2f} dB")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from ifrnet.render.report import build_report
+
+    print(f"wrote {build_report(args.tables, args.figures, args.captions, args.out)}")
 
 
 def _add_experiment_args(p: argparse.ArgumentParser) -> None:
@@ -194,10 +223,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("tables", help="render every table of a config from metrics files")
+    p = sub.add_parser("table", help="render one table of a config (CSV, Markdown, LaTeX)")
     p.add_argument("--config", required=True, type=_json, help="the whole config, JSON")
+    p.add_argument("--name", required=True, help="table name (config key)")
+    p.add_argument("--published", type=Path, default=Path("config/published.yaml"))
     p.add_argument("--out-dir", required=True, type=Path)
-    p.set_defaults(func=cmd_tables)
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("figure", help="draw one figure of a config (PNG + PDF)")
+    p.add_argument("--config", required=True, type=_json, help="the whole config, JSON")
+    p.add_argument("--name", required=True, help="figure name (config key)")
+    p.add_argument("--out", required=True, type=Path, help="output .png (the .pdf goes beside)")
+    p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("publish", help="copy built artefacts into a results directory")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("stage-metrics", help="metrics of every stage output of a trained net")
+    p.add_argument("--data", required=True, type=Path, help="prepared split .h5")
+    p.add_argument("--mask", required=True, type=Path)
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_stage_metrics)
+
+    p = sub.add_parser("report", help="one HTML page with every table and figure")
+    p.add_argument("--tables", nargs="*", type=Path, default=[], help="table CSVs")
+    p.add_argument("--figures", nargs="*", type=Path, default=[], help="figure PNGs")
+    p.add_argument("--captions", type=Path, default=Path("workflow/report"))
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

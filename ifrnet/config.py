@@ -55,6 +55,16 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
     for name, spec in config["datasets"].items():
         if spec["n_train"] + spec["n_val"] + spec["n_test"] == 0:
             problems.append(f"datasets.{name}: no images requested")
+    for name, spec in config["datasets"].items():
+        if spec.get("train_on", name) not in config["datasets"]:
+            problems.append(f"datasets.{name}.train_on: unknown data set {spec['train_on']!r}")
+    for figure, spec in config.get("figures", {}).items():
+        for key, known in (("dataset", "datasets"), ("datasets", "datasets"), ("mask", "masks"),
+                           ("masks", "masks"), ("model", "models"), ("models", "models")):
+            values = spec.get(key, [])
+            for value in [values] if isinstance(values, str) else values:
+                if value not in config[known]:
+                    problems.append(f"figures.{figure}.{key}: unknown {known[:-1]} {value!r}")
     for table, spec in config["tables"].items():
         if spec["dataset"] not in config["datasets"]:
             problems.append(f"tables.{table}.dataset: unknown data set {spec['dataset']!r}")
@@ -91,13 +101,17 @@ def mask_path(config: dict[str, Any], dataset: str, mask: str) -> str:
 
 
 def experiments(config: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Every (dataset, mask, model) that some table needs, sorted and without repeats."""
+    """Every (dataset, mask, model) that some table or figure shows, sorted, without repeats."""
+    from ifrnet.artefacts import figure_experiments
+
     found = {
         (spec["dataset"], mask, model)
         for spec in config["tables"].values()
         for mask in spec["masks"]
         for model in spec["models"]
     }
+    for spec in config.get("figures", {}).values():
+        found.update(figure_experiments(spec))
     return sorted(found)
 
 

@@ -1,5 +1,8 @@
-"""The Snakemake workflow: lint, dry-run plans, config errors, and the smoke study end to end."""
+"""The Snakemake workflow: lint, dry-run plans, config errors, and the smoke study end to end
+(every table and figure, with a user's own method registered through the config)."""
 
+import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -7,15 +10,51 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.workflow_helpers import ROOT, snakemake, workflow_copy
+from tests.workflow_helpers import ROOT, job_counts, snakemake, workflow_copy
+
+TABLES = [f"table_{n}" for n in ("II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")]
+FIGURES = [f"fig{n:02d}" for n in range(1, 13)]
+
+USER_MODULE = '''
+"""A user's own method, outside our packages: zero-filled followed by a box filter."""
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+from ifrnet.fourier import ifft2c
+from ifrnet.method import Method
+
+
+class BoxFilteredZeroFilled(Method):
+    def __init__(self, real=False, width=3):
+        super().__init__(real=real)
+        self.width = width
+
+    def reconstruct(self, kspace, mask):
+        x = ifft2c(kspace)
+        smooth = lambda a: uniform_filter(a, size=(1, self.width, self.width), mode="wrap")
+        return (smooth(x.real) + 1j * smooth(x.imag)).astype(np.complex64)
+'''
+
+
+def with_user_method(config: dict) -> dict:
+    """The config plus the user's method in every table and every reconstruction figure."""
+    config["models"]["mine"] = {"method": "my_recon:BoxFilteredZeroFilled", "label": "Mine",
+                                "params": {"width": 3}}
+    for spec in list(config["tables"].values()) + [
+            f for f in config["figures"].values() if f["kind"] == "reconstructions"]:
+        spec["models"].append("mine")
+    return config
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
-    """The smoke config run once to results/tables in a scratch copy."""
+    """The smoke config plus a user's method, run once (all targets) in a scratch copy."""
     work = workflow_copy(tmp_path_factory.mktemp("smoke"))
-    result = snakemake(work, "results/tables", "--cores", "2", "--configfile",
-                       "config/smoke.yaml")
+    (work / "my_recon.py").write_text(USER_MODULE)
+    config = with_user_method(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()))
+    (work / "mine.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "--cores", "2", "--configfile", "mine.yaml",
+                       extra_env={"PYTHONPATH": str(work)})
     assert result.returncode == 0, result.stderr[-4000:]
     return work
 
@@ -25,11 +64,21 @@ def test_lint_is_clean(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def test_default_dry_run_plans_every_step(tmp_path):
+def test_default_tables_target_plans_exactly_the_table_jobs(tmp_path):
     result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all", "results/tables")
     assert result.returncode == 0, result.stderr[-3000:]
-    for rule in ("prepare_data", "make_mask", "reconstruct", "evaluate", "tables"):
-        assert rule in result.stdout, f"{rule} missing from the plan"
+    counts = job_counts(result.stdout)
+    assert counts["table"] == 9 and counts["tables"] == 1
+    assert not {"figure", "figures", "stage_metrics", "report"} & set(counts)
+    for rule in ("prepare_data", "make_mask", "train", "tune", "reconstruct", "evaluate"):
+        assert counts.get(rule, 0) > 0, f"{rule} missing from the plan"
+
+
+def test_mask_figure_needs_no_training(tmp_path):
+    result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all",
+                       "results/figures/fig05.png")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout) == {"make_mask": 3, "figure": 1, "figure_file": 1}
 
 
 @pytest.mark.parametrize(
@@ -38,6 +87,8 @@ def test_default_dry_run_plans_every_step(tmp_path):
         (lambda c: c.update(unknown_key=1), "unknown key unknown_key"),
         (lambda c: c["masks"]["radial-r0.40"].update(rate=1.5), "masks.radial-r0.40.rate"),
         (lambda c: c["datasets"]["brain-real"].update(size=-8), "datasets.brain-real.size"),
+        (lambda c: c["figures"]["fig07"].update(models=["nope"]), "figures.fig07.models"),
+        (lambda c: c["tables"]["table_IV"].update(paper="XI"), "tables.table_IV.paper"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, edit, message):
@@ -48,46 +99,88 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, message):
     result = snakemake(work, "results/tables", "--cores", "1", "--configfile", "bad.yaml")
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
-    assert not (work / "results").exists() and not (work / "data").exists()
+    assert not (work / "data").exists()
+    assert not (work / "results").exists() or not any((work / "results").rglob("*.csv"))
 
 
-def test_smoke_tables_exist_with_sensible_numbers(smoke_run):
+def test_smoke_builds_every_table_with_the_papers_column(smoke_run):
     tables = smoke_run / "results" / "tables"
-    for name in ("zero_filled_real", "zero_filled_complex"):
-        for ext in ("csv", "md", "tex"):
-            assert (tables / f"{name}.{ext}").stat().st_size > 0
-    real = pd.read_csv(tables / "zero_filled_real.csv")
-    assert set(real.columns) >= {"mask", "rate_achieved", "model", "psnr_mean", "psnr_std",
-                                 "ssim_mean", "hfen_mean", "nmse_mean", "seconds_mean"}
-    radial = real[real["mask"].str.startswith("radial")].sort_values("rate_achieved")
-    assert radial["psnr_mean"].is_monotonic_increasing and len(radial) == 2
-    assert radial["psnr_mean"].iloc[-1] > radial["psnr_mean"].iloc[0] + 3
-    assert radial["hfen_mean"].iloc[-1] < radial["hfen_mean"].iloc[0]
-    assert (real["ssim_mean"].between(0, 1)).all()
-    md = (tables / "zero_filled_real.md").read_text()
-    assert "noise σ = 0.02" in md and "MNI" in md
-    per_image = pd.read_csv(smoke_run / "results/metrics/brain-real/radial-r0.40/zero-filled.csv")
-    assert len(per_image) == 2
+    for name in TABLES:
+        for ext in ("csv", "md", "tex", "prov.json"):
+            assert (tables / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
+        table = pd.read_csv(tables / f"{name}.csv")
+        assert {"psnr_mean", "psnr_std", "psnr_paper", "psnr_diff", "ssim_paper", "hfen_paper",
+                "p_psnr", "nmse_mean", "seconds_mean"} <= set(table.columns)
+        assert table["psnr_paper"].notna().any(), f"{name} shows no paper value"
+        assert "mine" in set(table["model"]), f"user method missing from {name}"
+        md = (tables / f"{name}.md").read_text()
+        assert "| paper |" in md and "Paper: Table" in md and "noise σ = 0.02" in md
+    iv = pd.read_csv(tables / "table_IV.csv")
+    row = iv[(iv["mask"] == "radial-r0.10") & (iv["model"] == "ifrcs")].iloc[0]
+    assert row["psnr_paper"] == pytest.approx(28.9242)
+    assert row["psnr_diff"] == pytest.approx(row["psnr_mean"] - 28.9242, abs=1e-4)
+    assert "Tuned on the validation split: ifrcs at radial-r0.10: lam = " in (
+        tables / "table_IV.md").read_text()
 
 
-def test_smoke_learned_and_tuned_methods(smoke_run):
-    table = pd.read_csv(smoke_run / "results" / "tables" / "ifrnet_nominal.csv")
-    by_model = table.set_index("model")["psnr_mean"]
-    assert by_model["ifrcs"] > by_model["zero-filled"]
-    md = (smoke_run / "results" / "tables" / "ifrnet_nominal.md").read_text()
-    assert "Tuned on the validation split: ifrcs at radial-r0.40: lam = " in md
+def test_smoke_builds_every_figure_and_the_report(smoke_run):
+    figures = smoke_run / "results" / "figures"
+    for name in FIGURES:
+        for ext in ("png", "pdf"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"
+    report = (smoke_run / "results" / "report.html").read_text()
+    for name in TABLES + FIGURES:
+        assert f"id='{name}'" in report
+    assert "Mine" in report or "mine" in report
+
+
+def test_every_artefact_has_provenance(smoke_run):
+    record = json.loads((smoke_run / "results/figures/fig07.prov.json").read_text())
+    assert {"config_sha256", "code_version", "packages", "seed", "inputs"} <= set(record)
+    assert "results/recon/brain-real/radial-r0.10/mine.h5" in record["inputs"]
+    assert record["packages"]["torch"] and len(record["config_sha256"]) == 64
+    table = json.loads((smoke_run / "results/tables/table_IV.prov.json").read_text())
+    assert "config/published.yaml" in table["inputs"]
+
+
+def test_smoke_learned_methods_store_logs_and_maps(smoke_run):
     model_dir = smoke_run / "results/models/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct"
     log = pd.read_csv(model_dir / "train_log.csv")
     assert set(log["split"]) == {"train", "val"} and (log["loss"] > 0).all()
     assert (model_dir / "checkpoints" / "last.pt").exists()
-    with h5py.File(smoke_run / "results/recon/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct.h5",
+    with h5py.File(smoke_run / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct.h5",
                    "r") as f:
         assert f["maps"].shape == (2, 2, 64, 64) and list(f.attrs["maps_stages"]) == [1, 2]
         assert f.attrs["seconds_per_image"] > 0
+    stages = pd.read_csv(smoke_run / "results/stages/brain-real/radial-r0.40/"
+                         "ifrnet-s3-k1-l8-dct.csv")
+    assert sorted(stages["stage"].unique()) == [1, 2, 3]
+
+
+def test_generalisation_uses_models_trained_on_another_data_set(smoke_run):
+    assert (smoke_run / "results/recon/brain-coronal/radial-r0.10/admmnet-s3.h5").exists()
+    assert not (smoke_run / "results/models/brain-coronal").exists()
 
 
 def test_smoke_rerun_has_nothing_to_do(smoke_run):
-    result = snakemake(smoke_run, "results/tables", "-n", "--cores", "1", "--configfile",
-                       "config/smoke.yaml")
+    result = snakemake(smoke_run, "-n", "--cores", "1", "--configfile", "mine.yaml",
+                       extra_env={"PYTHONPATH": str(smoke_run)})
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_single_table_then_all_tables_rebuilds_the_rest(smoke_run, tmp_path):
+    """Building one table first must not make the directory target look complete."""
+    work = workflow_copy(tmp_path)
+    shutil.copytree(smoke_run / "data", work / "data")
+    shutil.copytree(smoke_run / "results", work / "results",
+                    ignore=shutil.ignore_patterns("tables", "figures", "report.html"))
+    (work / "my_recon.py").write_text(USER_MODULE)
+    shutil.copy(smoke_run / "mine.yaml", work / "mine.yaml")
+    env = {"PYTHONPATH": str(work)}
+    args = ("--cores", "1", "--configfile", "mine.yaml")
+    assert snakemake(work, "results/tables/table_IX.csv", *args, extra_env=env).returncode == 0
+    assert sorted(p.name for p in (work / "results/tables").iterdir()) == ["table_IX.csv"]
+    result = snakemake(work, "results/tables", *args, extra_env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((work / "results/tables").glob("*.csv"))) == 9

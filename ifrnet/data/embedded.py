@@ -49,18 +49,25 @@ def load_volume() -> np.ndarray:
     return volume / volume.max()
 
 
-def brain_slices(volume: np.ndarray, min_brain_fraction: float = 0.10) -> np.ndarray:
-    """Axial slice indices (ascending) where voxels above 5 % of max cover ≥ the given fraction."""
-    fraction = (volume > 0.05).mean(axis=(0, 1))
+# Volume axis along which each plane's slices are taken (volume axes: X, Y, Z).
+PLANES = {"axial": 2, "coronal": 1, "sagittal": 0}
+
+
+def brain_slices(volume: np.ndarray, min_brain_fraction: float = 0.10,
+                 plane: str = "axial") -> np.ndarray:
+    """Slice indices (ascending) of a plane where voxels above 5 % of max cover ≥ the fraction."""
+    axis = PLANES[plane]
+    fraction = (volume > 0.05).mean(axis=tuple(a for a in range(3) if a != axis))
     return np.flatnonzero(fraction >= min_brain_fraction)
 
 
-def axial_slice(volume: np.ndarray, index: int, size: int) -> np.ndarray:
-    """Axial slice ``index`` as float32 (size, size), anterior up, zero-padded, max scaled to 1.
+def axial_slice(volume: np.ndarray, index: int, size: int, plane: str = "axial") -> np.ndarray:
+    """Slice ``index`` of a plane (default axial) as float32 (size, size), zero-padded, max
+    scaled to 1; axial slices have anterior up.
 
-    Sizes smaller than the 233×197 slice shrink it (anti-aliased) to fit; larger sizes pad only.
+    Sizes smaller than the slice shrink it (anti-aliased) to fit; larger sizes pad only.
     """
-    image = np.rot90(volume[:, :, index])  # (Y, X): rows anterior→posterior after rotation
+    image = np.rot90(np.take(volume, index, axis=PLANES[plane]))
     if max(image.shape) > size:
         from skimage.transform import resize
 
@@ -112,13 +119,14 @@ def split_indices(
 
 
 def embedded_images(
-    size: int, counts: dict[str, int], seed: int, min_brain_fraction: float = 0.10
+    size: int, counts: dict[str, int], seed: int, min_brain_fraction: float = 0.10,
+    plane: str = "axial",
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Magnitude images per split, float32 (N, size, size) in [0, 1], and their slice indices."""
     volume = load_volume()
-    indices = split_indices(brain_slices(volume, min_brain_fraction), counts, seed)
+    indices = split_indices(brain_slices(volume, min_brain_fraction, plane), counts, seed)
     images = {
-        split: np.stack([axial_slice(volume, int(i), size) for i in idx])
+        split: np.stack([axial_slice(volume, int(i), size, plane) for i in idx])
         if len(idx)
         else np.zeros((0, size, size), np.float32)
         for split, idx in indices.items()

@@ -18,9 +18,11 @@ SPLITS = ("train", "val", "test")
 def _embedded(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
     counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
     images, indices = embedded.embedded_images(
-        int(spec["size"]), counts, seed, float(spec.get("min_brain_fraction", 0.10))
+        int(spec["size"]), counts, seed, float(spec.get("min_brain_fraction", 0.10)),
+        spec.get("plane", "axial"),
     )
-    return images, indices, embedded.SOURCE_DESCRIPTION
+    plane = spec.get("plane", "axial")
+    return images, indices, embedded.SOURCE_DESCRIPTION + f", {plane} slices"
 
 
 SOURCES = {"embedded": _embedded}

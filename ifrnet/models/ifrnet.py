@@ -128,16 +128,23 @@ class IFRNet(nn.Module):
         x = data_consistency(x_t, y, mask, self.rho[n])
         return x if self.complex_data else keep_real(x)
 
-    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False):
-        """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False,
+                return_stages: bool = False):
+        """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W).
+
+        ``return_maps`` adds the list of the N maps T⁽ⁿ⁾; ``return_stages`` adds the list of the
+        N stage outputs (the X step after stage n, n = 1..N; the last is the output itself).
+        """
         if kspace.dim() != 3 or not kspace.is_complex():
             raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
                              f"{tuple(kspace.shape)}")
         mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
         x_t = torch.zeros_like(kspace)
-        maps = []
+        maps, stages = [], []
         for n in range(self.stages):
             x = self._x_step(x_t, kspace, mask, n)
+            if return_stages and n > 0:
+                stages.append(x)
             x_parts = to_parts(x, self.complex_data).unsqueeze(1)
             u = self.z[0 if len(self.z) == 1 else n](x_parts)
             refined, t = self.r[n](x_parts, u)
@@ -145,7 +152,8 @@ class IFRNet(nn.Module):
             if return_maps:
                 maps.append(t[: kspace.shape[0], 0].detach())
         out = self._x_step(x_t, kspace, mask, self.stages)
-        return (out, maps) if return_maps else out
+        extras = ([maps] if return_maps else []) + ([stages + [out]] if return_stages else [])
+        return (out, *extras) if extras else out
 
 
 def ifrnet_variant_name(stages: int = 9, blocks: int = 2, filters: int = 8, init: str = "dct",

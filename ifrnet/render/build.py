@@ -1,16 +1,27 @@
-"""Build every table a config declares from the files the workflow wrote (paths per contract)."""
+"""Build one table, one figure or the HTML report from the files the workflow wrote.
+
+Each artefact gets a provenance sidecar (:mod:`ifrnet.render.provenance`) listing the exact
+inputs :mod:`ifrnet.artefacts` declares for it.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+from ifrnet.artefacts import PUBLISHED, figure_inputs, table_inputs, training_dataset
 from ifrnet.config import mask_path, metrics_path, prepared_path, table_cells, tuning_path
 from ifrnet.data.prepared import read_split
+from ifrnet.io import atomic_path
 from ifrnet.masks import load_mask
+from ifrnet.render.paper import cell_keys, load_published, paper_row
+from ifrnet.render.provenance import write_provenance
 from ifrnet.render.tables import Cell, summarise, write_table
 from ifrnet.tuning import read_tuned
+
+PathLike = str | os.PathLike[str]
 
 
 def data_caption(dataset: str, attrs: dict[str, Any], n_test: int) -> str:
@@ -24,27 +35,81 @@ def tuned_caption(config: dict[str, Any], table: str) -> str:
     parts = []
     for dataset, mask, model in table_cells(config, table):
         if "tune" in config["models"][model]:
-            best = read_tuned(tuning_path(dataset, mask, model))
+            best = read_tuned(tuning_path(training_dataset(config, dataset), mask, model))
             values = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                                for k, v in best.items())
             parts.append(f"{model} at {mask}: {values}")
     return f" Tuned on the validation split: {'; '.join(parts)}." if parts else ""
 
 
-def build_tables(config: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Render each table of ``config['tables']`` into ``out_dir``; return the written paths."""
-    written: list[Path] = []
-    for name, spec in config["tables"].items():
-        cells = []
-        for dataset, mask, model in table_cells(config, name):
-            rate = load_mask(mask_path(config, dataset, mask)).rate_achieved
-            cells.append(Cell(mask, rate, model, Path(metrics_path(dataset, mask, model))))
-        summary = summarise(cells)
-        images, attrs = read_split(prepared_path(spec["dataset"], "test"))
-        rates = ", ".join(f"{c.mask} {100 * c.rate_achieved:.2f} %"
-                          for c in {c.mask: c for c in cells}.values())
-        caption = (data_caption(spec["dataset"], attrs, len(images))
-                   + f" Achieved sampling rates: {rates}." + tuned_caption(config, name)
-                   + " Mean ± std over the test images.")
-        written += write_table(summary, out_dir, name, spec["title"], caption)
+def paper_caption(spec: dict[str, Any], published: dict[str, Any] | None) -> str:
+    """Sentence naming the paper table and its data, or saying there is none."""
+    if published is None:
+        return " No published counterpart."
+    paper = published["tables"][spec["paper"]]
+    data = published["datasets"].get(str(paper.get("data", "")).split("-")[0], {})
+    return (f" Paper: Table {spec['paper']} ({paper['title']}; paper data: "
+            f"{data.get('paper', paper.get('data', 'see paper'))}).")
+
+
+def reference_model(config: dict[str, Any], spec: dict[str, Any]) -> str | None:
+    """The model the paired tests compare against: ``reference``, else the table's last
+    IFR-Net model, else none."""
+    if "reference" in spec:
+        return spec["reference"]
+    ifrnets = [m for m in spec["models"] if config["models"][m]["method"] == "ifrnet"]
+    return ifrnets[-1] if ifrnets else None
+
+
+def build_table(config: dict[str, Any], name: str, out_dir: PathLike,
+                published_path: PathLike = PUBLISHED) -> list[Path]:
+    """Render table ``name`` (CSV, Markdown, LaTeX, provenance) into ``out_dir``."""
+    spec = config["tables"][name]
+    published = load_published(published_path) if "paper" in spec else None
+    cells = []
+    for dataset, mask, model in table_cells(config, name):
+        rate = load_mask(mask_path(config, dataset, mask)).rate_achieved
+        keys = cell_keys(spec, mask, model) if published else None
+        row = paper_row(published, spec["paper"], keys) if keys is not None else None
+        cells.append(Cell(mask, rate, model, Path(metrics_path(dataset, mask, model)), row))
+    reference = reference_model(config, spec)
+    summary = summarise(cells, reference)
+    images, attrs = read_split(prepared_path(spec["dataset"], "test"))
+    rates = ", ".join(f"{c.mask} {100 * c.rate_achieved:.2f} %"
+                      for c in {c.mask: c for c in cells}.values())
+    test = (f" p: two-sided Wilcoxon signed-rank test of per-image PSNR, {reference} vs each "
+            "method on the same images." if reference else "")
+    caption = (data_caption(spec["dataset"], attrs, len(images))
+               + f" Achieved sampling rates: {rates}." + tuned_caption(config, name)
+               + paper_caption(spec, published) + " Ours: mean ± std over the test images;"
+               " Δ = ours − paper." + test)
+    written = write_table(summary, out_dir, name, spec["title"], caption)
+    written.append(write_provenance(written[0], config, table_inputs(config, name)))
+    return written
+
+
+def build_figure(config: dict[str, Any], name: str, out_png: PathLike) -> list[Path]:
+    """Draw figure ``name`` as PNG and PDF (plus provenance) at ``out_png``."""
+    from ifrnet.render import diagrams, figures
+
+    kinds = {"test_images": figures.test_images, "masks": figures.masks,
+             "stages": figures.stages, "reconstructions": figures.reconstructions,
+             "loss_curves": figures.loss_curves, "maps": figures.maps,
+             "diagram": diagrams.diagram}
+    spec = config["figures"][name]
+    if spec["kind"] not in kinds:
+        raise ValueError(f"figures.{name}: unknown kind {spec['kind']!r}; known: {sorted(kinds)}")
+    written = figures.save_figure(kinds[spec["kind"]](spec, config), out_png)
+    written.append(write_provenance(out_png, config, figure_inputs(config, name)))
+    return written
+
+
+def publish(sources: list[PathLike], out_dir: PathLike) -> list[Path]:
+    """Copy built artefacts into ``out_dir`` (each copy atomic); return the new paths."""
+    written = []
+    for src in map(Path, sources):
+        dst = Path(out_dir) / src.name
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+        written.append(dst)
     return written

@@ -3,6 +3,13 @@ import json
 import shlex
 from pathlib import Path
 
+from ifrnet.artefacts import (
+    figure_inputs,
+    model_dir,
+    refresh_flag,
+    table_inputs,
+    training_dataset,
+)
 from ifrnet.config import (
     ConfigError,
     experiments,
@@ -41,24 +48,12 @@ def mask_for(wildcards):
     return mask_path(config, wildcards.dataset, wildcards.mask)
 
 
-def all_metrics():
-    return [metrics_path(d, m, model) for d, m, model in experiments(config)]
+def table_names():
+    return sorted(config["tables"])
 
 
-def all_masks():
-    return sorted({mask_path(config, d, m) for d, m, _ in experiments(config)})
-
-
-def all_tunings():
-    return [
-        tuning_path(d, m, model)
-        for d, m, model in experiments(config)
-        if "tune" in config["models"][model]
-    ]
-
-
-def test_splits():
-    return sorted({prepared_path(d, "test") for d, _, _ in experiments(config)})
+def figure_names():
+    return sorted(config.get("figures", {}))
 
 
 def train_spec(wildcards):
@@ -85,14 +80,14 @@ def is_learned(model):
 
 
 def recon_inputs(wildcards):
-    """Inputs of a reconstruction: the test split, the mask and, if learned, the checkpoint."""
+    """Inputs of a reconstruction: the test split, the mask and, if learned or tuned, the
+    checkpoint or tuning result (from the data set named by `train_on`, if any)."""
     inputs = {"data": prepared_path(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
+    source = training_dataset(config, wildcards.dataset)
     if is_learned(wildcards.model):
-        inputs["checkpoint"] = (
-            f"results/models/{wildcards.dataset}/{wildcards.mask}/{wildcards.model}/model.pt"
-        )
+        inputs["checkpoint"] = f"{model_dir(source, wildcards.mask, wildcards.model)}/model.pt"
     if "tune" in config["models"][wildcards.model]:
-        inputs["tuned"] = tuning_path(wildcards.dataset, wildcards.mask, wildcards.model)
+        inputs["tuned"] = tuning_path(source, wildcards.mask, wildcards.model)
     return inputs
 
 
@@ -104,3 +99,23 @@ def method_args(wildcards, input):
     if stages:
         args.append("--maps " + ",".join(str(s) for s in stages))
     return " ".join(args)
+
+
+# Artefacts (tables, figures) are built into ART and published by copy (artefacts.smk).
+TABLE_EXTS = [".csv", ".md", ".tex", ".prov.json"]
+FIGURE_EXTS = [".png", ".pdf", ".prov.json"]
+ART = "results/artefacts"
+
+
+wildcard_constraints:
+    table=r"[^/.]+",
+    figure=r"[^/.]+",
+    file=r"[^/]+",
+
+
+def table_files(names):
+    return [f"{ART}/tables/{n}{ext}" for n in names for ext in TABLE_EXTS]
+
+
+def figure_files(names):
+    return [f"{ART}/figures/{n}{ext}" for n in names for ext in FIGURE_EXTS]

@@ -1,0 +1,152 @@
+"""Figs. 1–3: block diagrams drawn by code from the model definition.
+
+Fig. 1 is the IFR-CS iteration (Z → R → X), Fig. 2 one stage of unfolded iterative shrinkage
+beside a convolutional block, Fig. 3 IFR-Net: (a) the N stages of X/Z/R modules and (b) one of
+the K CNN blocks (C1 → H → C2). Stage and block counts, filter numbers and sizes come from the
+model's config entry (constructor defaults of :class:`ifrnet.models.ifrnet.IFRNet` otherwise),
+so the drawing follows the architecture.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+
+COLOURS = {"X": "#cfe2f3", "Z": "#d9ead3", "R": "#fce5cd", "C": "#ead1dc", "H": "#fff2cc",
+           "io": "#eeeeee"}
+
+
+def _box(ax: plt.Axes, x: float, y: float, text: str, colour: str, w: float = 1.3,
+         h: float = 0.7) -> tuple[float, float, float, float]:
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
+                                fc=colour, ec="black", lw=0.8))
+    ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    return x, y, w, h
+
+
+def _arrow(ax: plt.Axes, a: tuple, b: tuple, text: str = "", curve: float = 0.0) -> None:
+    (xa, ya, wa, _), (xb, yb, wb, _) = a, b
+    start, end = (xa + wa / 2, ya), (xb - wb / 2, yb)
+    if curve:
+        start, end = (xa, ya - a[3] / 2), (xb, yb - b[3] / 2)
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, lw=0.8,
+                                 connectionstyle=f"arc3,rad={curve}"))
+    if text:
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, text, ha="center",
+                fontsize=7)
+
+
+def _canvas(width: float, height: float) -> tuple[plt.Figure, plt.Axes]:
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_xlim(0, width * 1.6)
+    ax.set_ylim(0, height * 1.6)
+    ax.axis("off")
+    return fig, ax
+
+
+def model_settings(model_spec: dict[str, Any]) -> dict[str, Any]:
+    """IFR-Net constructor arguments of a model entry, with the class defaults filled in."""
+    from ifrnet.models.ifrnet import IFRNet
+
+    defaults = {name: p.default for name, p in inspect.signature(IFRNet).parameters.items()}
+    return {**defaults, **model_spec.get("params", {})}
+
+
+def ifrcs_diagram(settings: dict[str, Any]) -> plt.Figure:
+    """Fig. 1: one IFR-CS iteration; the loop returns to Z until convergence."""
+    fig, ax = _canvas(8, 2.2)
+    y = 1.7
+    k = _box(ax, 1.0, y, "zero-filled\nx⁽⁰⁾ = F⁻¹y", COLOURS["io"])
+    z = _box(ax, 3.4, y, "Z: denoising\nu = Ψᵀ S_λ(Ψx)", COLOURS["Z"], w=1.8)
+    r = _box(ax, 6.2, y, "R: feature refinement\nx_t = u + T ⊙ (x − u)", COLOURS["R"], w=2.2)
+    x = _box(ax, 9.2, y, "X: Tikhonov step\nF⁻¹[(y + ρFx_t)/(M + ρ)]", COLOURS["X"], w=2.3)
+    o = _box(ax, 11.9, y, "x⁽ⁿ⁾", COLOURS["io"], w=0.9)
+    _arrow(ax, k, z)
+    _arrow(ax, z, r, "u")
+    _arrow(ax, r, x, "x_t")
+    _arrow(ax, x, o)
+    _arrow(ax, x, z, "next iteration (fixed λ, ρ, V)", curve=-0.35)
+    ax.set_title("IFR-CS: fixed operators, iterated to convergence", fontsize=10)
+    return fig
+
+
+def unfolding_diagram(settings: dict[str, Any]) -> plt.Figure:
+    """Fig. 2: unfolded iterative shrinkage (top) vs the CNN block replacing it (bottom)."""
+    fig, ax = _canvas(8, 3.2)
+    f = settings["filters"]
+    s = settings["filter_size"]
+    top, bottom = 3.6, 1.3
+    a = _box(ax, 1.0, top, "x", COLOURS["io"], w=0.7)
+    b = _box(ax, 3.3, top, "Ψ (fixed\nsparsifying transform)", COLOURS["C"], w=2.2)
+    c = _box(ax, 6.3, top, "S_λ\nsoft-threshold", COLOURS["H"], w=1.6)
+    d = _box(ax, 9.0, top, "Ψᵀ", COLOURS["C"], w=1.2)
+    e = _box(ax, 11.3, top, "u", COLOURS["io"], w=0.7)
+    for p, q in ((a, b), (b, c), (c, d), (d, e)):
+        _arrow(ax, p, q)
+    a2 = _box(ax, 1.0, bottom, "x", COLOURS["io"], w=0.7)
+    b2 = _box(ax, 3.3, bottom, f"C1: {f} conv {s}×{s}\n(learned)", COLOURS["C"], w=2.2)
+    c2 = _box(ax, 6.3, bottom, "H: learned PLF\nper channel", COLOURS["H"], w=1.6)
+    d2 = _box(ax, 9.0, bottom, f"C2: 1 conv {s}×{s}", COLOURS["C"], w=1.6)
+    e2 = _box(ax, 11.3, bottom, "u", COLOURS["io"], w=0.7)
+    for p, q in ((a2, b2), (b2, c2), (c2, d2), (d2, e2)):
+        _arrow(ax, p, q)
+    ax.text(0.2, top + 0.75, "(a) iterative shrinkage, unfolded", fontsize=9)
+    ax.text(0.2, bottom + 0.75, "(b) convolutional block", fontsize=9)
+    return fig
+
+
+def ifrnet_diagram(settings: dict[str, Any]) -> plt.Figure:
+    """Fig. 3: (a) the N stages of IFR-Net (elided beyond 4 drawn) and (b) one of the K CNN
+    blocks of a denoising module Z."""
+    n, k, f, s = (settings[key] for key in ("stages", "blocks", "filters", "filter_size"))
+    shown = list(range(1, n + 1)) if n <= 4 else [1, 2, None, n]
+    fig, ax = _canvas(10, 3.6)
+    y = 4.2
+    prev = _box(ax, 0.8, y, "y, M", COLOURS["io"], w=0.9)
+    xpos = 2.1
+    for stage in shown:
+        if stage is None:
+            ax.text(xpos + 0.2, y, "…", fontsize=14, ha="center", va="center")
+            xpos += 0.9
+            continue
+        xb = _box(ax, xpos, y, f"$X^{{({stage})}}$", COLOURS["X"], w=0.8)
+        zb = _box(ax, xpos + 1.1, y, f"$Z^{{({stage})}}$", COLOURS["Z"], w=0.8)
+        rb = _box(ax, xpos + 2.2, y, f"$R^{{({stage})}}$", COLOURS["R"], w=0.8)
+        _arrow(ax, prev, xb)
+        _arrow(ax, xb, zb)
+        _arrow(ax, zb, rb)
+        prev = rb
+        xpos += 3.3
+    last = _box(ax, xpos, y, f"$X^{{({n + 1})}}$", COLOURS["X"], w=0.9)
+    _arrow(ax, prev, last)
+    out = _box(ax, xpos + 1.4, y, "x̂", COLOURS["io"], w=0.7)
+    _arrow(ax, last, out)
+    weights = "shared" if settings.get("share_weights") else "separate"
+    ax.text(0.2, y + 0.8, f"(a) IFR-Net: N = {n} stages ({weights} Z weights), "
+            f"each Z with K = {k} CNN blocks", fontsize=9)
+    yb = 1.4
+    inp = _box(ax, 1.0, yb, "u, x\n(block input)", COLOURS["io"], w=1.5)
+    c1 = _box(ax, 3.8, yb, f"C1: {f} filters\n{s}×{s} on u", COLOURS["C"], w=1.6)
+    h = _box(ax, 6.4, yb, "H: PLF\n(101 points)", COLOURS["H"], w=1.4)
+    c2 = _box(ax, 8.9, yb, f"C2: {f}→1\n{s}×{s}", COLOURS["C"], w=1.4)
+    u = _box(ax, 11.8, yb, "u ← η₁u + η₂x − C2", COLOURS["io"], w=2.2)
+    for p, q in ((inp, c1), (c1, h), (h, c2), (c2, u)):
+        _arrow(ax, p, q)
+    ax.text(0.2, yb + 0.8, f"(b) one CNN block of Z (repeated K = {k} times)", fontsize=9)
+    return fig
+
+
+DIAGRAMS = {"ifrcs": ifrcs_diagram, "unfolding": unfolding_diagram, "ifrnet": ifrnet_diagram}
+
+
+def diagram(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
+    """The diagram named by ``spec['diagram']`` for the model ``spec['model']``."""
+    if spec["diagram"] not in DIAGRAMS:
+        raise ValueError(f"unknown diagram {spec['diagram']!r}; known: {sorted(DIAGRAMS)}")
+    return DIAGRAMS[spec["diagram"]](model_settings(config["models"][spec["model"]]))

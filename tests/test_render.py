@@ -1,0 +1,117 @@
+"""Rendering pieces: paper-row matching, paired tests, table summaries, provenance, diagrams,
+and the stale-directory flag."""
+
+import hashlib
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import wilcoxon
+
+from ifrnet.artefacts import refresh_flag
+from ifrnet.render.diagrams import ifrnet_diagram, model_settings
+from ifrnet.render.paper import cell_keys, load_published, paired_p_value, paper_row
+from ifrnet.render.provenance import config_sha256, file_sha256, write_provenance
+from ifrnet.render.tables import Cell, summarise, to_latex, to_markdown
+from tests.workflow_helpers import ROOT
+
+PUBLISHED = load_published(ROOT / "config" / "published.yaml")
+
+
+def test_published_copy_matches_the_shared_file():
+    shared = ROOT.parent / "shared" / "paper" / "published-results.yaml"
+    if not shared.exists():
+        pytest.skip("shared paper directory not present")
+    import yaml
+
+    assert yaml.safe_load(shared.read_text()) == yaml.safe_load(
+        (ROOT / "config" / "published.yaml").read_text())
+
+
+def test_paper_rows_are_found_by_their_fields():
+    assert paper_row(PUBLISHED, "IV", {"rate": 0.1, "method": "IFR-Net"})["psnr"] == 30.0663
+    assert paper_row(PUBLISHED, "V", {"mask": "radial", "method": "ADMM-Net"})["ssim"] == 0.9374
+    assert paper_row(PUBLISHED, "IV", {"rate": 0.5, "method": "IFR-Net"}) is None
+    with pytest.raises(ValueError, match="match 4 rows"):
+        paper_row(PUBLISHED, "IV", {"method": "IFR-Net"})
+
+
+def test_cell_keys_merge_mask_and_model_fields():
+    spec = {"paper_keys": {"masks": {"m": {"rate": 0.2}}, "models": {"net": {"method": "X"}}}}
+    assert cell_keys(spec, "m", "net") == {"rate": 0.2, "method": "X"}
+    assert cell_keys(spec, "m", "other") is None
+
+
+def test_paired_p_value_matches_the_exact_signed_rank_distribution():
+    ours = np.array([5.0, 6, 7, 8, 9])
+    # All five differences positive: P = 2 · (1/2⁵) = 0.0625 exactly.
+    assert paired_p_value(ours, ours - np.arange(1, 6)) == pytest.approx(0.0625)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=12), rng.normal(size=12)
+    assert paired_p_value(a, b) == pytest.approx(wilcoxon(a, b).pvalue)
+    assert math.isnan(paired_p_value(ours, ours))
+    assert math.isnan(paired_p_value(ours[:1], ours[:1] + 1))
+
+
+def _metrics(path, psnr):
+    pd.DataFrame({"psnr": psnr, "ssim": 0.9, "hfen": 0.1, "nmse": 0.01, "seconds": 0.5}).to_csv(
+        path, index=False)
+    return path
+
+
+def test_summary_holds_ours_paper_difference_and_p(tmp_path):
+    cells = [Cell("m", 0.2, "ifrcs", _metrics(tmp_path / "a.csv", [30.0, 32.0, 34.0]),
+                  {"psnr": 33.0, "hfen": 0.2, "ssim": 0.95}),
+             Cell("m", 0.2, "net", _metrics(tmp_path / "b.csv", [31.0, 33.5, 36.0]), None)]
+    summary = summarise(cells, reference="net").set_index("model")
+    assert summary.loc["ifrcs", "psnr_mean"] == pytest.approx(32.0)
+    assert summary.loc["ifrcs", "psnr_std"] == pytest.approx(np.std([30, 32, 34]))
+    assert summary.loc["ifrcs", "psnr_diff"] == pytest.approx(-1.0)
+    assert summary.loc["ifrcs", "hfen_diff"] == pytest.approx(-0.1)
+    assert math.isnan(summary.loc["net", "psnr_paper"]) and math.isnan(summary.loc["net", "p_psnr"])
+    assert summary.loc["ifrcs", "p_psnr"] == pytest.approx(wilcoxon([31, 33.5, 36],
+                                                                    [30, 32, 34]).pvalue)
+    md = to_markdown(summary.reset_index(), "T", "caption")
+    assert "| 32.00 ± 1.63 | 33.00 | -1.00 |" in md
+    tex = to_latex(summary.reset_index(), "T", "caption")
+    assert r"$\Delta$" in tex and "±" not in tex
+
+
+def test_provenance_records_hashes(tmp_path):
+    data = tmp_path / "input.bin"
+    data.write_bytes(b"abc")
+    artefact = tmp_path / "fig99.png"
+    path = write_provenance(artefact, {"seed": 3, "b": 1}, [data])
+    record = json.loads(path.read_text())
+    assert path.name == "fig99.prov.json" and record["seed"] == 3
+    assert record["inputs"][str(data)] == hashlib.sha256(b"abc").hexdigest() == file_sha256(data)
+    assert record["config_sha256"] == config_sha256({"b": 1, "seed": 3})
+    assert record["config_sha256"] != config_sha256({"b": 2, "seed": 3})
+
+
+def test_ifrnet_diagram_follows_the_architecture():
+    def texts(settings):
+        fig = ifrnet_diagram(settings)
+        return " ".join(t.get_text() for t in fig.axes[0].texts)
+
+    nominal = texts(model_settings({"params": {}}))
+    assert "N = 9 stages" in nominal and "K = 2 CNN blocks" in nominal and "$X^{(10)}$" in nominal
+    shared = texts(model_settings({"params": {"stages": 3, "blocks": 4, "share_weights": True,
+                                              "filters": 16}}))
+    assert "N = 3 stages (shared" in shared and "C1: 16 filters" in shared
+    assert "$Z^{(3)}$" in shared and "…" not in shared
+
+
+def test_refresh_flag_is_touched_only_when_the_directory_is_incomplete(tmp_path):
+    directory, flag = tmp_path / "tables", tmp_path / "flags" / "tables"
+    refresh_flag(str(directory), ["a.csv"], str(flag))
+    assert os.path.getmtime(flag) == 0  # no directory yet: created, old
+    directory.mkdir()
+    (directory / "a.csv").write_text("x")
+    refresh_flag(str(directory), ["a.csv"], str(flag))
+    assert os.path.getmtime(flag) == 0  # complete: untouched
+    refresh_flag(str(directory), ["a.csv", "b.csv"], str(flag))
+    assert os.path.getmtime(flag) >= os.path.getmtime(directory / "a.csv")

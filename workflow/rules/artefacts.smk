@@ -1,0 +1,156 @@
+# Tables, figures and the report (ifrnet.render.build). Each artefact is built once into
+# results/artefacts/ (with its provenance sidecar) and published by copy: one file alone into
+# results/{tables,figures}/ (e.g. results/figures/fig07.png), or all of them as the directory
+# targets results/tables and results/figures.
+
+rule table:
+    input:
+        lambda wc: table_inputs(config, wc.table),
+    output:
+        csv=f"{ART}/tables/{{table}}.csv",
+        md=f"{ART}/tables/{{table}}.md",
+        tex=f"{ART}/tables/{{table}}.tex",
+        provenance=f"{ART}/tables/{{table}}.prov.json",
+    params:
+        config=as_json(config),
+        out_dir=lambda wc, output: str(Path(output.csv).parent),
+    log:
+        "results/logs/table/{table}.log",
+    benchmark:
+        "results/benchmarks/table/{table}.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet table --config {params.config:q} --name {wildcards.table:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule figure:
+    input:
+        lambda wc: figure_inputs(config, wc.figure),
+    output:
+        png=f"{ART}/figures/{{figure}}.png",
+        pdf=f"{ART}/figures/{{figure}}.pdf",
+        provenance=f"{ART}/figures/{{figure}}.prov.json",
+    params:
+        config=as_json(config),
+    log:
+        "results/logs/figure/{figure}.log",
+    benchmark:
+        "results/benchmarks/figure/{figure}.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet figure --config {params.config:q} --name {wildcards.figure:q} "
+        "--out {output.png:q} > {log:q} 2>&1"
+
+
+rule stage_metrics:
+    input:
+        data="data/prepared/{dataset}/test.h5",
+        mask=mask_for,
+        checkpoint=lambda wc: f"{model_dir(wc.dataset, wc.mask, wc.model)}/model.pt",
+    output:
+        "results/stages/{dataset}/{mask}/{model}.csv",
+    params:
+        device=config["device"],
+    threads: 2
+    log:
+        "results/logs/stage_metrics/{dataset}/{mask}/{model}.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet stage-metrics --data {input.data:q} --mask {input.mask:q} "
+        "--checkpoint {input.checkpoint:q} --out {output:q} --device {params.device:q} "
+        "--threads {threads} > {log:q} 2>&1"
+
+
+rule table_file:
+    input:
+        f"{ART}/tables/{{file}}",
+    output:
+        "results/tables/{file}",
+    log:
+        "results/logs/publish/tables/{file}.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet publish {input:q} --out-dir results/tables > {log:q} 2>&1"
+
+
+rule figure_file:
+    input:
+        f"{ART}/figures/{{file}}",
+    output:
+        "results/figures/{file}",
+    log:
+        "results/logs/publish/figures/{file}.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet publish {input:q} --out-dir results/figures > {log:q} 2>&1"
+
+
+rule tables:
+    input:
+        files=table_files(table_names()),
+        refresh=lambda wc: refresh_flag(
+            "results/tables",
+            [Path(f).name for f in table_files(table_names())],
+            "results/.refresh/tables",
+        ),
+    output:
+        report(
+            directory("results/tables"),
+            patterns=["{name}.md"],
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
+    log:
+        "results/logs/publish/tables.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet publish {input.files:q} --out-dir {output:q} > {log:q} 2>&1"
+
+
+rule figures:
+    input:
+        files=figure_files(figure_names()),
+        refresh=lambda wc: refresh_flag(
+            "results/figures",
+            [Path(f).name for f in figure_files(figure_names())],
+            "results/.refresh/figures",
+        ),
+    output:
+        report(
+            directory("results/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+    log:
+        "results/logs/publish/figures.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet publish {input.files:q} --out-dir {output:q} > {log:q} 2>&1"
+
+
+rule report:
+    input:
+        tables=table_files(table_names()),
+        figures=figure_files(figure_names()),
+        captions=expand("workflow/report/{name}.rst", name=table_names() + figure_names()),
+    output:
+        "results/report.html",
+    params:
+        csvs=lambda wc, input: [f for f in input.tables if f.endswith(".csv")],
+        pngs=lambda wc, input: [f for f in input.figures if f.endswith(".png")],
+    log:
+        "results/logs/report.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet report --tables {params.csvs:q} --figures {params.pngs:q} "
+        "--captions workflow/report --out {output:q} > {log:q} 2>&1"
