@@ -51,6 +51,12 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_download(args: argparse.Namespace) -> None:
+    from ifrnet.data.download import download
+
+    print(f"wrote {download(args.url, args.out, args.sha256, progress=not args.no_progress)}")
+
+
 def cmd_mask(args: argparse.Namespace) -> None:
     from ifrnet.masks import make_mask, save_mask, save_preview_png
 
@@ -164,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", required=True, type=Path)
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("download", help="download a file, verify its SHA-256 (resumable)")
+    p.add_argument("--url", required=True)
+    p.add_argument("--sha256", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("mask", help="generate a sampling mask (.npz + optional .png preview)")
     p.add_argument("--spec", required=True, type=_json, help='mask config entry, e.g. {"kind": '

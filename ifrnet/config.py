@@ -53,6 +53,13 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
         if mask["kind"] != "fastmri" and "rate" not in mask:
             problems.append(f"masks.{name}: kind {mask['kind']} needs 'rate'")
     for name, spec in config["datasets"].items():
+        if spec["source"] in ("siat", "fastmri") and "dir" not in spec:
+            problems.append(f"datasets.{name}: source {spec['source']} needs 'dir'")
+        if spec["source"] == "siat" and spec["size"] != 256:
+            problems.append(f"datasets.{name}.size: siat slices are 256×256, got {spec['size']}")
+        if spec["source"] == "fastmri" and spec["size"] != spec.get("crop", 320):
+            problems.append(f"datasets.{name}.size: must equal the fastMRI crop "
+                            f"{spec.get('crop', 320)}, got {spec['size']}")
         if spec["n_train"] + spec["n_val"] + spec["n_test"] == 0:
             problems.append(f"datasets.{name}: no images requested")
     for name, spec in config["datasets"].items():

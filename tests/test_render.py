@@ -12,9 +12,10 @@ import pytest
 from scipy.stats import wilcoxon
 
 from ifrnet.artefacts import refresh_flag
+from ifrnet.io import file_sha256
 from ifrnet.render.diagrams import ifrnet_diagram, model_settings
 from ifrnet.render.paper import cell_keys, load_published, paired_p_value, paper_row
-from ifrnet.render.provenance import config_sha256, file_sha256, write_provenance
+from ifrnet.render.provenance import config_sha256, write_provenance
 from ifrnet.render.tables import Cell, summarise, to_latex, to_markdown
 from tests.workflow_helpers import ROOT
 

@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 
 from ifrnet.data import embedded
+from ifrnet.data.download import read_checksums, verify
+from ifrnet.data.fastmri import extract_slices
+from ifrnet.data.matfiles import read_siat_slice, read_test_image
 from ifrnet.data.phase import smooth_phase
 from ifrnet.data.prepared import write_split
 
@@ -25,19 +28,77 @@ def _embedded(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], d
     return images, indices, embedded.SOURCE_DESCRIPTION + f", {plane} slices"
 
 
-SOURCES = {"embedded": _embedded}
+def _numbered(directory: Path, pattern: str) -> list[Path]:
+    """Files of ``directory`` matching ``pattern``, in numeric order of the digits in the name."""
+    files = sorted(directory.glob(pattern),
+                   key=lambda p: int("".join(filter(str.isdigit, p.stem)) or 0))
+    if not files:
+        raise ValueError(f"{directory}: no files matching {pattern!r}")
+    return files
+
+
+def _verified(files: list[Path], checksums: str | None) -> list[Path]:
+    """The files, each checked against the checksum list (if one is configured)."""
+    if checksums:
+        sums = read_checksums(checksums)
+        for path in files:
+            if path.name not in sums:
+                raise ValueError(f"{path}: not listed in {checksums}")
+            verify(path, sums[path.name])
+    return files
+
+
+def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    files = _verified(_numbered(Path(spec["dir"]), "lsq*.mat"), spec.get("checksums"))
+    test_spec = spec.get("test_source")
+    counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
+    held = counts["val"] + (0 if test_spec else counts["test"])
+    if held + counts["train"] > len(files):
+        raise ValueError(f"{spec['dir']}: {len(files)} slices, {held + counts['train']} "
+                         "requested")
+    order = np.random.default_rng(seed).permutation(len(files))
+    picked = {"val": order[:counts["val"]],
+              "test": order[counts["val"]:held] if not test_spec else np.empty(0, int),
+              "train": order[held:held + counts["train"]]}
+    images = {split: np.stack([read_siat_slice(files[i]) for i in idx]) if len(idx)
+              else np.zeros((0, 256, 256), np.complex64) for split, idx in picked.items()}
+    description = "SIAT_MRIdata200 (yqx7150), T2 brain, complex, cropped to 256×256"
+    if test_spec:
+        tests = _verified(_numbered(Path(test_spec["dir"]), "test_*.mat"),
+                          test_spec.get("checksums"))[:counts["test"]]
+        images["test"] = np.stack([read_test_image(p) for p in tests])
+        picked["test"] = np.arange(len(tests))
+        description += "; test: IFR-Net-Code Test_data (real-valued)"
+    return images, picked, description
+
+
+def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    root, crop = Path(spec["dir"]), int(spec.get("crop", 320))
+    per_volume = int(spec.get("per_volume", 8))
+    n_train, n_val, n_test = (int(spec[f"n_{s}"]) for s in SPLITS)
+    train_val, _ = extract_slices(root / "singlecoil_train", n_train + n_val, crop, per_volume)
+    test, _ = extract_slices(root / "singlecoil_val", n_test, crop, per_volume)
+    images = {"train": train_val[:n_train], "val": train_val[n_train:], "test": test}
+    indices = {split: np.arange(len(images[split])) for split in SPLITS}
+    return images, indices, f"fastMRI single-coil knee, centre {crop}×{crop} crop"
+
+
+SOURCES = {"embedded": _embedded, "siat": _siat, "fastmri": _fastmri}
 
 
 def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str,
             seed: int) -> dict[str, np.ndarray]:
-    """Magnitude images → complex64 images of the requested kind (``real`` or ``complex``).
+    """Source images → complex64 images of the requested kind (``real`` or ``complex``).
 
-    ``complex`` multiplies each slice by a smooth synthetic phase seeded by (seed, slice index)
-    and rescales to ``max|x| = 1``.
+    Complex source images give their magnitude (``real``) or stay as they are (``complex``).
+    Real source images are used as they are (``real``) or, for ``complex``, multiplied by a
+    smooth synthetic phase seeded by (seed, slice index) and rescaled to ``max|x| = 1``.
     """
     out = {}
     for split, images in magnitude.items():
-        if kind == "real":
+        if np.iscomplexobj(images) and np.any(images.imag):
+            out[split] = (np.abs(images) if kind == "real" else images).astype(np.complex64)
+        elif kind == "real":
             out[split] = images.astype(np.complex64)
         elif kind == "complex":
             phased = [
@@ -63,7 +124,8 @@ def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
     written = []
     for split in SPLITS:
         path = Path(out_dir) / f"{split}.h5"
-        caption = description if spec["kind"] == "real" else description + " × synthetic phase"
+        synthetic = spec["kind"] == "complex" and source == "embedded"
+        caption = description + (" × synthetic phase" if synthetic else "")
         write_split(path, images[split], {
             "dataset": name, "split": split, "source": caption, "kind": spec["kind"],
             "normalisation": "max |x| = 1 per slice",
@@ -72,3 +134,33 @@ def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
         })
         written.append(path)
     return written
+
+
+def _listed(location: dict[str, Any]) -> dict[str, str]:
+    """path → SHA-256 of every file a location's checksum list names (empty without one)."""
+    if "checksums" not in location:
+        return {}
+    return {f"{location['dir']}/{name}": sha
+            for name, sha in read_checksums(location["checksums"]).items()}
+
+
+def source_files(spec: dict[str, Any]) -> list[str]:
+    """Files a data set is prepared from that the workflow should track (checksummed files of
+    siat sources; none for the embedded source, whose template ships with nilearn, and for
+    fastMRI, whose directory the user supplies)."""
+    files = list(_listed(spec))
+    if "test_source" in spec:
+        files += list(_listed(spec["test_source"]))
+    return files
+
+
+def downloads(datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """path → (URL, SHA-256) of every file some data set downloads (locations with a ``url``)."""
+    found = {}
+    for spec in datasets.values():
+        for location in (spec, spec.get("test_source", {})):
+            if "url" in location:
+                base = location["url"].rstrip("/")
+                for path, sha in _listed(location).items():
+                    found[path] = (f"{base}/{Path(path).name}", sha)
+    return found

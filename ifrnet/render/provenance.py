@@ -17,19 +17,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ifrnet.io import write_text_atomic
+from ifrnet.io import file_sha256, write_text_atomic
 
 PACKAGES = ("ifrnet-bench", "numpy", "scipy", "torch", "sigpy", "scikit-image", "h5py",
             "matplotlib", "pandas", "snakemake", "nilearn", "nibabel")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def config_sha256(config: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from ifrnet.artefacts import (
     table_inputs,
     training_dataset,
 )
+from ifrnet.data.sources import downloads, source_files
 from ifrnet.config import (
     ConfigError,
     experiments,
@@ -46,6 +47,16 @@ def as_json(value):
 def mask_for(wildcards):
     """Mask file of an experiment (its shape follows the data set)."""
     return mask_path(config, wildcards.dataset, wildcards.mask)
+
+
+DOWNLOADS = downloads(config["datasets"])
+
+
+def download_entry(path):
+    """(URL, SHA-256) of a file some data set downloads (WorkflowError if none does)."""
+    if path not in DOWNLOADS:
+        raise WorkflowError(f"{path}: no data set downloads this file (check its checksums list)")
+    return DOWNLOADS[path]
 
 
 def table_names():

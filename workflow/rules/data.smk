@@ -1,7 +1,25 @@
 # Data: one config entry → prepared train/val/test HDF5 files (ifrnet.data.sources).
 
 
+rule download:
+    output:
+        "data/raw/{collection}/{file}",
+    params:
+        url=lambda wc, output: download_entry(output[0])[0],
+        sha256=lambda wc, output: download_entry(output[0])[1],
+    retries: 2
+    log:
+        "results/logs/download/{collection}/{file}.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet download --url {params.url:q} --sha256 {params.sha256:q} --out {output:q} "
+        "--no-progress > {log:q} 2>&1"
+
+
 rule prepare_data:
+    input:
+        lambda wc: source_files(config["datasets"][wc.dataset]),
     output:
         expand("data/prepared/{{dataset}}/{split}.h5", split=SPLITS),
     params:
