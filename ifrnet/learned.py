@@ -24,7 +24,14 @@ from ifrnet.data.prepared import read_split
 from ifrnet.masks import load_mask
 from ifrnet.method import Method
 from ifrnet.registry import resolve
-from ifrnet.training import TensorTriples, TrainSettings, infer, load_checkpoint, train
+from ifrnet.training import (
+    TensorTriples,
+    TrainSettings,
+    check_weights,
+    infer,
+    load_checkpoint,
+    train,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -77,9 +84,11 @@ def load_network(checkpoint: PathLike, device: str = "cpu") -> tuple[torch.nn.Mo
     network = build_network(metadata["method"], dict(metadata.get("params", {})),
                             bool(metadata.get("complex_data", False)))
     try:
-        network.load_state_dict(state["model"])
-    except RuntimeError as err:
-        raise ValueError(f"{checkpoint}: weights do not fit {metadata['method']}: {err}") from err
+        check_weights(network, state["model"], checkpoint)
+    except ValueError as err:
+        raise ValueError(f"weights do not fit {metadata['method']} "
+                         f"{metadata.get('params', {})}: {err}") from err
+    network.load_state_dict(state["model"])
     return network.to(device).eval(), metadata
 
 

@@ -184,3 +184,23 @@ def test_single_table_then_all_tables_rebuilds_the_rest(smoke_run, tmp_path):
     result = snakemake(work, "results/tables", *args, extra_env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((work / "results/tables").glob("*.csv"))) == 9
+
+
+def _without_timing(csv: Path) -> bytes:
+    """A table's CSV bytes without its wall-clock columns (seconds per image vary by run)."""
+    table = pd.read_csv(csv)
+    return table.drop(columns=[c for c in table.columns if c.startswith("seconds_")]).to_csv(
+        index=False).encode()
+
+
+def test_smoke_study_is_deterministic(smoke_run, tmp_path):
+    """A second run from scratch gives the same tables, byte for byte apart from timings."""
+    work = workflow_copy(tmp_path)
+    (work / "my_recon.py").write_text(USER_MODULE)
+    shutil.copy(smoke_run / "mine.yaml", work / "mine.yaml")
+    result = snakemake(work, "results/tables", "--cores", "2", "--configfile", "mine.yaml",
+                       extra_env={"PYTHONPATH": str(work)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in TABLES:
+        ours, theirs = (run / "results" / "tables" / f"{name}.csv" for run in (smoke_run, work))
+        assert _without_timing(ours) == _without_timing(theirs), name

@@ -59,8 +59,9 @@ def download(url: str, dest: PathLike, sha256: str, timeout: float = 60.0,
             with open(part, "ab" if resumed else "wb") as out:
                 done = have if resumed else 0
                 total = response.headers.get("Content-Length")
-                while chunk := response.read(1 << 20):
+                while chunk := response.read(1 << 16):
                     out.write(chunk)
+                    out.flush()  # what has arrived survives a kill
                     done += len(chunk)
                     if progress:
                         size = f"/{done - len(chunk) + int(total)}" if total and not resumed else ""

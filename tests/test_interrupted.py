@@ -1,0 +1,91 @@
+"""Interrupted work loses nothing: a training job killed mid-epoch by SIGKILL resumes from its
+last checkpoint when the workflow is rerun and ends with the metrics of an uninterrupted run;
+a killed download resumes from its partial file."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from tests import fixtures
+from tests.workflow_helpers import ROOT, snakemake, workflow_copy
+
+MODEL = "ifrnet-s2-k1-l8-dct"
+TARGET = f"results/metrics/brain-real/radial-r0.40/{MODEL}.csv"
+
+
+def _config(work: Path) -> None:
+    """Smoke config with a training long enough to be killed in the middle of an epoch."""
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["datasets"]["brain-real"]["n_train"] = 8
+    config["models"][MODEL]["train"].update(epochs=3, batch_size=1, checkpoint_every=3)
+    (work / "kill.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_killed_training_resumes_to_the_same_metrics(tmp_path):
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "killed").mkdir()
+    reference = workflow_copy(tmp_path / "reference")
+    _config(reference)
+    assert snakemake(reference, TARGET, "--cores", "2", "--configfile",
+                     "kill.yaml").returncode == 0
+
+    work = workflow_copy(tmp_path / "killed")
+    _config(work)
+    bindir = str(Path(sys.executable).parent)
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(work), "PYTHONHASHSEED": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "snakemake", TARGET, "--cores", "2",
+                                "--configfile", "kill.yaml"], cwd=work, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    last = work / f"results/models/brain-real/radial-r0.40/{MODEL}/checkpoints/last.pt"
+    deadline = time.time() + 300
+    while not last.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert last.exists(), "training never wrote a checkpoint"
+    os.killpg(process.pid, signal.SIGKILL)  # the whole job tree, mid-epoch
+    process.wait()
+    model = last.parent.parent / "model.pt"
+    assert not model.exists(), "killed too late: training had finished"
+
+    # A killed Snakemake leaves its lock: unlock as a user would, then rerun.
+    assert snakemake(work, "--unlock", "--configfile", "kill.yaml").returncode == 0
+    result = snakemake(work, TARGET, "--cores", "2", "--configfile", "kill.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (work / f"results/logs/train/brain-real/radial-r0.40/{MODEL}.log").read_text()
+    assert "resum" in log.lower(), log[-2000:]
+    ours = pd.read_csv(work / TARGET).drop(columns=["seconds"])
+    theirs = pd.read_csv(reference / TARGET).drop(columns=["seconds"])
+    pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_killed_download_resumes(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    payload = os.urandom(1_000_000)
+    (served / "big.bin").write_bytes(payload)
+    sha = fixtures.sha256(served / "big.bin")
+    url, server = fixtures.serve(served, delay=0.01)  # ~400 kB/s: 2.5 s in all
+    out = tmp_path / "dl" / "big.bin"
+    part = out.with_name("big.bin.part")
+    cmd = [sys.executable, "-m", "ifrnet.cli", "download", "--url", f"{url}/big.bin",
+           "--sha256", sha, "--out", str(out), "--no-progress"]
+    try:
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while (not part.exists() or part.stat().st_size < 50_000) and time.time() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kept = part.stat().st_size
+        assert 0 < kept < len(payload) and not out.exists()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert out.read_bytes() == payload and not part.exists()
+    finally:
+        server.shutdown()
