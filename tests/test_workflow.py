@@ -204,3 +204,15 @@ def test_smoke_study_is_deterministic(smoke_run, tmp_path):
     for name in TABLES:
         ours, theirs = (run / "results" / "tables" / f"{name}.csv" for run in (smoke_run, work))
         assert _without_timing(ours) == _without_timing(theirs), name
+
+
+def test_paths_with_spaces_and_quotes(tmp_path):
+    """Config strings and paths reach the shell quoted: a work directory named with a space and
+    a quote runs."""
+    odd = tmp_path / "it's a dir"
+    odd.mkdir()
+    work = workflow_copy(odd)
+    target = "results/metrics/brain-real/radial-r0.40/zero-filled.csv"
+    result = snakemake(work, target, "--cores", "2", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(pd.read_csv(work / target)) == 2
