@@ -27,14 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.fft import dct
 
-from baselines.patches import (
-    PatchFrame,
-    check_admm_params,
-    patch_admm,
-    patch_indices,
-    reference_corners,
-)
-from ifrnet.method import Method
+from baselines.patches import PatchADMM, PatchFrame, patch_indices, reference_corners
 
 
 def dct_dictionary(size: int) -> np.ndarray:
@@ -103,7 +96,7 @@ def fdlcp_frame(guide: np.ndarray, size: int = 8, stride: int = 4, directions: i
                       lambda c: apply(c, True))
 
 
-class FDLCP(Method):
+class FDLCP(PatchADMM):
     """FDLCP reconstruction with λ (``lam``), ρ (``rho``) and the constants of the module
     docstring."""
 
@@ -111,24 +104,14 @@ class FDLCP(Method):
                  inner: int = 15, patch: int = 8, stride: int = 4, directions: int = 8,
                  smooth_level: float = 0.1, keep: int = 8, learn_iter: int = 5,
                  device: str = "cpu") -> None:
-        super().__init__(real=real)
-        check_admm_params("FDLCP", lam, rho, outer, inner)
+        super().__init__(real, lam, rho, outer, inner)
         if not 1 <= stride <= patch or directions < 1 or not 1 <= keep <= patch * patch:
             raise ValueError(f"FDLCP needs 1 ≤ stride ≤ patch, directions ≥ 1 and "
                              f"1 ≤ keep ≤ patch²; got stride={stride}, patch={patch}, "
                              f"directions={directions}, keep={keep}")
-        self.lam, self.rho, self.outer, self.inner = float(lam), float(rho), int(outer), int(inner)
         self.settings = dict(size=patch, stride=stride, directions=directions,
                              smooth_level=smooth_level, keep=keep, learn_iter=learn_iter)
-        self.history: list[float] = []
 
     def frame(self, guide: np.ndarray) -> PatchFrame:
         """Ψ for a guide image (H, W)."""
         return fdlcp_frame(guide, **self.settings)
-
-    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """ADMM per image; kspace complex (B, H, W), mask (H, W)."""
-        self.history = []
-        return np.stack([patch_admm(y, mask, self.frame, self.lam,
-                                    self.rho, self.outer, self.inner, self.real, self.history)
-                         for y in kspace])

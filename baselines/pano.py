@@ -23,14 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.patches import (
-    PatchFrame,
-    check_admm_params,
-    patch_admm,
-    patch_indices,
-    reference_corners,
-)
-from ifrnet.method import Method
+from baselines.patches import PatchADMM, PatchFrame, patch_indices, reference_corners
 
 
 def haar_matrix(n: int) -> np.ndarray:
@@ -91,29 +84,19 @@ def pano_frame(guide: np.ndarray, size: int = 8, stride: int = 4, window: int = 
     return PatchFrame(guide.shape, index, lambda p: haar @ p, lambda c: haar.T @ c)
 
 
-class PANO(Method):
+class PANO(PatchADMM):
     """PANO reconstruction with λ (``lam``), ρ (``rho``) and the constants of the module
     docstring."""
 
     def __init__(self, real: bool = False, lam: float = 0.01, rho: float = 0.5, outer: int = 4,
                  inner: int = 15, patch: int = 8, stride: int = 4, window: int = 10,
                  group: int = 8, device: str = "cpu") -> None:
-        super().__init__(real=real)
-        check_admm_params("PANO", lam, rho, outer, inner)
+        super().__init__(real, lam, rho, outer, inner)
         haar_matrix(group)
         if not 1 <= stride <= patch:
             raise ValueError(f"PANO needs 1 ≤ stride ≤ patch, got stride={stride}, patch={patch}")
-        self.lam, self.rho, self.outer, self.inner = float(lam), float(rho), int(outer), int(inner)
         self.patch, self.stride, self.window, self.group = patch, stride, window, group
-        self.history: list[float] = []
 
     def frame(self, guide: np.ndarray) -> PatchFrame:
         """Ψ for a guide image (H, W)."""
         return pano_frame(guide, self.patch, self.stride, self.window, self.group)
-
-    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """ADMM per image; kspace complex (B, H, W), mask (H, W)."""
-        self.history = []
-        return np.stack([patch_admm(y, mask, self.frame, self.lam,
-                                    self.rho, self.outer, self.inner, self.real, self.history)
-                         for y in kspace])

@@ -27,6 +27,7 @@ import numpy as np
 import sigpy as sp
 
 from ifrnet.fourier import fft2c, ifft2c
+from ifrnet.method import Method
 
 GroupTransform = Callable[[np.ndarray], np.ndarray]
 
@@ -138,8 +139,28 @@ def patch_admm(y: np.ndarray, mask: np.ndarray, build_frame: FrameBuilder, lam: 
     return x.astype(np.complex64)
 
 
-def check_admm_params(name: str, lam: float, rho: float, outer: int, inner: int) -> None:
-    """ValueError naming ``name`` unless λ ≥ 0, ρ > 0 and both iteration counts ≥ 1."""
-    if lam < 0 or rho <= 0 or outer < 1 or inner < 1:
-        raise ValueError(f"{name} needs lam ≥ 0, rho > 0, outer ≥ 1, inner ≥ 1; got lam={lam}, "
-                         f"rho={rho}, outer={outer}, inner={inner}")
+class PatchADMM(Method):
+    """A patch-frame method solved by :func:`patch_admm`: subclasses define :meth:`frame`.
+
+    ``lam`` (λ), ``rho`` (ρ), ``outer`` rounds of ``inner`` ADMM iterations; ``history`` holds
+    the objective after every x-update of the last call.
+    """
+
+    def __init__(self, real: bool, lam: float, rho: float, outer: int, inner: int) -> None:
+        super().__init__(real=real)
+        if lam < 0 or rho <= 0 or outer < 1 or inner < 1:
+            raise ValueError(f"{type(self).__name__} needs lam ≥ 0, rho > 0, outer ≥ 1, "
+                             f"inner ≥ 1; got lam={lam}, rho={rho}, outer={outer}, "
+                             f"inner={inner}")
+        self.lam, self.rho, self.outer, self.inner = float(lam), float(rho), int(outer), int(inner)
+        self.history: list[float] = []
+
+    def frame(self, guide: np.ndarray) -> PatchFrame:
+        """Ψ built from a guide image (H, W)."""
+        raise NotImplementedError
+
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """ADMM per image; kspace complex (B, H, W), mask (H, W)."""
+        self.history = []
+        return np.stack([patch_admm(y, mask, self.frame, self.lam, self.rho, self.outer,
+                                    self.inner, self.real, self.history) for y in kspace])

@@ -137,12 +137,17 @@ def _checkpoint_argv(tmp: Path, checkpoint: Path) -> tuple[list[str], Path]:
             str(mask), "--out", str(out)], out
 
 
-def other_architecture(tmp: Path):
-    net = build_network("ifrnet", {"stages": 2, "blocks": 1}, False)
+def _model_file(tmp: Path, stages: int, claimed_stages: int) -> Path:
+    """A model.pt of an IFR-Net with ``stages`` whose metadata claims ``claimed_stages``."""
+    net = build_network("ifrnet", {"stages": stages, "blocks": 1}, False)
     checkpoint = tmp / "model.pt"
-    torch.save({"model": net.state_dict(),
-                "metadata": {"method": "ifrnet", "params": {"stages": 3, "blocks": 1}}},
-               checkpoint)
+    torch.save({"model": net.state_dict(), "metadata": {
+        "method": "ifrnet", "params": {"stages": claimed_stages, "blocks": 1}}}, checkpoint)
+    return checkpoint
+
+
+def other_architecture(tmp: Path):
+    checkpoint = _model_file(tmp, stages=2, claimed_stages=3)
     argv, out = _checkpoint_argv(tmp, checkpoint)
     return argv, [str(checkpoint), "do not fit ifrnet"], [out]
 
@@ -165,12 +170,7 @@ def pickle_checkpoint(tmp: Path):
 def nan_image_input(tmp: Path):
     image = tmp / "nan.npy"
     np.save(image, np.full((16, 16), np.nan, np.float32))
-    net = build_network("ifrnet", {"stages": 1, "blocks": 1}, False)
-    checkpoint = tmp / "model.pt"
-    torch.save({"model": net.state_dict(),
-                "metadata": {"method": "ifrnet", "params": {"stages": 1, "blocks": 1}}},
-               checkpoint)
-    argv, out = _checkpoint_argv(tmp, checkpoint)
+    argv, out = _checkpoint_argv(tmp, _model_file(tmp, stages=1, claimed_stages=1))
     argv[argv.index("--input") + 1] = str(image)
     return argv, [str(image), "NaN"], [out]
 

@@ -42,6 +42,14 @@ def _arrow(ax: plt.Axes, a: tuple, b: tuple, text: str = "", curve: float = 0.0)
                 fontsize=7)
 
 
+def _chain(ax: plt.Axes, y: float, boxes: list[tuple[float, str, str, float]]) -> list[tuple]:
+    """Boxes (x, text, colour key, width) on one row at height y, joined left to right."""
+    drawn = [_box(ax, x, y, text, COLOURS[colour], w=w) for x, text, colour, w in boxes]
+    for a, b in zip(drawn, drawn[1:], strict=False):
+        _arrow(ax, a, b)
+    return drawn
+
+
 def _canvas(width: float, height: float) -> tuple[plt.Figure, plt.Axes]:
     fig, ax = plt.subplots(figsize=(width, height))
     ax.set_xlim(0, width * 1.6)
@@ -82,20 +90,12 @@ def unfolding_diagram(settings: dict[str, Any]) -> plt.Figure:
     f = settings["filters"]
     s = settings["filter_size"]
     top, bottom = 3.6, 1.3
-    a = _box(ax, 1.0, top, "x", COLOURS["io"], w=0.7)
-    b = _box(ax, 3.3, top, "Ψ (fixed\nsparsifying transform)", COLOURS["C"], w=2.2)
-    c = _box(ax, 6.3, top, "S_λ\nsoft-threshold", COLOURS["H"], w=1.6)
-    d = _box(ax, 9.0, top, "Ψᵀ", COLOURS["C"], w=1.2)
-    e = _box(ax, 11.3, top, "u", COLOURS["io"], w=0.7)
-    for p, q in ((a, b), (b, c), (c, d), (d, e)):
-        _arrow(ax, p, q)
-    a2 = _box(ax, 1.0, bottom, "x", COLOURS["io"], w=0.7)
-    b2 = _box(ax, 3.3, bottom, f"C1: {f} conv {s}×{s}\n(learned)", COLOURS["C"], w=2.2)
-    c2 = _box(ax, 6.3, bottom, "H: learned PLF\nper channel", COLOURS["H"], w=1.6)
-    d2 = _box(ax, 9.0, bottom, f"C2: 1 conv {s}×{s}", COLOURS["C"], w=1.6)
-    e2 = _box(ax, 11.3, bottom, "u", COLOURS["io"], w=0.7)
-    for p, q in ((a2, b2), (b2, c2), (c2, d2), (d2, e2)):
-        _arrow(ax, p, q)
+    _chain(ax, top, [(1.0, "x", "io", 0.7), (3.3, "Ψ (fixed\nsparsifying transform)", "C", 2.2),
+                     (6.3, "S_λ\nsoft-threshold", "H", 1.6), (9.0, "Ψᵀ", "C", 1.2),
+                     (11.3, "u", "io", 0.7)])
+    _chain(ax, bottom, [(1.0, "x", "io", 0.7), (3.3, f"C1: {f} conv {s}×{s}\n(learned)", "C", 2.2),
+                        (6.3, "H: learned PLF\nper channel", "H", 1.6),
+                        (9.0, f"C2: 1 conv {s}×{s}", "C", 1.6), (11.3, "u", "io", 0.7)])
     ax.text(0.2, top + 0.75, "(a) iterative shrinkage, unfolded", fontsize=9)
     ax.text(0.2, bottom + 0.75, "(b) convolutional block", fontsize=9)
     return fig
@@ -131,13 +131,10 @@ def ifrnet_diagram(settings: dict[str, Any]) -> plt.Figure:
     ax.text(0.2, y + 0.8, f"(a) IFR-Net: N = {n} stages ({weights} Z weights), "
             f"each Z with K = {k} CNN blocks", fontsize=9)
     yb = 1.4
-    inp = _box(ax, 1.0, yb, "u, x\n(block input)", COLOURS["io"], w=1.5)
-    c1 = _box(ax, 3.8, yb, f"C1: {f} filters\n{s}×{s} on u", COLOURS["C"], w=1.6)
-    h = _box(ax, 6.4, yb, "H: PLF\n(101 points)", COLOURS["H"], w=1.4)
-    c2 = _box(ax, 8.9, yb, f"C2: {f}→1\n{s}×{s}", COLOURS["C"], w=1.4)
-    u = _box(ax, 11.8, yb, "u ← η₁u + η₂x − C2", COLOURS["io"], w=2.2)
-    for p, q in ((inp, c1), (c1, h), (h, c2), (c2, u)):
-        _arrow(ax, p, q)
+    _chain(ax, yb, [(1.0, "u, x\n(block input)", "io", 1.5),
+                    (3.8, f"C1: {f} filters\n{s}×{s} on u", "C", 1.6),
+                    (6.4, "H: PLF\n(101 points)", "H", 1.4), (8.9, f"C2: {f}→1\n{s}×{s}", "C", 1.4),
+                    (11.8, "u ← η₁u + η₂x − C2", "io", 2.2)])
     ax.text(0.2, yb + 0.8, f"(b) one CNN block of Z (repeated K = {k} times)", fontsize=9)
     return fig
 
