@@ -60,6 +60,7 @@ def critical_path(jobs: pd.DataFrame, config: dict) -> tuple[float, list[str]]:
         fit = (f"train/{source}/{mask}/{model}" if "train" in entry
                else f"tune/{source}/{mask}/{model}" if "tune" in entry else None)
         chain = [f"prepare_data/{source}", f"make_mask/{mask}-{size[dataset]}x{size[dataset]}"]
+        chain += [f"prepare_data/{dataset}"] if dataset != source else []
         chain += [fit] if fit else []
         chain += [f"reconstruct/{dataset}/{mask}/{model}", f"evaluate/{dataset}/{mask}/{model}"]
         total = sum(_wall(jobs, j) for j in chain)

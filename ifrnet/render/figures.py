@@ -41,6 +41,14 @@ def display_name(config: dict[str, Any], model: str) -> str:
     return entry.get("label") or DISPLAY_NAMES.get(entry["method"], model)
 
 
+def shown_image(spec: dict[str, Any], truth: np.ndarray) -> int:
+    """Index of the test image a figure shows: ``image`` from the config, else the one with
+    the most anatomy (largest mean magnitude) of truth (N, H, W)."""
+    if "image" in spec:
+        return int(spec["image"])
+    return int(np.argmax(np.abs(truth).reshape(len(truth), -1).mean(axis=1)))
+
+
 def _off(ax: plt.Axes) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -116,8 +124,9 @@ def _with_inset(ax: plt.Axes, image: np.ndarray, box: tuple[int, int, int], **sh
 def reconstructions(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     """Figs. 7–9, 11: per mask, a row of reconstructions (reference first) and a row of
     absolute error maps on one shared scale; PSNR/SSIM in each title; zoomed insets."""
-    k = spec.get("image", 0)
-    truth = read_split(prepared_path(spec["dataset"], "test"))[0][k]
+    all_truth = read_split(prepared_path(spec["dataset"], "test"))[0]
+    k = shown_image(spec, all_truth)
+    truth = all_truth[k]
     reference = np.abs(truth)
     vmax = float(reference.max())
     models, masks_ = spec["models"], spec["masks"]
@@ -184,8 +193,9 @@ def maps(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     one shared colour scale."""
     import h5py
 
-    k = spec.get("image", 0)
-    truth = read_split(prepared_path(spec["dataset"], "test"))[0][k]
+    all_truth = read_split(prepared_path(spec["dataset"], "test"))[0]
+    k = shown_image(spec, all_truth)
+    truth = all_truth[k]
     path = recon_path(spec["dataset"], spec["mask"], spec["model"])
     with h5py.File(path, "r") as f:
         if "maps" not in f:
