@@ -68,18 +68,17 @@ def model_settings(model_spec: dict[str, Any]) -> dict[str, Any]:
 
 def ifrcs_diagram(settings: dict[str, Any]) -> plt.Figure:
     """Fig. 1: one IFR-CS iteration; the loop returns to Z until convergence."""
-    fig, ax = _canvas(8, 2.2)
-    y = 1.7
-    k = _box(ax, 1.0, y, "zero-filled\nx⁽⁰⁾ = F⁻¹y", COLOURS["io"])
-    z = _box(ax, 3.4, y, "Z: denoising\nu = Ψᵀ S_λ(Ψx)", COLOURS["Z"], w=1.8)
-    r = _box(ax, 6.2, y, "R: feature refinement\nx_t = u + T ⊙ (x − u)", COLOURS["R"], w=2.2)
-    x = _box(ax, 9.2, y, "X: Tikhonov step\nF⁻¹[(y + ρFx_t)/(M + ρ)]", COLOURS["X"], w=2.3)
-    o = _box(ax, 11.9, y, "x⁽ⁿ⁾", COLOURS["io"], w=0.9)
-    _arrow(ax, k, z)
-    _arrow(ax, z, r, "u")
-    _arrow(ax, r, x, "x_t")
-    _arrow(ax, x, o)
-    _arrow(ax, x, z, "next iteration (fixed λ, ρ, V)", curve=-0.35)
+    fig, ax = _canvas(10, 2.4)
+    y = 2.1
+    k, z, r, x, o = _chain(ax, y, [
+        (1.3, "zero-filled\nx⁽⁰⁾ = F⁻¹y", "io", 1.9),
+        (4.4, "Z: denoising\nu = Ψᵀ S_λ(Ψx)", "Z", 2.5),
+        (7.9, "R: feature refinement\nx_t = u + T ⊙ (x − u)", "R", 3.2),
+        (11.7, "X: Tikhonov step\nF⁻¹[(y + ρFx_t)/(M + ρ)]", "X", 3.3),
+        (14.7, "x⁽ⁿ⁾", "io", 1.0)])
+    _arrow(ax, x, z, curve=-0.3)
+    ax.text(8.05, 0.2, "next iteration (fixed λ, ρ, V) until convergence", ha="center",
+            fontsize=8)
     ax.set_title("IFR-CS: fixed operators, iterated to convergence", fontsize=10)
     return fig
 
