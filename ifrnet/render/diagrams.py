@@ -89,12 +89,12 @@ def unfolding_diagram(settings: dict[str, Any]) -> plt.Figure:
     f = settings["filters"]
     s = settings["filter_size"]
     top, bottom = 3.6, 1.3
-    _chain(ax, top, [(1.0, "x", "io", 0.7), (3.3, "Ψ (fixed\nsparsifying transform)", "C", 2.2),
-                     (6.3, "S_λ\nsoft-threshold", "H", 1.6), (9.0, "Ψᵀ", "C", 1.2),
+    _chain(ax, top, [(1.0, "x", "io", 0.7), (3.5, "Ψ: fixed\nsparsifying transform", "C", 2.7),
+                     (6.6, "S_λ:\nsoft-threshold", "H", 2.0), (9.3, "Ψᵀ", "C", 1.2),
                      (11.3, "u", "io", 0.7)])
-    _chain(ax, bottom, [(1.0, "x", "io", 0.7), (3.3, f"C1: {f} conv {s}×{s}\n(learned)", "C", 2.2),
-                        (6.3, "H: learned PLF\nper channel", "H", 1.6),
-                        (9.0, f"C2: 1 conv {s}×{s}", "C", 1.6), (11.3, "u", "io", 0.7)])
+    _chain(ax, bottom, [(1.0, "x", "io", 0.7), (3.5, f"C1: {f} conv {s}×{s}\n(learned)", "C", 2.7),
+                        (6.6, "H: learned PLF\nper channel", "H", 2.0),
+                        (9.3, f"C2: 1 conv\n{s}×{s}", "C", 1.6), (11.3, "u", "io", 0.7)])
     ax.text(0.2, top + 0.75, "(a) iterative shrinkage, unfolded", fontsize=9)
     ax.text(0.2, bottom + 0.75, "(b) convolutional block", fontsize=9)
     return fig
