@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,18 @@ def _int_list(text: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected integers like 2,3,7,9, got {text!r}") from err
+
+
+# Thread-pool sizes read once when a library loads. Left at their defaults (all cores), two
+# single-threaded jobs side by side keep idle OpenMP/numba workers spinning: 6× slower each.
+THREAD_ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _limit_thread_pools(threads: int | None) -> None:
+    """Size every thread pool to ``threads`` before torch, numba or NumPy's BLAS load."""
+    if threads:
+        for name in THREAD_ENV:
+            os.environ[name] = str(threads)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -275,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ifrnet`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    _limit_thread_pools(getattr(args, "threads", None))
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)

@@ -1,8 +1,8 @@
 # Training of learned models (ifrnet.learned.train_model → ifrnet.training.train).
 # Resumable checkpoints live in {out_dir}/checkpoints/, which is not a declared output, so a
 # killed or failed job resumes from its last checkpoint when rerun.
-# One thread per job: the default networks are small, torch uses a second core for ~45 % more
-# speed, while two single-threaded jobs side by side use both fully (profiles/slurm sets 4).
+# One thread per job: the default networks are small, and two single-threaded jobs side by side
+# train ~2× faster than one job on two threads (profiles/slurm gives training 4).
 
 
 rule train:
