@@ -15,7 +15,7 @@ def default() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "brain.yaml", "paper.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load_config(ROOT / "config" / name, ROOT / "config" / "schema.yaml")
     assert experiments(config)
@@ -34,9 +34,9 @@ def test_schema_declares_draft_2020_12():
         (lambda c: c["datasets"]["brain-real"].update(size=-3), "datasets.brain-real.size"),
         (lambda c: c["datasets"]["brain-real"].update(n_test=-1), "datasets.brain-real.n_test"),
         (lambda c: c["masks"]["radial-r0.40"].update(rate=0), "masks.radial-r0.40.rate"),
-        (lambda c: c["tables"]["zero_filled_real"]["masks"].append("radial-r0.99"),
+        (lambda c: c["tables"]["table_II"]["masks"].append("radial-r0.99"),
          "unknown mask 'radial-r0.99'"),
-        (lambda c: c["tables"]["zero_filled_real"]["models"].append("nope"),
+        (lambda c: c["tables"]["table_II"]["models"].append("nope"),
          "unknown model 'nope'"),
         (lambda c: c.update(device="tpu"), "device"),
         (lambda c: c["masks"].update(fm={"kind": "fastmri"}), "needs 'acceleration'"),

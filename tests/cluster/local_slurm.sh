@@ -9,13 +9,17 @@
 # /etc/slurm/slurm.conf (job steps started by srun inside a batch job look only there); the script
 # writes it only if it is absent or was written by this script, and never touches another. No
 # accounting database: the workflow's profile uses `slurm-status-command: squeue`, and finished
-# jobs stay visible to squeue for MinJobAge = 300 s. A fake GPU GRES (File=/dev/null) lets rules
+# jobs stay visible to squeue for MinJobAge = 300 s. EnforcePartLimits=ALL makes sbatch reject a
+# job the node can never run instead of leaving it pending forever. A fake GPU GRES (File=/dev/null) lets rules
 # that request a GPU be submitted and run on a CPU-only machine.
 set -euo pipefail
 
 DIR=${SLURM_TEST_DIR:-/tmp/ifrnet-slurm}
 NODE=$(hostname -s)
-CPUS=$(nproc)
+# The node declares more CPUs than the machine has (SlurmdParameters=config_overrides), so jobs
+# submitted with the profile's real-cluster sizes (train: 4 CPUs) can run on a 2-core CI machine,
+# as the fake GPU GRES below lets GPU jobs run without a GPU.
+CPUS=${SLURM_TEST_CPUS:-8}
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 3 / 4 ))
 
 install_packages() {
@@ -59,6 +63,8 @@ DefMemPerCPU=1000
 MinJobAge=300
 ReturnToService=2
 MpiDefault=none
+SlurmdParameters=config_overrides
+EnforcePartLimits=ALL
 GresTypes=gpu
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP

@@ -22,11 +22,12 @@ python -m pip install --quiet --target "$plugins" --no-deps \
   'snakemake-executor-plugin-slurm>=2.8' snakemake-executor-plugin-slurm-jobstep throttler
 export PYTHONPATH="$plugins${PYTHONPATH:+:$PYTHONPATH}"
 status=0
-python -m snakemake "$target" --profile profiles/slurm --configfile config/smoke.yaml \
+# A bounded run: a job the cluster cannot schedule must fail the test, not hang it.
+timeout --kill-after=10 "${SLURM_RUN_TIMEOUT:-600}" python -m snakemake "$target" --profile profiles/slurm --configfile config/smoke.yaml \
   --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 \
   --seconds-between-status-checks 3 --slurm-keep-successful-logs --verbose \
   > "$work/snakemake.log" 2>&1 || status=$?
-grep -E "sbatch|Finished job|SLURM run ID|Error" "$work/snakemake.log" | head -40
+grep -E "sbatch|Finished job|SLURM run ID|Error" "$work/snakemake.log" | cut -c1-600 | head -40
 if [ "$status" -ne 0 ]; then
   tail -60 "$work/snakemake.log"
   find "$work/.snakemake/slurm_logs" -name "*.log" -print -exec tail -30 {} \; || true
