@@ -70,6 +70,14 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"wrote {download(args.url, args.out, args.sha256, progress=not args.no_progress)}")
 
 
+def cmd_fetch_fastmri(args: argparse.Namespace) -> None:
+    from ifrnet.data.archive import fetch_volumes, manifest_path
+
+    volumes = fetch_volumes(args.url, args.out_dir, args.volumes, progress=not args.no_progress)
+    print(f"wrote {len(volumes)} volumes to {args.out_dir}; manifest "
+          f"{manifest_path(args.out_dir)}")
+
+
 def cmd_mask(args: argparse.Namespace) -> None:
     from ifrnet.masks import make_mask, save_mask, save_preview_png
 
@@ -190,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("fetch-fastmri",
+                       help="stream the first volumes of a fastMRI tar(.xz) archive URL")
+    p.add_argument("--url", required=True, help="the archive's (signed) URL")
+    p.add_argument("--volumes", required=True, type=int, help="number of .h5 volumes to keep")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_fetch_fastmri)
 
     p = sub.add_parser("mask", help="generate a sampling mask (.npz + optional .png preview)")
     p.add_argument("--spec", required=True, type=_json, help='mask config entry, e.g. {"kind": '

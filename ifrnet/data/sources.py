@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ifrnet.data import embedded
+from ifrnet.data.archive import manifest_path
 from ifrnet.data.download import read_checksums, verify
 from ifrnet.data.fastmri import extract_slices
 from ifrnet.data.matfiles import read_siat_slice, read_test_image
@@ -144,13 +146,41 @@ def _listed(location: dict[str, Any]) -> dict[str, str]:
             for name, sha in read_checksums(location["checksums"]).items()}
 
 
+FASTMRI_PARTS = {"singlecoil_train": ("train", "val"), "singlecoil_val": ("test",)}
+
+
+def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """manifest path → (archive URL, volumes to extract) for each fastMRI part given by URL.
+
+    Volumes default to ceil(slices needed / per_volume); ``volumes`` overrides it per part.
+    """
+    found = {}
+    for part, url in spec.get("urls", {}).items():
+        needed = sum(int(spec[f"n_{split}"]) for split in FASTMRI_PARTS[part])
+        count = spec.get("volumes", {}).get(part) or max(
+            1, math.ceil(needed / int(spec.get("per_volume", 8))))
+        found[str(manifest_path(Path(spec["dir"]) / part))] = (url, int(count))
+    return found
+
+
+def fastmri_fetches(datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    """manifest path → (URL, volumes) over every fastMRI data set of the config."""
+    found: dict[str, tuple[str, int]] = {}
+    for spec in datasets.values():
+        if spec["source"] == "fastmri":
+            found.update(_fastmri_fetches(spec))
+    return found
+
+
 def source_files(spec: dict[str, Any]) -> list[str]:
-    """Files a data set is prepared from that the workflow should track (checksummed files of
-    siat sources; none for the embedded source, whose template ships with nilearn, and for
-    fastMRI, whose directory the user supplies)."""
+    """Files a data set is prepared from that the workflow should track: checksummed files of
+    siat sources, the completion manifests of fastMRI parts fetched from URLs; none for the
+    embedded source (its template ships with nilearn) or a fastMRI directory the user fills."""
     files = list(_listed(spec))
     if "test_source" in spec:
         files += list(_listed(spec["test_source"]))
+    if spec["source"] == "fastmri":
+        files += list(_fastmri_fetches(spec))
     return files
 
 

@@ -54,7 +54,7 @@ rule stage_metrics:
         "results/stages/{dataset}/{mask}/{model}.csv",
     params:
         device=config["device"],
-    threads: 2
+    threads: 1
     log:
         "results/logs/stage_metrics/{dataset}/{mask}/{model}.log",
     conda:

@@ -10,7 +10,7 @@ from ifrnet.artefacts import (
     table_inputs,
     training_dataset,
 )
-from ifrnet.data.sources import downloads, source_files
+from ifrnet.data.sources import downloads, fastmri_fetches, source_files
 from ifrnet.config import (
     ConfigError,
     experiments,
@@ -59,6 +59,16 @@ def download_entry(path):
     return DOWNLOADS[path]
 
 
+FETCHES = fastmri_fetches(config["datasets"])
+
+
+def fetch_entry(path):
+    """(URL, volumes) of a fastMRI part streamed from an archive URL (WorkflowError if none)."""
+    if path not in FETCHES:
+        raise WorkflowError(f"{path}: no fastMRI data set gives a URL for this part")
+    return FETCHES[path]
+
+
 def table_names():
     return sorted(config["tables"])
 
@@ -81,8 +91,10 @@ def tune_spec(wildcards):
 
 
 def model_threads(wildcards):
-    """Cores for a model's tuning and reconstruction jobs (config `threads`, default 2)."""
-    return config["models"][wildcards.model].get("threads", 2)
+    """Cores for a model's tuning and reconstruction jobs (config `threads`, default 1: on a
+    small machine single-threaded jobs pack every core, where a 2-thread job waits for two free
+    cores while a 1-thread training job holds one)."""
+    return config["models"][wildcards.model].get("threads", 1)
 
 
 def is_learned(model):

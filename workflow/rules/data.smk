@@ -17,6 +17,24 @@ rule download:
         "--no-progress > {log:q} 2>&1"
 
 
+rule fetch_fastmri:
+    output:
+        "{root}/{part}.fetched",
+    wildcard_constraints:
+        part="singlecoil_train|singlecoil_val",
+    params:
+        url=lambda wc, output: fetch_entry(output[0])[0],
+        volumes=lambda wc, output: fetch_entry(output[0])[1],
+    retries: 2
+    log:
+        "{root}/{part}.fetch.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet fetch-fastmri --url {params.url:q} --volumes {params.volumes} "
+        "--out-dir {wildcards.root:q}/{wildcards.part:q} --no-progress > {log:q} 2>&1"
+
+
 rule prepare_data:
     input:
         lambda wc: source_files(config["datasets"][wc.dataset]),
