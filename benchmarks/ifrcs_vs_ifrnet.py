@@ -5,6 +5,9 @@ Uses the default study's outputs for one experiment (trained IFR-Net, tuned IFR-
 
     python benchmarks/ifrcs_vs_ifrnet.py [--dataset brain-real] [--mask radial-r0.20]
                                          [--threads 2] [--repeats 3]
+                                         [--config config/config.yaml]
+
+(with ``--config config/brain.yaml`` after that study, on the real brain images).
 
 IFR-CS is timed as the study runs it (the config's ``max_iter``/``tol``) and run to convergence
 (relative change < 1e-6, at most 2000 iterations: "iterated to convergence", METHODS §5). Both
@@ -21,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ifrnet.config import mask_path, prepared_path, tuning_path  # noqa: E402
+from ifrnet.config import load_config, mask_path, prepared_path, tuning_path  # noqa: E402
 from ifrnet.data.measure import measure  # noqa: E402
 from ifrnet.data.prepared import read_split  # noqa: E402
 from ifrnet.masks import load_mask  # noqa: E402
@@ -53,9 +55,11 @@ def main() -> None:
     parser.add_argument("--mask", default="radial-r0.20")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml",
+                        help="the study's config (validated like the workflow's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = load_config(args.config, ROOT / "config" / "schema.yaml")
     images, attrs = read_split(ROOT / prepared_path(args.dataset, "test"))
     mask = load_mask(ROOT / mask_path(config, args.dataset, args.mask)).array
     kspace = measure(images, mask, float(attrs["noise_sigma"]), int(attrs["seed"]), "test")
