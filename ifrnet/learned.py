@@ -21,6 +21,7 @@ import torch
 
 from ifrnet.data.measure import measure
 from ifrnet.data.prepared import read_split
+from ifrnet.io import file_sha256
 from ifrnet.masks import load_mask
 from ifrnet.method import Method
 from ifrnet.registry import resolve
@@ -69,7 +70,11 @@ def train_model(
     network = build_network(spec["method"], spec.get("params", {}), complex_data)
     metadata = {"method": spec["method"], "params": spec.get("params", {}),
                 "complex_data": complex_data, "dataset": str(attrs["dataset"]),
-                "mask": Path(mask_path).stem, "model": model_name}
+                "mask": Path(mask_path).stem, "model": model_name,
+                # a checkpoint resumes only into a run on the very same files
+                "inputs_sha256": {name: file_sha256(path) for name, path in
+                                  (("train", train_path), ("val", val_path),
+                                   ("mask", mask_path))}}
     train(network, measured_triples(train_path, mask.array), measured_triples(val_path, mask.array),
           settings, Path(out_dir), metadata=metadata)
     return Path(out_dir) / "model.pt"

@@ -5,11 +5,15 @@ optimiser, schedule and loss named in :class:`TrainSettings` and writes into ``o
 
 - ``checkpoints/last.pt`` — written atomically every ``checkpoint_every`` iterations and at the
   end of every epoch: model, optimiser and scheduler state, position (epoch, step in epoch),
-  the best weights so far, and the log rows. If it exists when ``train`` starts, training resumes
-  from it; the data order of epoch e is a permutation drawn from a generator seeded by
-  (seed, e), so a resumed run makes exactly the updates of an uninterrupted one (bitwise equal
-  weights on CPU). ``checkpoints/`` is deliberately not a Snakemake output: Snakemake deletes a
-  failed job's outputs, and the checkpoints must survive for the rerun.
+  the best weights so far, the log rows, the settings and the caller's ``metadata``. If it
+  exists when ``train`` starts and was written by the same run (same settings and metadata:
+  callers put the model and checksums of its inputs there), training resumes from it;
+  a checkpoint of any other run is removed and training starts over. The data order of epoch
+  e is a permutation drawn from a generator seeded by (seed, e), so a resumed run makes exactly
+  the updates of an uninterrupted one (bitwise equal weights on CPU). ``checkpoints/`` is
+  deliberately not a Snakemake output: Snakemake deletes a failed job's outputs, and the
+  checkpoints must survive for the rerun. A finished run removes
+  ``checkpoints/`` (a stale finished state must never be "resumed" into a new run).
 - ``checkpoints/best.pt`` — the weights with the lowest validation loss so far.
 - ``model.pt`` — at the end: the best weights plus the caller's ``metadata`` (what the model is),
   ``train_log.csv`` — one ``train`` row per iteration and one ``val`` row per epoch
@@ -30,6 +34,7 @@ import dataclasses
 import io
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -285,15 +290,31 @@ def _write_log(rows: list[dict[str, Any]], path: Path) -> None:
         tmp.write_text(buffer.getvalue())
 
 
-def _resume_state(path: Path, model: torch.nn.Module, settings: TrainSettings) -> dict | None:
+def _resume_state(ckpt_dir: Path, model: torch.nn.Module, settings: TrainSettings,
+                  metadata: dict[str, Any]) -> dict | None:
+    """The state of ``ckpt_dir/last.pt`` if it belongs to this very run (same settings, same
+    metadata, i.e. model and inputs, and weights that fit); otherwise the stale checkpoints of
+    an earlier run are removed (with a notice) and None returned: training starts over."""
+    path = ckpt_dir / "last.pt"
     if not path.exists():
         return None
     state = load_checkpoint(path)
+    differs = []
     if state.get("settings") != settings.identity():
-        raise ValueError(f"{path}: checkpoint was written with other training settings "
-                         f"({state.get('settings')}); delete it to start over")
-    check_weights(model, state["model"], path)
-    return state
+        differs.append("training settings")
+    if state.get("metadata") != metadata:
+        differs.append("model or inputs")
+    if not differs:
+        try:
+            check_weights(model, state["model"], path)
+        except ValueError:
+            differs = ["architecture"]
+    if not differs:
+        return state
+    print(f"{path}: written by a run with other {' and '.join(differs)}; discarding "
+          f"{ckpt_dir} and training from scratch", file=sys.stderr)
+    shutil.rmtree(ckpt_dir)
+    return None
 
 
 def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
@@ -313,7 +334,8 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
     scheduler = _scheduler(optimizer, settings)
     start_epoch, start_step, step, rows = 0, 0, 0, []
     best_val, best_epoch, best_model = math.inf, -1, _state_copy(model)
-    state = _resume_state(ckpt_dir / "last.pt", model, settings)
+    metadata = dict(metadata or {})
+    state = _resume_state(ckpt_dir, model, settings, metadata)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -331,7 +353,7 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
             "model": _state_copy(model), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
             "step": step, "best_val": best_val, "best_epoch": best_epoch, "best": best_model,
-            "log": rows, "settings": settings.identity(), "metadata": metadata or {},
+            "log": rows, "settings": settings.identity(), "metadata": metadata,
         }, ckpt_dir / "last.pt")
 
     from tqdm import tqdm
@@ -377,9 +399,10 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
         bar.write(f"epoch {epoch + 1}/{settings.epochs}: val loss {val:.5f} (best {best_val:.5f})",
                   file=sys.stderr)
     bar.close()
-    save_checkpoint({"model": best_model, "metadata": metadata or {}, "best_val": best_val,
+    save_checkpoint({"model": best_model, "metadata": metadata, "best_val": best_val,
                      "best_epoch": best_epoch, "settings": settings.identity()}, out / "model.pt")
     _write_log(rows, out / "train_log.csv")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: nothing left to resume
     return TrainResult(best_val, best_epoch, step, time.perf_counter() - tic, out / "model.pt")
 
 

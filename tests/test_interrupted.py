@@ -64,6 +64,23 @@ def test_killed_training_resumes_to_the_same_metrics(tmp_path):
     pd.testing.assert_frame_equal(ours, theirs)
 
 
+def test_changed_data_retrains_from_scratch(tmp_path):
+    """A finished training must not be "resumed" into the run of a changed config: with fewer
+    training slices the retrained model's log has the new number of iterations."""
+    work = workflow_copy(tmp_path)
+    _config(work)
+    model = f"results/models/brain-real/radial-r0.40/{MODEL}"
+    assert snakemake(work, f"{model}/model.pt", "--cores", "2", "--configfile",
+                     "kill.yaml").returncode == 0
+    config = yaml.safe_load((work / "kill.yaml").read_text())
+    config["datasets"]["brain-real"]["n_train"] = 5
+    (work / "kill.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, f"{model}/model.pt", "--cores", "2", "--configfile", "kill.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = pd.read_csv(work / model / "train_log.csv")
+    assert (log["split"] == "train").sum() == 5 * 3  # 5 slices, batch 1, 3 epochs
+
+
 def test_killed_download_resumes(tmp_path):
     served = tmp_path / "served"
     served.mkdir()

@@ -159,12 +159,42 @@ def test_resume_after_sigkill(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):
+def _interrupted(out: Path, data: TensorTriples, settings: TrainSettings,
+                 metadata: dict | None = None) -> None:
+    """Train until the checkpoint after iteration 2, then stop as if killed."""
+    def stop(step: int) -> None:
+        if step == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(tiny_model(), data, data, settings, out, metadata=metadata, on_iteration=stop)
+    assert (out / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("old_settings", "old_metadata", "new_metadata"),
+    [
+        ({"lr": 0.5}, None, None),  # the config's training settings changed
+        ({}, {"inputs_sha256": {"train": "old"}}, {"inputs_sha256": {"train": "new"}}),  # data
+    ],
+)
+def test_checkpoint_of_another_run_is_discarded(tmp_path, old_settings, old_metadata,
+                                                new_metadata, capsys):
+    data = dataset(5, seed=4)
+    settings = TrainSettings.from_dict(SETTINGS)
+    _interrupted(tmp_path / "run", data, TrainSettings.from_dict({**SETTINGS, **old_settings}),
+                 old_metadata)
+    train(tiny_model(), data, data, settings, tmp_path / "run", metadata=new_metadata)
+    assert "training from scratch" in capsys.readouterr().err
+    train(tiny_model(), data, data, settings, tmp_path / "fresh", metadata=new_metadata)
+    a, b = _weights(tmp_path / "fresh" / "model.pt"), _weights(tmp_path / "run" / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_finished_run_leaves_nothing_to_resume(tmp_path):
     data = dataset(3, seed=4)
     train(tiny_model(), data, data, TrainSettings.from_dict(SETTINGS), tmp_path)
-    other = TrainSettings.from_dict({**SETTINGS, "lr": 0.5})
-    with pytest.raises(ValueError, match="other training settings"):
-        train(tiny_model(), data, data, other, tmp_path)
+    assert (tmp_path / "model.pt").exists() and not (tmp_path / "checkpoints").exists()
 
 
 def test_two_fresh_runs_are_identical(tmp_path):
