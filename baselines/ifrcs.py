@@ -20,11 +20,20 @@ No code of IFR-CS is public; this follows the abstract of the PMB paper and the 
 IFR-Net unrolls. Its constants are chosen per data set and mask by a grid search on the
 validation split (``ifrnet.tuning``), the paper having tuned them by hand.
 
-The method records the objective ½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ of each iterate in
-``history`` (a diagnostic: feature refinement is not a descent step for it).
+With ``track_objective=True`` the method records the objective
+½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ of each iterate in ``history`` (a diagnostic: feature
+refinement is not a descent step for it; off by default: it adds an FFT and a frame
+analysis to every iteration).
+
+The iterates do not depend on ``max_iter``, so :meth:`IFRCS.reconstruct_stops` returns the
+results for several ``max_iter`` values from one run; the tuner uses it to tune the number of
+iterations (PSNR peaks before the objective converges) at the cost of the longest run.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -81,9 +90,12 @@ class IFRCS(Method):
     """IFR-CS with λ (``lam``), ρ (``rho``), V (``v``), denoiser ``dct`` or ``wavelet``, stopping
     at ``tol`` or ``max_iter``."""
 
+    stop_param: ClassVar[str] = "max_iter"
+
     def __init__(self, real: bool = False, lam: float = 0.02, rho: float = 0.1,
                  v: float = 0.01, max_iter: int = 100, tol: float = 1e-4,
-                 denoiser: str = "dct", device: str = "cpu") -> None:
+                 denoiser: str = "dct", device: str = "cpu",
+                 track_objective: bool = False) -> None:
         super().__init__(real=real)
         if lam < 0 or rho <= 0 or max_iter < 1 or tol < 0:
             raise ValueError(f"IFR-CS needs lam ≥ 0, rho > 0, max_iter ≥ 1, tol ≥ 0; got "
@@ -93,6 +105,7 @@ class IFRCS(Method):
         self.denoiser = denoiser
         self.lam, self.rho, self.v = float(lam), float(rho), float(v)
         self.max_iter, self.tol, self.device = int(max_iter), float(tol), device
+        self.track_objective = track_objective
         self.history: list[np.ndarray] = []
         self.iterations = 0
 
@@ -105,9 +118,18 @@ class IFRCS(Method):
         sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
         return (fidelity + self.lam * sparsity).cpu().numpy()
 
-    @torch.no_grad()
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Iterate X → Z → R on a batch; kspace complex (B, H, W), mask (H, W)."""
+        return self.reconstruct_stops(kspace, mask, [self.max_iter])[self.max_iter]
+
+    @torch.no_grad()
+    def reconstruct_stops(self, kspace: np.ndarray, mask: np.ndarray,
+                          stops: Sequence[int]) -> dict[int, np.ndarray]:
+        """{k: the result with ``max_iter = k``} for each k in ``stops`` (k ≤ ``max_iter``),
+        from one run of max(stops) iterations; images complex64 (B, H, W)."""
+        if not stops or min(stops) < 1 or max(stops) > self.max_iter:
+            raise ValueError(f"IFR-CS stops must lie in 1..max_iter={self.max_iter}, got {stops}")
+        wanted, results = set(stops), {}
         y = torch.as_tensor(kspace, device=self.device).to(torch.complex64)
         m = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=self.device)
         frame = dct_filters(include_dc=True).to(self.device)
@@ -115,16 +137,19 @@ class IFRCS(Method):
         x_t = torch.zeros_like(y)
         x_prev = None
         self.history = []
-        for n in range(self.max_iter):
+        for n in range(max(stops)):
             x = data_consistency(x_t, y, m, rho)
             if self.real:
                 x = keep_real(x)
-            self.history.append(self.objective(x, y, m, frame))
+            if self.track_objective:
+                self.history.append(self.objective(x, y, m, frame))
             self.iterations = n + 1
             if x_prev is not None:
                 change = (x - x_prev).abs().flatten(1).norm(dim=1)
                 if bool((change <= self.tol * x.abs().flatten(1).norm(dim=1)).all()):
                     break
+            if n + 1 in wanted:
+                results[n + 1] = x.cpu().numpy().astype(np.complex64)
             x_prev = x
             parts = to_parts(x, not self.real).unsqueeze(1)
             if self.denoiser == "dct":
@@ -133,4 +158,5 @@ class IFRCS(Method):
                 u = wavelet_shrink(parts, self.lam)
             t = feature_descriptor(parts, self.v)
             x_t = from_parts((u + t * (parts - u))[:, 0], not self.real)
-        return x.cpu().numpy().astype(np.complex64)
+        final = x.cpu().numpy().astype(np.complex64)  # converged (tol) or max(stops) reached
+        return {k: results.get(k, final) for k in stops}

@@ -9,9 +9,8 @@ Uses the default study's outputs for one experiment (trained IFR-Net, tuned IFR-
 
 (with ``--config config/brain.yaml`` after that study, on the real brain images).
 
-IFR-CS is timed as the study runs it (the config's ``max_iter``/``tol``) and run to convergence
-(relative change < 1e-6, at most 2000 iterations: "iterated to convergence", METHODS §5). Both
-methods get the whole test split as one batch after one warm-up call; times are medians.
+IFR-CS is timed as the study runs it (tuned constants and number of iterations) and run to
+convergence (relative change < 1e-6, at most 2000 iterations). Both methods get the whole test split as one batch after one warm-up call; times are medians.
 """
 
 from __future__ import annotations
@@ -28,12 +27,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from baselines.ifrcs import IFRCS  # noqa: E402
 from ifrnet.config import load_config, mask_path, prepared_path, tuning_path  # noqa: E402
 from ifrnet.data.measure import measure  # noqa: E402
 from ifrnet.data.prepared import read_split  # noqa: E402
 from ifrnet.masks import load_mask  # noqa: E402
 from ifrnet.metrics import evaluate  # noqa: E402
 from ifrnet.pipeline import build_method  # noqa: E402
+from ifrnet.tuning import read_tuned  # noqa: E402
 
 NOMINAL = "ifrnet-s9-k2-l8-dct"
 
@@ -67,12 +68,12 @@ def main() -> None:
     checkpoint = ROOT / f"results/models/{args.dataset}/{args.mask}/{NOMINAL}/model.pt"
     tuned = ROOT / tuning_path(args.dataset, args.mask, "ifrcs")
     ifrcs_spec = config["models"]["ifrcs"]
-    converged = {**ifrcs_spec, "params": {**ifrcs_spec["params"], "max_iter": 2000, "tol": 1e-6}}
+    converged = {**ifrcs_spec["params"], **read_tuned(tuned), "max_iter": 2000, "tol": 1e-6}
     methods = {
         "IFR-Net": build_method(config["models"][NOMINAL], real, checkpoint=checkpoint,
                                 batch_size=len(images)),
         "IFR-CS (study settings)": build_method(ifrcs_spec, real, tuned=tuned),
-        "IFR-CS (to convergence)": build_method(converged, real, tuned=tuned),
+        "IFR-CS (to convergence)": IFRCS(real=real, **converged),
     }
     rows = {}
     for name, method in methods.items():

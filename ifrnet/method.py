@@ -15,6 +15,7 @@ image complex64 (B, H, W) on the scale of the ground truth. Learned methods are 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -24,6 +25,10 @@ class Method:
     """Base class for non-trainable reconstruction methods (see the module docstring)."""
 
     trainable: ClassVar[bool] = False
+    #: A parameter (e.g. ``max_iter``) whose smaller values give earlier iterates of the same
+    #: run; such a method implements :meth:`reconstruct_stops`, and the tuner scores every value
+    #: of it in a grid from one run.
+    stop_param: ClassVar[str | None] = None
 
     def __init__(self, real: bool = False) -> None:
         self.real = real
@@ -31,6 +36,11 @@ class Method:
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Reconstruct images complex64 (B, H, W) from k-space (B, H, W) and mask (H, W)."""
         raise NotImplementedError
+
+    def reconstruct_stops(self, kspace: np.ndarray, mask: np.ndarray,
+                          stops: Sequence[int]) -> dict[int, np.ndarray]:
+        """{k: the reconstruction with ``stop_param = k``} for each k, from one run."""
+        raise NotImplementedError(f"{type(self).__name__} has no stop parameter")
 
     def warm_up(self, kspace: np.ndarray, mask: np.ndarray) -> None:
         """Pay one-off costs (kernel loading, thread pools) before timed calls; default none."""

@@ -5,6 +5,9 @@ is run on the validation images for every combination of the grid (keys sorted, 
 listed order); the combination with the highest mean PSNR wins (the first one on ties). The
 result file, ``results/tuning/{dataset}/{mask}/{model}.json``, records the winner, its score
 and every trial; reconstructions of the test split use the winner, and table captions show it.
+Grid points of a method with a ``stop_param`` (IFR-CS: ``max_iter``) that differ only in it
+are scored from one run of the largest value (:meth:`ifrnet.method.Method.reconstruct_stops`),
+with the same results as separate runs.
 """
 
 from __future__ import annotations
@@ -47,15 +50,17 @@ def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_
                      str(attrs["split"]))
     cls = resolve(spec["method"])
     real = attrs["kind"] == "real"
-    trials = []
     points = grid_points(spec["tune"]["grid"])
-    for k, point in enumerate(points, 1):
-        method = cls(real=real, **{**spec.get("params", {}), **point})
-        recon = method(kspace, mask.array)
-        score = float(np.mean([evaluate(r, t)["psnr"] for r, t in zip(recon, images,
-                                                                      strict=True)]))
-        trials.append({"params": point, "psnr": score})
-        print(f"[{k}/{len(points)}] {point}: PSNR {score:.3f} dB", file=sys.stderr, flush=True)
+    scores: dict[int, float] = {}
+    for group in _runs(points, cls.stop_param):
+        recons = _reconstruct_group(cls, real, spec.get("params", {}), group, points, kspace,
+                                    mask.array)
+        for i, recon in recons.items():
+            scores[i] = float(np.mean([evaluate(r, t)["psnr"] for r, t in zip(
+                recon, images, strict=True)]))
+            print(f"[{len(scores)}/{len(points)}] {points[i]}: PSNR {scores[i]:.3f} dB",
+                  file=sys.stderr, flush=True)
+    trials = [{"params": point, "psnr": scores[i]} for i, point in enumerate(points)]
     best = max(range(len(trials)), key=lambda i: (trials[i]["psnr"], -i))
     result = {"model": model_name, "dataset": str(attrs["dataset"]),
               "mask": os.path.basename(str(mask_path)).removesuffix(".npz"), "metric": "psnr",
@@ -63,6 +68,32 @@ def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_
               "score": trials[best]["psnr"], "trials": trials}
     write_text_atomic(out_path, json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _runs(points: list[dict[str, Any]], stop_param: str | None) -> list[list[int]]:
+    """Indices of grid points grouped into runs: points that differ only in ``stop_param``
+    share one run (each point alone if the method has none or the grid does not vary it)."""
+    if stop_param is None or not all(stop_param in p for p in points):
+        return [[i] for i in range(len(points))]
+    groups: dict[str, list[int]] = {}
+    for i, point in enumerate(points):
+        rest = {k: v for k, v in point.items() if k != stop_param}
+        groups.setdefault(json.dumps(rest, sort_keys=True), []).append(i)
+    return list(groups.values())
+
+
+def _reconstruct_group(cls: type, real: bool, params: dict[str, Any], group: list[int],
+                       points: list[dict[str, Any]], kspace: np.ndarray,
+                       mask: np.ndarray) -> dict[int, np.ndarray]:
+    """Reconstructions (B, H, W) of the grid points ``group`` (indices into ``points``)."""
+    if len(group) == 1:
+        method = cls(real=real, **{**params, **points[group[0]]})
+        return {group[0]: method(kspace, mask)}
+    stops = {i: int(points[i][cls.stop_param]) for i in group}
+    longest = max(group, key=stops.__getitem__)
+    method = cls(real=real, **{**params, **points[longest]})
+    recons = method.reconstruct_stops(kspace, mask, sorted(set(stops.values())))
+    return {i: np.asarray(recons[stops[i]], dtype=np.complex64) for i in group}
 
 
 def read_tuned(path: PathLike) -> dict[str, Any]:

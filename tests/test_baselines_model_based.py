@@ -43,7 +43,8 @@ def test_dct_frame_is_tight_and_synthesis_is_the_adjoint():
 
 def test_ifrcs_objective_decreases_and_beats_zero_filled(brain):
     x, mask, y = brain
-    method = IFRCS(real=True, lam=0.01, rho=0.5, v=0.01, max_iter=40, tol=0)
+    method = IFRCS(real=True, lam=0.01, rho=0.5, v=0.01, max_iter=40, tol=0,
+                   track_objective=True)
     recon = method(y, mask)
     history = np.array(method.history)  # (iterations, B)
     assert np.all(history[-1] < 0.5 * history[0])
@@ -59,6 +60,22 @@ def test_ifrcs_stops_at_tolerance_and_checks_arguments(brain):
     assert method.iterations < 200
     with pytest.raises(ValueError, match="rho"):
         IFRCS(rho=0)
+
+
+@pytest.mark.parametrize("tol", [0.0, 3e-3])  # 3e-3: converges between the stops
+def test_ifrcs_stops_from_one_run_equal_separate_runs(brain, tol):
+    _, mask, y = brain
+    stops = [1, 4, 30]
+    many = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=30, tol=tol).reconstruct_stops(
+        y[:2], mask, stops)
+    for k in stops:
+        single = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=k, tol=tol)
+        np.testing.assert_array_equal(many[k], single(y[:2], mask))
+    converged = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=30, tol=3e-3)
+    converged(y[:2], mask)
+    assert tol == 0 or 4 < converged.iterations < 30  # the case the parameter is meant for
+    with pytest.raises(ValueError, match="stops"):
+        IFRCS(max_iter=5).reconstruct_stops(y[:1], mask, [6])
 
 
 def circular_conv(x: np.ndarray, h: np.ndarray) -> np.ndarray:

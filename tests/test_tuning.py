@@ -40,3 +40,20 @@ def test_tune_picks_the_best_psnr_and_the_pipeline_uses_it(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json"):
         read_tuned(tmp_path / "bad.json")
+
+
+def test_iterations_in_the_grid_are_scored_from_one_run_as_if_run_alone(tmp_path):
+    spec = dict(source="embedded", kind="real", size=64, n_train=0, n_val=2, n_test=1,
+                noise_sigma=0.02)
+    prepare_dataset("b", spec, seed=0, out_dir=tmp_path)
+    save_mask(make_mask("radial", (64, 64), rate=0.3), tmp_path / "m.npz")
+    grid = {"lam": [0.003, 0.01], "max_iter": [2, 8, 25], "rho": [0.5]}
+    model = {"method": "ifrcs", "params": {"tol": 1e-4}, "tune": {"grid": grid}}
+    result = tune_method("ifrcs", model, tmp_path / "val.h5", tmp_path / "m.npz",
+                         tmp_path / "t.json")
+    for trial in result["trials"]:  # each point alone, through the same tuner
+        alone = {**model, "tune": {"grid": {k: [v] for k, v in trial["params"].items()}}}
+        single = tune_method("ifrcs", alone, tmp_path / "val.h5", tmp_path / "m.npz",
+                             tmp_path / "one.json")
+        assert single["score"] == trial["psnr"]
+    assert [t["params"] for t in result["trials"]] == grid_points(grid)
