@@ -10,7 +10,8 @@ Uses the default study's outputs for one experiment (trained IFR-Net, tuned IFR-
 (with ``--config config/brain.yaml`` after that study, on the real brain images).
 
 IFR-CS is timed as the study runs it (tuned constants and number of iterations) and run to
-convergence (relative change < 1e-6, at most 2000 iterations). Both methods get the whole test split as one batch after one warm-up call; times are medians.
+convergence (relative change < 1e-6, at most 2000 iterations). Both methods get the whole test
+split as one batch after one warm-up call; times are medians.
 """
 
 from __future__ import annotations
