@@ -28,13 +28,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from baselines.ifrcs import IFRCS  # noqa: E402
 from ifrnet.config import load_config, mask_path, prepared_path, tuning_path  # noqa: E402
 from ifrnet.data.measure import measure  # noqa: E402
 from ifrnet.data.prepared import read_split  # noqa: E402
 from ifrnet.masks import load_mask  # noqa: E402
 from ifrnet.metrics import evaluate  # noqa: E402
 from ifrnet.pipeline import build_method  # noqa: E402
+from ifrnet.registry import resolve  # noqa: E402
 from ifrnet.tuning import read_tuned  # noqa: E402
 
 NOMINAL = "ifrnet-s9-k2-l8-dct"
@@ -74,7 +74,7 @@ def main() -> None:
         "IFR-Net": build_method(config["models"][NOMINAL], real, checkpoint=checkpoint,
                                 batch_size=len(images)),
         "IFR-CS (study settings)": build_method(ifrcs_spec, real, tuned=tuned),
-        "IFR-CS (to convergence)": IFRCS(real=real, **converged),
+        "IFR-CS (to convergence)": resolve(ifrcs_spec["method"])(real=real, **converged),
     }
     rows = {}
     for name, method in methods.items():

@@ -27,7 +27,7 @@ class Method:
     trainable: ClassVar[bool] = False
     #: A parameter (e.g. ``max_iter``) whose smaller values give earlier iterates of the same
     #: run; such a method implements :meth:`reconstruct_stops`, and the tuner scores every value
-    #: of it in a grid from one run.
+    #: of it in a grid from one run (through :meth:`stops`, which checks like ``__call__``).
     stop_param: ClassVar[str | None] = None
 
     def __init__(self, real: bool = False) -> None:
@@ -47,6 +47,17 @@ class Method:
 
     def __call__(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Check shapes, run :meth:`reconstruct`, check its output; errors name the method."""
+        self._check_input(kspace, mask)
+        return self._checked_output(self.reconstruct(kspace, mask), kspace.shape)
+
+    def stops(self, kspace: np.ndarray, mask: np.ndarray,
+              stops: Sequence[int]) -> dict[int, np.ndarray]:
+        """:meth:`reconstruct_stops` with the checks of ``__call__`` on its input and outputs."""
+        self._check_input(kspace, mask)
+        return {k: self._checked_output(out, kspace.shape)
+                for k, out in self.reconstruct_stops(kspace, mask, stops).items()}
+
+    def _check_input(self, kspace: np.ndarray, mask: np.ndarray) -> None:
         if kspace.ndim != 3:
             raise ValueError(f"{type(self).__name__}: kspace must be (B, H, W), got {kspace.shape}")
         if mask.shape != kspace.shape[1:]:
@@ -54,10 +65,12 @@ class Method:
                 f"{type(self).__name__}: mask shape {mask.shape} does not match k-space "
                 f"{kspace.shape[1:]}"
             )
-        out = np.asarray(self.reconstruct(kspace, mask))
-        if out.shape != kspace.shape:
+
+    def _checked_output(self, out: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.asarray(out)
+        if out.shape != shape:
             raise RuntimeError(
                 f"{type(self).__name__}.reconstruct returned shape {out.shape}, "
-                f"expected {kspace.shape}"
+                f"expected {shape}"
             )
         return out.astype(np.complex64, copy=False)

@@ -92,8 +92,8 @@ def _reconstruct_group(cls: type, real: bool, params: dict[str, Any], group: lis
     stops = {i: int(points[i][cls.stop_param]) for i in group}
     longest = max(group, key=stops.__getitem__)
     method = cls(real=real, **{**params, **points[longest]})
-    recons = method.reconstruct_stops(kspace, mask, sorted(set(stops.values())))
-    return {i: np.asarray(recons[stops[i]], dtype=np.complex64) for i in group}
+    recons = method.stops(kspace, mask, sorted(set(stops.values())))
+    return {i: recons[stops[i]] for i in group}
 
 
 def read_tuned(path: PathLike) -> dict[str, Any]:

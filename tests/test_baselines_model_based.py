@@ -66,8 +66,7 @@ def test_ifrcs_stops_at_tolerance_and_checks_arguments(brain):
 def test_ifrcs_stops_from_one_run_equal_separate_runs(brain, tol):
     _, mask, y = brain
     stops = [1, 4, 30]
-    many = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=30, tol=tol).reconstruct_stops(
-        y[:2], mask, stops)
+    many = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=30, tol=tol).stops(y[:2], mask, stops)
     for k in stops:
         single = IFRCS(real=True, lam=0.01, rho=0.5, max_iter=k, tol=tol)
         np.testing.assert_array_equal(many[k], single(y[:2], mask))
@@ -75,7 +74,9 @@ def test_ifrcs_stops_from_one_run_equal_separate_runs(brain, tol):
     converged(y[:2], mask)
     assert tol == 0 or 4 < converged.iterations < 30  # the case the parameter is meant for
     with pytest.raises(ValueError, match="stops"):
-        IFRCS(max_iter=5).reconstruct_stops(y[:1], mask, [6])
+        IFRCS(max_iter=5).stops(y[:1], mask, [6])
+    with pytest.raises(ValueError, match="mask shape"):
+        IFRCS(max_iter=5).stops(y[:1], mask[1:], [5])
 
 
 def circular_conv(x: np.ndarray, h: np.ndarray) -> np.ndarray:

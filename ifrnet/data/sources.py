@@ -74,13 +74,28 @@ def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict,
     return images, picked, description
 
 
+# fastMRI part → the splits drawn from it, in order (the public val part is the paper's test set)
+FASTMRI_PARTS = {"singlecoil_train": ("train", "val"), "singlecoil_val": ("test",)}
+
+
+def _fastmri_slices(spec: dict[str, Any], part: str) -> int:
+    """Slices a fastMRI data set takes from one part."""
+    return sum(int(spec[f"n_{split}"]) for split in FASTMRI_PARTS[part])
+
+
+def _per_volume(spec: dict[str, Any]) -> int:
+    return int(spec.get("per_volume", 8))
+
+
 def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
     root, crop = Path(spec["dir"]), int(spec.get("crop", 320))
-    per_volume = int(spec.get("per_volume", 8))
-    n_train, n_val, n_test = (int(spec[f"n_{s}"]) for s in SPLITS)
-    train_val, _ = extract_slices(root / "singlecoil_train", n_train + n_val, crop, per_volume)
-    test, _ = extract_slices(root / "singlecoil_val", n_test, crop, per_volume)
-    images = {"train": train_val[:n_train], "val": train_val[n_train:], "test": test}
+    images = {}
+    for part, splits in FASTMRI_PARTS.items():
+        stack, _ = extract_slices(root / part, _fastmri_slices(spec, part), crop,
+                                  _per_volume(spec))
+        for split in splits:
+            count = int(spec[f"n_{split}"])
+            images[split], stack = stack[:count], stack[count:]
     indices = {split: np.arange(len(images[split])) for split in SPLITS}
     return images, indices, f"fastMRI single-coil knee, centre {crop}×{crop} crop"
 
@@ -146,9 +161,6 @@ def _listed(location: dict[str, Any]) -> dict[str, str]:
             for name, sha in read_checksums(location["checksums"]).items()}
 
 
-FASTMRI_PARTS = {"singlecoil_train": ("train", "val"), "singlecoil_val": ("test",)}
-
-
 def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[str, int]]:
     """manifest path → (archive URL, volumes to extract) for each fastMRI part given by URL.
 
@@ -156,9 +168,8 @@ def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[str, int]]:
     """
     found = {}
     for part, url in spec.get("urls", {}).items():
-        needed = sum(int(spec[f"n_{split}"]) for split in FASTMRI_PARTS[part])
         count = spec.get("volumes", {}).get(part) or max(
-            1, math.ceil(needed / int(spec.get("per_volume", 8))))
+            1, math.ceil(_fastmri_slices(spec, part) / _per_volume(spec)))
         found[str(manifest_path(Path(spec["dir"]) / part))] = (url, int(count))
     return found
 
