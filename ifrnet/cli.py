@@ -87,7 +87,7 @@ def cmd_mask(args: argparse.Namespace) -> None:
     save_mask(mask, args.out)
     if args.preview:
         save_preview_png(mask, args.preview)
-    print(f"wrote {args.out}: {kind}, {100 * mask.rate_achieved:.2f} % sampled")
+    print(f"wrote {args.out}: {kind}, {mask.statistics.describe()}")
 
 
 def cmd_recon_split(args: argparse.Namespace) -> None:
@@ -128,6 +128,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     for i, score in enumerate(scores):
         print(f"image {i}: PSNR {score['psnr']:.2f} dB  SSIM {score['ssim']:.4f}  "
               f"HFEN {score['hfen']:.4f}")
+
+
+def cmd_convert_weights(args: argparse.Namespace) -> None:
+    from ifrnet.published import convert_published
+
+    path = convert_published(args.method, args.input, args.out, args.model)
+    print(f"wrote {path}: {args.method} from {args.input}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -245,6 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("convert-weights",
+                       help="convert the authors' published MATLAB network into model.pt")
+    p.add_argument("--method", required=True, choices=["ifrnet", "admmnet"],
+                   help="ifrnet: IFR-Net-Code MatConvNet .mat; admmnet: Deep-ADMM-Net .mat")
+    p.add_argument("--input", required=True, type=Path, help="the authors' .mat file")
+    p.add_argument("--model", default="published", help="model name stored in the metadata")
+    p.add_argument("--out", required=True, type=Path, help="model.pt to write")
+    p.set_defaults(func=cmd_convert_weights)
 
     p = sub.add_parser("reconstruct", help="apply a trained model to your own file")
     p.add_argument("--checkpoint", required=True, type=Path, help="model.pt")

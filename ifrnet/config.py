@@ -50,8 +50,12 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
     for name, mask in config["masks"].items():
         if mask["kind"] == "fastmri" and "acceleration" not in mask:
             problems.append(f"masks.{name}: kind fastmri needs 'acceleration'")
-        if mask["kind"] != "fastmri" and "rate" not in mask:
+        if mask["kind"] not in ("fastmri", "file") and "rate" not in mask:
             problems.append(f"masks.{name}: kind {mask['kind']} needs 'rate'")
+    for name, spec in config["models"].items():
+        if "weights" in spec and spec["method"] not in ("ifrnet", "admmnet"):
+            problems.append(f"models.{name}.weights: published weights convert for methods "
+                            f"ifrnet and admmnet, not {spec['method']!r}")
     for name, spec in config["datasets"].items():
         if spec["source"] in ("siat", "fastmri") and "dir" not in spec:
             problems.append(f"datasets.{name}: source {spec['source']} needs 'dir'")
@@ -93,6 +97,25 @@ def load_config(path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     return config
+
+
+def is_network(entry: dict[str, Any]) -> bool:
+    """A model entry that reconstructs with a network checkpoint: trained here (``train``) or
+    converted from the authors' published weights (``weights``)."""
+    return "train" in entry or "weights" in entry
+
+
+def published_model_path(model: str) -> str:
+    """Checkpoint converted from a model's published weights (one for every data set, mask)."""
+    return f"results/models/published/{model}/model.pt"
+
+
+def file_downloads(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """{local path: (URL, SHA-256)} of the mask files and published weights the config
+    downloads (data sets list theirs in :func:`ifrnet.data.sources.downloads`)."""
+    entries = [spec for spec in config["masks"].values() if spec["kind"] == "file"]
+    entries += [spec["weights"] for spec in config["models"].values() if "weights" in spec]
+    return {spec["path"]: (spec["url"], spec["sha256"]) for spec in entries if "url" in spec}
 
 
 def image_shape(config: dict[str, Any], dataset: str) -> tuple[int, int]:

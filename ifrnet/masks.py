@@ -4,6 +4,12 @@
 |------------|-----------------------------------------------------------------------------------|
 | `radial`   | lines through the centre at evenly spaced angles in [0, π); the fewest lines whose |
 |            | rasterisation samples ≥ rate. The seed only rotates the set (seed 0: no rotation). |
+|            | Point-symmetric about DC, lines run into the corners.                             |
+| `labradial`| the SIAT lab's pseudo-radial masks (IFR-Net-Code `mask_radial30.mat`): evenly     |
+|            | spaced lines through (H//2 + ½, W//2 + ½), half a pixel past DC in both axes,     |
+|            | sampled at unit steps out to radius min(H, W)/2 and rounded half up; the fewest   |
+|            | lines reaching the rate; the seed rotates as for `radial`                         |
+| `file`     | a mask read from a file (`path`, optional `key`; `url` + `sha256` to download it)  |
 | `random2d` | fully sampled centre disc (half the budget at most, radius ≤ 8 % of the smaller    |
 |            | side) + points without replacement, density ∝ (1 − r/r_max)^2; exactly            |
 |            | round(rate·H·W) points                                                             |
@@ -14,6 +20,14 @@
 
 To add a kind, write ``def kind(shape, rate, seed, **options) -> np.ndarray`` and add it to
 ``GENERATORS`` (``fastmri`` takes ``acceleration`` instead of ``rate``).
+
+Why `labradial`: for a real-valued image k(−f) = conj(k(f)), so a sample whose point reflection
+about DC is also sampled adds nothing. `radial` masks are exactly point-symmetric (every sample
+is mirrored); the lab's masks are centred half a pixel off DC, so most samples' mirrors are not
+sampled: at 320², 29.3 % sampled, only 41 % of the samples are mirrored and the mask determines
+46.5 % of k-space (:func:`mask_statistics`). Their lines also stop at radius N/2 (0.3 % of
+samples outside the inscribed disc, against 11–13 % for `radial`). Measured on the paper's
+brain test images, this is worth 3–4 dB to every method at the same sampled fraction.
 """
 
 from __future__ import annotations
@@ -46,32 +60,60 @@ def _check_rate(rate: Any) -> float:
 
 
 def _radial_lines(shape: Shape, n_lines: int, offset: float) -> np.ndarray:
-    """Rasterise ``n_lines`` lines through the centre, angles offset + kπ/n, over the grid."""
+    """Rasterise ``n_lines`` lines through DC, angles offset + kπ/n, over the whole grid."""
     h, w = shape
-    cy, cx = h // 2, w // 2
     reach = np.hypot(h, w)
     t = np.arange(-np.ceil(reach), np.ceil(reach) + 1, 0.5)  # half-pixel steps: no gaps
+    return _rasterise(shape, (h // 2, w // 2), t, n_lines, offset, np.rint)
+
+
+def _lab_radial_lines(shape: Shape, n_lines: int, offset: float) -> np.ndarray:
+    """The lab's rasterisation: lines through (H//2 + ½, W//2 + ½), unit steps to min(H, W)/2,
+    coordinates rounded half up."""
+    h, w = shape
+    reach = min(h, w) / 2
+    t = np.arange(-reach, reach + 0.5)
+    return _rasterise(shape, (h // 2 + 0.5, w // 2 + 0.5), t, n_lines, offset,
+                      lambda v: np.floor(v + 0.5))
+
+
+def _rasterise(shape: Shape, centre: tuple[float, float], t: np.ndarray, n_lines: int,
+               offset: float, rounding: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Grid points nearest to centre + t·(sin θ, cos θ) for θ = offset + kπ/n_lines."""
+    h, w = shape
     theta = offset + np.pi * np.arange(n_lines) / n_lines
-    rows = np.rint(cy + np.outer(np.sin(theta), t)).astype(int).ravel()
-    cols = np.rint(cx + np.outer(np.cos(theta), t)).astype(int).ravel()
+    rows = rounding(centre[0] + np.outer(np.sin(theta), t)).astype(int).ravel()
+    cols = rounding(centre[1] + np.outer(np.cos(theta), t)).astype(int).ravel()
     keep = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
     mask = np.zeros(shape, bool)
     mask[rows[keep], cols[keep]] = True
     return mask
 
 
-def radial(shape: Shape, rate: float, seed: int = 0) -> np.ndarray:
-    """Pseudo-radial mask with the fewest evenly spaced lines whose sampled fraction ≥ rate."""
-    shape, rate = _check_shape(shape), _check_rate(rate)
+def _fewest_lines(shape: Shape, rate: float, seed: int,
+                  lines: Callable[[Shape, int, float], np.ndarray]) -> np.ndarray:
+    """The mask of ``lines`` with the fewest lines whose sampled fraction ≥ rate."""
     offset = 0.0 if seed == 0 else float(np.random.default_rng(seed).uniform(0, np.pi))
     # The sampled fraction is not strictly monotone in the line count (rasterised lines can
     # overlap differently), so scan upwards rather than bisect: the first count reaching the
     # rate is by definition the smallest.
     for n_lines in range(1, 8 * sum(shape)):
-        mask = _radial_lines(shape, n_lines, offset)
+        mask = lines(shape, n_lines, offset)
         if mask.mean() >= rate:
             return mask
     return np.ones(shape, bool)
+
+
+def radial(shape: Shape, rate: float, seed: int = 0) -> np.ndarray:
+    """Point-symmetric pseudo-radial mask: the fewest evenly spaced lines through DC whose
+    sampled fraction ≥ rate."""
+    return _fewest_lines(_check_shape(shape), _check_rate(rate), seed, _radial_lines)
+
+
+def labradial(shape: Shape, rate: float, seed: int = 0) -> np.ndarray:
+    """The SIAT lab's pseudo-radial mask (module docstring): the fewest lines through the point
+    half a pixel past DC, out to radius min(H, W)/2, whose sampled fraction ≥ rate."""
+    return _fewest_lines(_check_shape(shape), _check_rate(rate), seed, _lab_radial_lines)
 
 
 def random2d(shape: Shape, rate: float, seed: int = 0, center_fraction: float = 0.08,
@@ -143,6 +185,7 @@ def fastmri(shape: Shape, acceleration: int, seed: int = 0,
 
 GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "radial": radial,
+    "labradial": labradial,
     "random2d": random2d,
     "random1d": random1d,
     "fastmri": fastmri,
@@ -164,12 +207,63 @@ class Mask:
         """Sampled fraction of the k-space grid."""
         return float(self.array.mean())
 
+    @property
+    def statistics(self) -> MaskStatistics:
+        """Sampled fraction, mirrored fraction and real-data coverage (:func:`mask_statistics`)."""
+        return mask_statistics(self.array)
+
+
+@dataclass(frozen=True)
+class MaskStatistics:
+    """What a mask samples. ``sampled``: fraction of the grid; ``mirrored``: fraction of the
+    samples whose point reflection about DC is sampled too; ``coverage``: fraction of the grid
+    in the mask or its reflection — what the samples determine for a real-valued image, whose
+    k-space is Hermitian, k(−f) = conj(k(f))."""
+
+    sampled: float
+    mirrored: float
+    coverage: float
+
+    def describe(self, real: bool = True) -> str:
+        """``"29.30 % sampled (real data: 46.54 % determined, 41.2 % of samples mirrored)"``."""
+        text = f"{100 * self.sampled:.2f} % sampled"
+        if real:
+            text += (f" (real data: {100 * self.coverage:.2f} % determined, "
+                     f"{100 * self.mirrored:.1f} % of samples mirrored)")
+        return text
+
+
+def point_reflection(mask: np.ndarray) -> np.ndarray:
+    """The mask reflected through DC: entry (r, c) ← mask[(2·(H//2) − r) mod H, (2·(W//2) − c)
+    mod W], i.e. frequency f ↦ −f on the centred DFT grid (H, W)."""
+    h, w = mask.shape
+    rows = (2 * (h // 2) - np.arange(h)) % h
+    cols = (2 * (w // 2) - np.arange(w)) % w
+    return mask[np.ix_(rows, cols)]
+
+
+def mask_statistics(mask: np.ndarray) -> MaskStatistics:
+    """:class:`MaskStatistics` of a boolean (H, W) centred mask."""
+    mask = np.asarray(mask, bool)
+    mirror = point_reflection(mask)
+    n = int(mask.sum())
+    return MaskStatistics(sampled=float(mask.mean()),
+                          mirrored=float((mask & mirror).sum() / n) if n else 0.0,
+                          coverage=float((mask | mirror).mean()))
+
 
 def make_mask(kind: str, shape: Shape, *, rate: float | None = None,
               acceleration: int | None = None, seed: int = 0, **options: Any) -> Mask:
-    """Generate a mask of a registered ``kind`` (see ``GENERATORS``)."""
+    """Generate a mask of a registered ``kind`` (see ``GENERATORS``), or read kind ``file``
+    from ``path`` (variable ``key``; its ``url``/``sha256`` only say where it was downloaded
+    from) and check it has ``shape``."""
+    if kind == "file":
+        if "path" not in options:
+            raise ValueError("mask kind 'file' needs path")
+        loaded = load_mask(options["path"], expected_shape=shape, key=options.get("key"))
+        return Mask(loaded.array, "file", seed=seed)
     if kind not in GENERATORS:
-        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(GENERATORS)}")
+        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(GENERATORS)} or 'file'")
     if kind == "fastmri":
         if acceleration is None:
             raise ValueError("mask kind 'fastmri' needs acceleration")
@@ -221,9 +315,11 @@ def _as_bool_mask(array: np.ndarray, path: Path) -> np.ndarray:
     return array
 
 
-def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None) -> Mask:
-    """Read a mask from our ``.npz`` or a user's ``.npy``/``.mat`` (a single 2-D variable or
-    key ``mask``); validate it is 2-D, 0/1, non-empty and of ``expected_shape`` if given."""
+def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None,
+              key: str | None = None) -> Mask:
+    """Read a mask from our ``.npz`` or a user's ``.npy``/``.mat``/``.h5`` (variable ``key``,
+    else ``mask``, else the file's single variable); validate it is 2-D, 0/1, non-empty and of
+    ``expected_shape`` if given."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: mask file does not exist")
@@ -248,9 +344,9 @@ def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None)
         from ifrnet.userio import read_array
 
         try:
-            array = read_array(path, "mask")
+            array = read_array(path, key or "mask")
         except ValueError as err:
-            if "no variable 'mask'" not in str(err):
+            if key is not None or "no variable 'mask'" not in str(err):
                 raise
             array = read_array(path)
     array = _as_bool_mask(array, path)
@@ -271,7 +367,7 @@ def save_preview_png(mask: Mask, path: str | os.PathLike[str]) -> None:
 
     fig, ax = plt.subplots(figsize=(3, 3.2), dpi=100)
     ax.imshow(mask.array, cmap="gray", interpolation="nearest")
-    ax.set_title(f"{mask.kind}: {100 * mask.rate_achieved:.2f} % sampled", fontsize=9)
+    ax.set_title(f"{mask.kind}: {mask.statistics.describe(real=False)}", fontsize=9)
     ax.set_axis_off()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from ifrnet.config import is_network
 from ifrnet.data.measure import measure
 from ifrnet.data.prepared import read_split
 from ifrnet.io import atomic_path
@@ -32,12 +33,12 @@ PathLike = str | os.PathLike[str]
 
 def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | None = None,
                  device: str = "cpu", batch_size: int = 4, tuned: PathLike | None = None) -> Any:
-    """The method of a model's config entry: a trained network (needs ``checkpoint``) when the
-    entry has a ``train`` section, else the class ``method`` built with ``params`` updated by
-    the tuning result ``tuned`` (needed when the entry has a ``tune`` section)."""
-    if "train" in model_spec:
+    """The method of a model's config entry: a network (needs ``checkpoint``) when the entry
+    has a ``train`` or ``weights`` section, else the class ``method`` built with ``params``
+    updated by the tuning result ``tuned`` (needed when the entry has a ``tune`` section)."""
+    if is_network(model_spec):
         if checkpoint is None:
-            raise ValueError(f"model {model_spec['method']!r} is learned: give its checkpoint")
+            raise ValueError(f"model {model_spec['method']!r} is a network: give its checkpoint")
         from ifrnet.learned import LearnedMethod, load_network
 
         network, _ = load_network(checkpoint, device)

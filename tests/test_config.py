@@ -40,6 +40,15 @@ def test_schema_declares_draft_2020_12():
          "unknown model 'nope'"),
         (lambda c: c.update(device="tpu"), "device"),
         (lambda c: c["masks"].update(fm={"kind": "fastmri"}), "needs 'acceleration'"),
+        (lambda c: c["masks"].update(f={"kind": "file"}), "'path' is a required property"),
+        (lambda c: c["masks"].update(f={"kind": "file", "path": "m.mat", "url": "https://x/m"}),
+         "'sha256' is a required property"),
+        (lambda c: c["masks"].update(f={"kind": "radial", "rate": 0.2, "path": "m.mat"}),
+         "masks.f"),
+        (lambda c: c["models"].update(p={"method": "unet", "weights": {"path": "n.mat"}}),
+         "models.p.weights: published weights convert for methods ifrnet and admmnet"),
+        (lambda c: c["models"].update(p={"method": "admmnet", "weights": {"path": "n.mat"},
+                                         "train": {"epochs": 1, "lr": 0.1}}), "models.p"),
     ],
 )
 def test_bad_config_names_the_key(edit, message):

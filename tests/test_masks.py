@@ -118,3 +118,108 @@ def test_files_round_trip_and_validation(tmp_path):
         load_mask(tmp_path / "nope.npz")
     save_preview_png(mask, tmp_path / "m.png")
     assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab's pseudo-radial convention and what a mask samples
+
+# Measured from IFR-Net-Code `mask/mask_radial30.mat` (320×320, uint8, SHA-256 92c30cc6…): the
+# sampled fraction, the fraction of samples whose point reflection through DC is sampled too,
+# the fraction of k-space the mask ∪ its reflection covers, and the fraction of samples outside
+# the disc of radius N/2. The file itself is not redistributed.
+LAB_RADIAL30 = {"sampled": 0.2930, "mirrored": 0.4117, "coverage": 0.4654, "outside": 0.0026}
+
+
+def _outside_disc(mask: np.ndarray) -> float:
+    n = mask.shape[0]
+    yy, xx = np.mgrid[:n, :n] - n // 2
+    return float((mask & (np.hypot(yy, xx) > n / 2)).sum() / mask.sum())
+
+
+def test_labradial_matches_the_labs_mask_radial30():
+    mask = make_mask("labradial", (320, 320), rate=LAB_RADIAL30["sampled"])
+    stats = mask.statistics
+    assert stats.sampled == pytest.approx(LAB_RADIAL30["sampled"], abs=0.002)
+    assert stats.mirrored == pytest.approx(LAB_RADIAL30["mirrored"], abs=0.01)
+    assert stats.coverage == pytest.approx(LAB_RADIAL30["coverage"], abs=0.005)
+    assert _outside_disc(mask.array) == pytest.approx(LAB_RADIAL30["outside"], abs=0.002)
+    # the symmetric kind at the same rate: every sample mirrored, lines into the corners
+    sym = make_mask("radial", (320, 320), rate=LAB_RADIAL30["sampled"])
+    assert sym.statistics.mirrored > 0.99 and _outside_disc(sym.array) > 0.08
+
+
+@pytest.mark.parametrize("rate", [0.10, 0.20, 0.25, 0.30, 0.40])
+def test_labradial_is_the_fewest_lines_reaching_the_rate(rate):
+    from ifrnet.masks import _lab_radial_lines
+
+    mask = make_mask("labradial", (256, 256), rate=rate).array
+    assert rate <= mask.mean() < rate + 0.01
+    n = next(k for k in range(1, 600) if _lab_radial_lines((256, 256), k, 0.0).mean() >= rate)
+    assert np.array_equal(mask, _lab_radial_lines((256, 256), n, 0.0))
+    # lines through (128.5, 128.5): the centre 2×2 block is sampled, the mask is not symmetric
+    # about DC but is about the half-pixel point, up to rounding
+    assert mask[128:130, 128:130].all()
+    assert mask_statistics_reference(mask)["mirrored"] < 0.6
+
+
+def mask_statistics_reference(mask: np.ndarray) -> dict[str, float]:
+    """Brute force over every sample: is the sample at frequency −f (mod N) there too?"""
+    h, w = mask.shape
+    mirrored = covered = 0
+    for r in range(h):
+        for c in range(w):
+            fr, fc = r - h // 2, c - w // 2  # centred frequencies
+            rr, cc = (-fr) % h, (-fc) % w  # −f on the uncentred grid
+            rr, cc = (rr + h // 2) % h, (cc + w // 2) % w  # back to centred indices
+            mirrored += bool(mask[r, c] and mask[rr, cc])
+            covered += bool(mask[r, c] or mask[rr, cc])
+    return {"sampled": mask.mean(), "mirrored": mirrored / mask.sum(),
+            "coverage": covered / mask.size}
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (15, 12)])
+def test_mask_statistics_against_brute_force(shape):
+    from ifrnet.masks import mask_statistics
+
+    mask = np.random.default_rng(3).random(shape) < 0.3
+    ours = mask_statistics(mask)
+    ref = mask_statistics_reference(mask)
+    assert ours.sampled == pytest.approx(ref["sampled"])
+    assert ours.mirrored == pytest.approx(ref["mirrored"])
+    assert ours.coverage == pytest.approx(ref["coverage"])
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (15, 12)])
+def test_point_reflection_is_the_hermitian_partner_of_a_real_image(shape):
+    """k(−f) = conj(k(f)) for a real image: the reflection pairs exactly those samples."""
+    from ifrnet.fourier import fft2c
+    from ifrnet.masks import point_reflection
+
+    k = fft2c(np.random.default_rng(1).random(shape).astype(np.complex128))
+    rows, cols = np.indices(shape)
+    partner_rows, partner_cols = point_reflection(rows), point_reflection(cols)
+    np.testing.assert_allclose(k[partner_rows, partner_cols], np.conj(k), atol=1e-12)
+
+
+def test_statistics_are_printed_by_the_mask_command(tmp_path, capsys):
+    from ifrnet.cli import main
+
+    main(["mask", "--spec", '{"kind": "labradial", "rate": 0.2}', "--shape", "64x64",
+          "--out", str(tmp_path / "m.npz")])
+    out = capsys.readouterr().out
+    assert "% sampled (real data:" in out and "% of samples mirrored" in out
+
+
+def test_file_masks_load_with_shape_check(tmp_path):
+    array = radial((32, 32), 0.3)
+    with h5py.File(tmp_path / "v73.mat", "w") as f:  # MATLAB v7.3 stores the transpose
+        f.create_dataset("mask", data=array.T.astype(np.float64))
+    scipy.io.savemat(tmp_path / "v5.mat", {"m": array.astype(np.uint8)})
+    for name, key in (("v73.mat", None), ("v5.mat", "m")):
+        spec = {"path": str(tmp_path / name)} | ({"key": key} if key else {})
+        mask = make_mask("file", (32, 32), **spec)
+        assert mask.kind == "file" and np.array_equal(mask.array, array)
+    with pytest.raises(ValueError, match="does not match the data's"):
+        make_mask("file", (64, 64), path=str(tmp_path / "v5.mat"), key="m")
+    with pytest.raises(ValueError, match="needs path"):
+        make_mask("file", (32, 32))

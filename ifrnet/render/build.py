@@ -11,11 +11,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ifrnet.artefacts import PUBLISHED, figure_inputs, table_inputs, training_dataset
 from ifrnet.config import mask_path, metrics_path, prepared_path, table_cells, tuning_path
 from ifrnet.data.prepared import read_split
 from ifrnet.io import atomic_path
-from ifrnet.masks import load_mask
+from ifrnet.masks import load_mask, mask_statistics
 from ifrnet.render.paper import cell_keys, load_published, paper_row
 from ifrnet.render.provenance import write_provenance
 from ifrnet.render.tables import Cell, summarise, write_table
@@ -48,8 +50,27 @@ def paper_caption(spec: dict[str, Any], published: dict[str, Any] | None) -> str
         return " No published counterpart."
     paper = published["tables"][spec["paper"]]
     data = published["datasets"].get(str(paper.get("data", "")).split("-")[0], {})
+    note = f" {paper['note']}" if "note" in paper else ""
     return (f" Paper: Table {spec['paper']} ({paper['title']}; paper data: "
-            f"{data.get('paper', paper.get('data', 'see paper'))}).")
+            f"{data.get('paper', paper.get('data', 'see paper'))}).{note}")
+
+
+def published_caption(config: dict[str, Any], table: str) -> str:
+    """Sentence naming the models that run the authors' published weights, not trained here."""
+    models = dict.fromkeys(m for m in config["tables"][table]["models"]
+                           if "weights" in config["models"][m])
+    parts = [f"{model}: {Path(config['models'][model]['weights']['path']).name}"
+             for model in models]
+    return (" The authors' published weights, not trained here (the same network at every "
+            f"mask): {'; '.join(parts)}." if parts else "")
+
+
+def masks_caption(masks: dict[str, np.ndarray], real: bool) -> str:
+    """Sentence with each mask's sampled fraction and, for real-valued data, the fraction of
+    k-space its samples determine (mask ∪ its point reflection through DC)."""
+    described = "; ".join(f"{name} {mask_statistics(array).describe(real)}"
+                          for name, array in masks.items())
+    return f" Masks: {described}."
 
 
 def reference_model(config: dict[str, Any], spec: dict[str, Any]) -> str | None:
@@ -66,21 +87,21 @@ def build_table(config: dict[str, Any], name: str, out_dir: PathLike,
     """Render table ``name`` (CSV, Markdown, LaTeX, provenance) into ``out_dir``."""
     spec = config["tables"][name]
     published = load_published(published_path) if "paper" in spec else None
-    cells = []
+    cells, arrays = [], {}
     for dataset, mask, model in table_cells(config, name):
-        rate = load_mask(mask_path(config, dataset, mask)).rate_achieved
+        arrays.setdefault(mask, load_mask(mask_path(config, dataset, mask)).array)
+        rate = float(arrays[mask].mean())
         keys = cell_keys(spec, mask, model) if published else None
         row = paper_row(published, spec["paper"], keys) if keys is not None else None
         cells.append(Cell(mask, rate, model, Path(metrics_path(dataset, mask, model)), row))
     reference = reference_model(config, spec)
     summary = summarise(cells, reference)
     images, attrs = read_split(prepared_path(spec["dataset"], "test"))
-    rates = ", ".join(f"{c.mask} {100 * c.rate_achieved:.2f} %"
-                      for c in {c.mask: c for c in cells}.values())
     test = (f" p: two-sided Wilcoxon signed-rank test of per-image PSNR, {reference} vs each "
             "method on the same images." if reference else "")
     caption = (data_caption(spec["dataset"], attrs, len(images))
-               + f" Achieved sampling rates: {rates}." + tuned_caption(config, name)
+               + masks_caption(arrays, attrs["kind"] == "real") + tuned_caption(config, name)
+               + published_caption(config, name)
                + paper_caption(spec, published) + " Ours: mean ± std over the test images;"
                " Δ = ours − paper." + test)
     written = write_table(summary, out_dir, name, spec["title"], caption)

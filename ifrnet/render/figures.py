@@ -71,13 +71,19 @@ def test_images(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
 
 
 def masks(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
-    """Fig. 5: sampling masks (k-space centre in the middle) with their achieved rates."""
+    """Fig. 5: sampling masks (k-space centre in the middle) with their sampled fraction and, for
+    real-valued data, the fraction of k-space they determine (``Mask.statistics``)."""
     names = spec["masks"]
     fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.9), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         mask = load_mask(mask_path(config, spec["dataset"], name))
         ax.imshow(mask.array, cmap="gray", interpolation="nearest")
-        ax.set_title(f"{name}\n{100 * mask.rate_achieved:.1f} % sampled", fontsize=9)
+        stats = mask.statistics
+        title = f"{name}\n{100 * stats.sampled:.1f} % sampled"
+        if config["datasets"][spec["dataset"]]["kind"] == "real":
+            title += (f"\nreal data: {100 * stats.coverage:.1f} % determined,\n"
+                      f"{100 * stats.mirrored:.0f} % of samples mirrored")
+        ax.set_title(title, fontsize=8)
         _off(ax)
     return fig
 

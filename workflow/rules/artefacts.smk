@@ -49,7 +49,7 @@ rule stage_metrics:
     input:
         data="data/prepared/{dataset}/test.h5",
         mask=mask_for,
-        checkpoint=lambda wc: f"{model_dir(wc.dataset, wc.mask, wc.model)}/model.pt",
+        checkpoint=lambda wc: checkpoint_path(wc.dataset, wc.mask, wc.model),
     output:
         "results/stages/{dataset}/{mask}/{model}.csv",
     params:

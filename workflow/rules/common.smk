@@ -14,10 +14,13 @@ from ifrnet.data.sources import downloads, fastmri_fetches, source_files
 from ifrnet.config import (
     ConfigError,
     experiments,
+    file_downloads,
+    is_network,
     load_schema,
     mask_path,
     metrics_path,
     prepared_path,
+    published_model_path,
     tuning_path,
     validate_config,
 )
@@ -49,7 +52,7 @@ def mask_for(wildcards):
     return mask_path(config, wildcards.dataset, wildcards.mask)
 
 
-DOWNLOADS = downloads(config["datasets"])
+DOWNLOADS = {**downloads(config["datasets"]), **file_downloads(config)}
 
 
 def download_entry(path):
@@ -97,9 +100,12 @@ def model_threads(wildcards):
     return config["models"][wildcards.model].get("threads", 1)
 
 
-def is_learned(model):
-    """A model with a `train` section is a trained network."""
-    return "train" in config["models"][model]
+def checkpoint_path(source, mask, model):
+    """model.pt of a network: trained on the data set `source` with `mask`, or converted from
+    the authors' published weights (the same file for every data set and mask)."""
+    if "weights" in config["models"][model]:
+        return published_model_path(model)
+    return f"{model_dir(source, mask, model)}/model.pt"
 
 
 def recon_inputs(wildcards):
@@ -107,8 +113,8 @@ def recon_inputs(wildcards):
     checkpoint or tuning result (from the data set named by `train_on`, if any)."""
     inputs = {"data": prepared_path(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
     source = training_dataset(config, wildcards.dataset)
-    if is_learned(wildcards.model):
-        inputs["checkpoint"] = f"{model_dir(source, wildcards.mask, wildcards.model)}/model.pt"
+    if is_network(config["models"][wildcards.model]):
+        inputs["checkpoint"] = checkpoint_path(source, wildcards.mask, wildcards.model)
     if "tune" in config["models"][wildcards.model]:
         inputs["tuned"] = tuning_path(source, wildcards.mask, wildcards.model)
     return inputs

@@ -2,6 +2,8 @@
 
 
 rule make_mask:
+    input:
+        lambda wc: [config["masks"][wc.mask]["path"]] if "path" in config["masks"][wc.mask] else [],
     output:
         npz="results/masks/{mask}-{height}x{width}.npz",
         png="results/masks/{mask}-{height}x{width}.png",

@@ -32,3 +32,19 @@ rule train:
         "ifrnet train --train {input.train:q} --val {input.val:q} --mask {input.mask:q} "
         "--model {wildcards.model:q} --spec {params.spec:q} --out-dir {params.out_dir:q} "
         "--seed {params.seed} --device {params.device:q} --threads {threads} > {log:q} 2>&1"
+
+
+rule convert_weights:
+    input:
+        lambda wc: config["models"][wc.model]["weights"]["path"],
+    output:
+        "results/models/published/{model}/model.pt",
+    params:
+        method=lambda wc: config["models"][wc.model]["method"],
+    log:
+        "results/logs/convert_weights/{model}.log",
+    conda:
+        ENV
+    shell:
+        "ifrnet convert-weights --method {params.method:q} --input {input:q} "
+        "--model {wildcards.model:q} --out {output:q} > {log:q} 2>&1"
