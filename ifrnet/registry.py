@@ -38,3 +38,9 @@ def resolve(method: str) -> type:
         return getattr(module, attr)
     except AttributeError as err:
         raise ValueError(f"method {method!r}: module {module_name!r} has no {attr!r}") from err
+
+
+def has_stage_outputs(method: str) -> bool:
+    """Whether the method's network returns its stage outputs and descriptor maps T (a class
+    attribute ``stage_outputs = True``): needed by ``save_maps`` and ``stages``/``maps`` figures."""
+    return bool(getattr(resolve(method), "stage_outputs", False))

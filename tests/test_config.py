@@ -49,6 +49,12 @@ def test_schema_declares_draft_2020_12():
          "models.p.weights: published weights convert for methods ifrnet and admmnet"),
         (lambda c: c["models"].update(p={"method": "admmnet", "weights": {"path": "n.mat"},
                                          "train": {"epochs": 1, "lr": 0.1}}), "models.p"),
+        (lambda c: c["models"]["admmnet-s15"].update(save_maps=[2]),
+         "models.admmnet-s15.save_maps: model 'admmnet-s15'"),
+        (lambda c: c["figures"]["fig06"].update(model="admmnet-s15"),
+         "figures.fig06.model: model 'admmnet-s15'"),
+        (lambda c: c["figures"]["fig12"].update(model="admmnet-s15"),
+         "figures.fig12.model: model 'admmnet-s15'"),
     ],
 )
 def test_bad_config_names_the_key(edit, message):

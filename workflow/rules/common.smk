@@ -10,6 +10,7 @@ from ifrnet.artefacts import (
     table_inputs,
     training_dataset,
 )
+from ifrnet.device import check_device
 from ifrnet.data.sources import downloads, fastmri_fetches, source_files
 from ifrnet.config import (
     ConfigError,
@@ -27,7 +28,10 @@ from ifrnet.config import (
 
 try:
     validate_config(config, load_schema(workflow.source_path("../../config/schema.yaml")))
-except ConfigError as err:
+    # The device is checked where jobs run: here for local runs, on the node for cluster jobs.
+    if workflow.local_exec or workflow.remote_exec:
+        check_device(config["device"])
+except (ConfigError, ValueError) as err:
     raise WorkflowError(str(err)) from None
 
 SPLITS = ["train", "val", "test"]
