@@ -83,9 +83,10 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def cmd_fetch_fastmri(args: argparse.Namespace) -> None:
-    from ifrnet.data.archive import fetch_volumes, manifest_path
+    from ifrnet.data.archive import fetch_volumes, manifest_path, read_url
 
-    volumes = fetch_volumes(args.url, args.out_dir, args.volumes, progress=not args.no_progress)
+    url = args.url or read_url({"env": args.url_env} if args.url_env else {"file": args.url_file})
+    volumes = fetch_volumes(url, args.out_dir, args.volumes, progress=not args.no_progress)
     print(f"wrote {len(volumes)} volumes to {args.out_dir}; manifest "
           f"{manifest_path(args.out_dir)}")
 
@@ -222,8 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-fastmri",
                        help="stream the first volumes of a fastMRI tar(.xz) archive URL")
-    p.add_argument("--url", required=True, help="the archive's (signed) URL")
-    p.add_argument("--volumes", required=True, type=_positive_int, help="number of .h5 volumes to keep")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url-env", metavar="NAME",
+                       help="environment variable holding the archive's signed URL")
+    where.add_argument("--url-file", type=Path, help="file holding the archive's signed URL")
+    where.add_argument("--url", help="the URL itself (it shows in your shell history)")
+    p.add_argument("--volumes", required=True, type=_positive_int,
+                   help="number of .h5 volumes to keep")
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fetch_fastmri)

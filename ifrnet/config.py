@@ -64,6 +64,11 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
         if spec["source"] == "fastmri" and spec["size"] != spec.get("crop", 320):
             problems.append(f"datasets.{name}.size: must equal the fastMRI crop "
                             f"{spec.get('crop', 320)}, got {spec['size']}")
+        for part, source in spec.get("urls", {}).items():
+            if isinstance(source, str):  # not echoed: it may be a signed URL
+                problems.append(f"datasets.{name}.urls.{part}: give {{env: NAME}} or "
+                                "{file: PATH} where the signed URL is kept, not the URL itself "
+                                "(it would reach shell commands, logs and .snakemake/)")
         if spec["n_train"] + spec["n_val"] + spec["n_test"] == 0:
             problems.append(f"datasets.{name}: no images requested")
     for name, spec in config["datasets"].items():

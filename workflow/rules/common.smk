@@ -70,10 +70,16 @@ FETCHES = fastmri_fetches(config["datasets"])
 
 
 def fetch_entry(path):
-    """(URL, volumes) of a fastMRI part streamed from an archive URL (WorkflowError if none)."""
+    """(URL source, volumes) of a fastMRI part streamed from an archive (WorkflowError if none)."""
     if path not in FETCHES:
         raise WorkflowError(f"{path}: no fastMRI data set gives a URL for this part")
     return FETCHES[path]
+
+
+def url_source_args(source):
+    """`--url-env NAME` or `--url-file PATH` (shell-quoted): the job reads the URL itself."""
+    (kind, where), = source.items()
+    return f"--url-{kind} {shlex.quote(where)}"
 
 
 def table_names():

@@ -23,7 +23,8 @@ rule fetch_fastmri:
     wildcard_constraints:
         part="singlecoil_train|singlecoil_val",
     params:
-        url=lambda wc, output: fetch_entry(output[0])[0],
+        # where the signed URL is kept (an environment variable or a file), never the URL
+        url_source=lambda wc, output: url_source_args(fetch_entry(output[0])[0]),
         volumes=lambda wc, output: fetch_entry(output[0])[1],
     retries: 2
     log:
@@ -31,7 +32,7 @@ rule fetch_fastmri:
     conda:
         ENV
     shell:
-        "ifrnet fetch-fastmri --url {params.url:q} --volumes {params.volumes} "
+        "ifrnet fetch-fastmri {params.url_source} --volumes {params.volumes} "
         "--out-dir {wildcards.root:q}/{wildcards.part:q} --no-progress > {log:q} 2>&1"
 
 
