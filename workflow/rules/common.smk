@@ -1,5 +1,6 @@
 # Configuration validation and input functions. No computation here: the library does the work.
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def mask_for(wildcards):
 
 
 DOWNLOADS = {**downloads(config["datasets"]), **file_downloads(config)}
+# Rule download matches exactly the files the config downloads (locations with a `url`):
+# checksummed files the user already has (`dir` without `url`) are plain inputs, never jobs.
+DOWNLOADED = "|".join(re.escape(path) for path in sorted(DOWNLOADS)) or "(?!)"
 
 
 def download_entry(path):

@@ -3,13 +3,15 @@
 
 rule download:
     output:
-        "data/raw/{collection}/{file}",
+        "{download}",
+    wildcard_constraints:
+        download=DOWNLOADED,
     params:
         url=lambda wc, output: download_entry(output[0])[0],
         sha256=lambda wc, output: download_entry(output[0])[1],
     retries: 2
     log:
-        "results/logs/download/{collection}/{file}.log",
+        "results/logs/download/{download}.log",
     conda:
         ENV
     shell:
