@@ -93,6 +93,28 @@ def test_provenance_records_hashes(tmp_path):
     assert record["config_sha256"] != config_sha256({"b": 2, "seed": 3})
 
 
+def test_provenance_keeps_the_config_without_secrets_and_the_machine(tmp_path):
+    import torch
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["models"]["mine"] = {"method": "zero-filled",
+                                "params": {"weights": "https://host/w.pt?token=s3cr3t#x"}}
+    path = write_provenance(tmp_path / "table_IV.csv", config, [])
+    text = path.read_text()
+    record = json.loads(text)
+    assert "s3cr3t" not in text
+    assert record["config"]["models"]["mine"]["params"]["weights"] == "https://host/w.pt?…"
+    del record["config"]["models"]["mine"], config["models"]["mine"]
+    assert record["config"] == config  # everything else as given: a run can start from it
+    assert record["device"] == config["device"]
+    machine = record["hardware"]
+    assert machine["torch"] == torch.__version__ and machine["cuda"] == torch.version.cuda
+    assert machine["cpu"] and machine["cpu_cores"] == os.cpu_count()
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert len(machine["gpus"]) == visible and all(isinstance(g, str) for g in machine["gpus"])
+
+
 def test_ifrnet_diagram_follows_the_architecture():
     def texts(settings):
         fig = ifrnet_diagram(settings)
