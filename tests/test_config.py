@@ -62,3 +62,21 @@ def test_bad_config_names_the_key(edit, message):
     edit(config)
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         validate_config(config, SCHEMA)
+
+
+def test_stage_output_list_matches_the_classes():
+    from ifrnet.registry import METHODS, STAGE_OUTPUTS, has_stage_outputs, resolve
+
+    for name in METHODS:
+        assert has_stage_outputs(name) == getattr(resolve(name), "stage_outputs", False), name
+    assert STAGE_OUTPUTS <= set(METHODS)
+
+
+def test_validation_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, yaml; from ifrnet.config import validate_config, load_schema; "
+            "validate_config(yaml.safe_load(open('config/config.yaml')), "
+            "load_schema('config/schema.yaml')); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
