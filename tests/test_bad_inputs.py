@@ -275,3 +275,13 @@ def test_bad_config_fails_before_any_job(tmp_path, edit, message):
     result = snakemake(work, "--cores", "1", "--configfile", "bad.yaml")
     assert result.returncode != 0 and message in result.stderr + result.stdout
     assert not (work / "data").exists()
+
+
+def test_planning_needs_no_device(tmp_path):
+    """A dry run (e.g. on a cluster's login node without the GPU the jobs will get) plans."""
+    work = workflow_copy(tmp_path)
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["device"] = "cuda:99"
+    (work / "gpu.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "-n", "results/tables", "--cores", "1", "--configfile", "gpu.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]

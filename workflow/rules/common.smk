@@ -29,11 +29,28 @@ from ifrnet.config import (
 
 try:
     validate_config(config, load_schema(workflow.source_path("../../config/schema.yaml")))
-    # The device is checked where jobs run: here for local runs, on the node for cluster jobs.
-    if workflow.local_exec or workflow.remote_exec:
-        check_device(config["device"])
-except (ConfigError, ValueError) as err:
+except ConfigError as err:
     raise WorkflowError(str(err)) from None
+
+
+def check_configured_device():
+    """The config's `device` must exist where jobs run (one line naming it, else)."""
+    try:
+        check_device(config["device"])
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+
+
+# Checked once, before the first job, where the jobs run: a cluster job on its node (a GPU
+# cluster's login node may have no GPU); a local run in onstart, which comes before scheduling
+# (the executor is known only then; dry runs start no job and skip it).
+if workflow.remote_exec:
+    check_configured_device()
+
+
+onstart:
+    if workflow.local_exec:
+        check_configured_device()
 
 SPLITS = ["train", "val", "test"]
 
