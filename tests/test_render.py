@@ -22,16 +22,18 @@ from tests.workflow_helpers import ROOT
 PUBLISHED = load_published(ROOT / "config" / "published.yaml")
 
 
-# SHA-256 of the canonical JSON of config/published.yaml's data as transcribed from the paper:
-# an edit to a published number fails here (comments may change freely).
-PUBLISHED_SHA256 = "eb9274e3f1f00bc29ba963270719fd281b90e9728ef9855e5478f47324d07a60"
+# SHA-256 of the canonical JSON of every table's published rows in config/published.yaml, as
+# transcribed from the paper: an edit to a published number fails here (titles, notes and
+# comments may change freely).
+PUBLISHED_ROWS_SHA256 = "9d74155fc1b9c7fa1649a12be81392222ecec8bc856574a967f3284e55eed006"
 
 
 def test_published_numbers_are_the_transcribed_ones():
     import yaml
 
     data = yaml.safe_load((ROOT / "config" / "published.yaml").read_text())
-    assert config_sha256(data) == PUBLISHED_SHA256
+    rows = {table: spec["rows"] for table, spec in data["tables"].items()}
+    assert config_sha256(rows) == PUBLISHED_ROWS_SHA256
 
 
 def test_paper_rows_are_found_by_their_fields():
