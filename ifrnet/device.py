@@ -12,9 +12,9 @@ import re
 
 def check_device(device: str, setting: str = "device") -> None:
     """ValueError ``"{setting} {device!r}: why"`` unless torch can use ``device`` here."""
-    match = re.fullmatch(r"cuda(?::(\d+))?", device)
     if device == "cpu":
         return
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
     if match is None:
         raise ValueError(f"{setting} {device!r}: expected cpu, cuda or cuda:N")
     import torch
