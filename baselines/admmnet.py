@@ -1,4 +1,4 @@
-"""ADMM-Net (Sun, Li, Wang, Xu, NIPS 2016; `yangyan92/Deep-ADMM-Net`), METHODS §5.
+"""ADMM-Net (Sun, Li, Wang, Xu, NIPS 2016; `yangyan92/Deep-ADMM-Net`), docs/methods.md §5.
 
 ADMM for min_x ½‖M ⊙ F x − y‖² + Σ_l λ_l g(H_l x), unrolled into stages n = 1..N with learned
 filters (L = 8, 3×3, circular convolution, initialised to the non-DC DCT bases; the X layer of
@@ -13,7 +13,7 @@ stage n has its own H_l⁽ⁿ⁾ and the C layer its own D_l⁽ⁿ⁾, as in the
 with z⁽⁰⁾ = β⁽⁰⁾ = 0, and a final X layer after the last stage (the reference code's
 `Multi_final` followed by `X_mid`). The X step is exact because circular convolutions are
 diagonal in k-space: F(h ⊛ x) = ĥ ⊙ F x with ĥ the (centred) DFT of the filter wrapped at
-the origin. Initial values (the reference `InitNet.m`, METHODS §5): ρ = 0.2, η = 1.6, PLF =
+the origin. Initial values (the reference `InitNet.m`, docs/methods.md §5): ρ = 0.2, η = 1.6, PLF =
 soft threshold at 0.05, 101 points on [−1, 1]. Real-valued data keep the real part of x;
 complex data run C, Z and M on real and imaginary parts with the same weights. The PLF is
 IFR-Net's (:mod:`ifrnet.plf`). The original was trained with L-BFGS; here the optimiser is

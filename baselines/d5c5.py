@@ -1,4 +1,4 @@
-"""D5-C5: Schlemper et al.'s deep cascade of CNNs (IEEE TMI 2018), METHODS §5.
+"""D5-C5: Schlemper et al.'s deep cascade of CNNs (IEEE TMI 2018), docs/methods.md §5.
 
 Written from the paper and the architecture of `js3611/Deep-MRI-Reconstruction` (Theano
 ``build_d5_c5``; no code used): 5 cascades, each a CNN of 5 convolutions —

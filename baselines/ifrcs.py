@@ -1,4 +1,4 @@
-"""IFR-CS (Wang et al., Phys. Med. Biol. 2016): the iterative method IFR-Net unrolls (METHODS §5).
+"""IFR-CS (Wang et al., Phys. Med. Biol. 2016), which IFR-Net unrolls; docs/methods.md §5.
 
 Each iteration n = 1, 2, … runs the three steps of the paper's Fig. 1 / Eq. (3) with fixed
 operators and hand-set (here: tuned) constants λ, ρ, V:

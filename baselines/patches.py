@@ -10,7 +10,7 @@ guarantees. That makes the ADMM x-update of
 
     min_x ½‖M ⊙ F x − y‖² + λ‖Ψ x‖₁
 
-closed form in k-space (METHODS §5):
+closed form in k-space (docs/methods.md §5):
 
     x ← F⁻¹[(y + ρ F Ψᴴ(z − u)) / (M + ρ)],  z ← S_{λ/ρ}(Ψx + u),  u ← u + Ψx − z,
 

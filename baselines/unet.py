@@ -1,4 +1,4 @@
-"""The fastMRI U-Net baseline (Zbontar et al. 2018; `facebookresearch/fastMRI`), METHODS §5.
+"""The fastMRI U-Net baseline (Zbontar et al. 2018; `facebookresearch/fastMRI`), docs/methods.md §5.
 
 Written from the published architecture (no fastMRI code or package is used):
 

@@ -1,8 +1,10 @@
 """The ``ifrnet`` command line: one subcommand per workflow step, each calling one library function.
 
 Snakemake rules call these; users can too. Structured arguments (a config entry) are passed as
-JSON strings. Errors print one line ``ifrnet: error: …`` naming the file or key and exit with
-status 2; outputs are written atomically, so a failed command leaves no partial file.
+JSON strings. Errors in the user's input print one line ``ifrnet <command>: error: …`` naming
+the file, option or key and exit with status 2; ``ifrnet --debug …`` (or ``IFRNET_DEBUG=1`` in
+the environment, which reaches Snakemake's jobs too) shows the full traceback instead. Outputs
+are written atomically, so a failed command leaves no partial file.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected integers like 2,3,7,9, got {text!r}") from err
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 # Thread-pool sizes read once when a library loads. Left at their defaults (all cores), two
 # single-threaded jobs side by side keep idle OpenMP/numba workers spinning: 6× slower each.
 THREAD_ENV = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -71,9 +83,10 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def cmd_fetch_fastmri(args: argparse.Namespace) -> None:
-    from ifrnet.data.archive import fetch_volumes, manifest_path
+    from ifrnet.data.archive import fetch_volumes, manifest_path, read_url
 
-    volumes = fetch_volumes(args.url, args.out_dir, args.volumes, progress=not args.no_progress)
+    url = args.url or read_url({"env": args.url_env} if args.url_env else {"file": args.url_file})
+    volumes = fetch_volumes(url, args.out_dir, args.volumes, progress=not args.no_progress)
     print(f"wrote {len(volumes)} volumes to {args.out_dir}; manifest "
           f"{manifest_path(args.out_dir)}")
 
@@ -190,6 +203,8 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(prog="ifrnet", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of any error (also {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="prepare a data set's train/val/test HDF5 files")
@@ -208,8 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-fastmri",
                        help="stream the first volumes of a fastMRI tar(.xz) archive URL")
-    p.add_argument("--url", required=True, help="the archive's (signed) URL")
-    p.add_argument("--volumes", required=True, type=int, help="number of .h5 volumes to keep")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url-env", metavar="NAME",
+                       help="environment variable holding the archive's signed URL")
+    where.add_argument("--url-file", type=Path, help="file holding the archive's signed URL")
+    where.add_argument("--url", help="the URL itself (it shows in your shell history)")
+    p.add_argument("--volumes", required=True, type=_positive_int,
+                   help="number of .h5 volumes to keep")
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fetch_fastmri)
@@ -227,19 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="prepared split .h5")
     _add_experiment_args(p)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=_positive_int, default=4)
     p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
     p.add_argument("--tuned", type=Path, help="tuning result .json of a tuned method")
     p.add_argument("--maps", type=_int_list, help="stages whose T maps to store, e.g. 2,3,7,9")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_recon_split)
 
     p = sub.add_parser("tune", help="grid-search an iterative method on a validation split")
     p.add_argument("--val", required=True, type=Path, help="prepared val split .h5")
     _add_experiment_args(p)
     p.add_argument("--out", required=True, type=Path, help="result .json")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("train", help="train a learned model on a prepared data set")
@@ -249,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=_positive_int)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -272,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path, help="ground-truth image file for metrics")
     p.add_argument("--reference-key")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("evaluate", help="per-image metrics of a reconstruction file")
@@ -305,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_stage_metrics)
 
     p = sub.add_parser("report", help="one HTML page with every table and figure")
@@ -317,14 +337,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Environment variable that, set to anything but ``0`` or empty, acts like ``--debug``.
+DEBUG_ENV = "IFRNET_DEBUG"
+
+
+def debugging(args: argparse.Namespace) -> bool:
+    """Whether errors show their traceback (``--debug`` or ``IFRNET_DEBUG=1``)."""
+    return args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ifrnet`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     _limit_thread_pools(getattr(args, "threads", None))
     func: Callable[[argparse.Namespace], None] = args.func
     try:
+        if getattr(args, "device", None):
+            from ifrnet.device import check_device
+
+            check_device(args.device, "--device")
         func(args)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as err:
+    except (ValueError, OSError, KeyError, RuntimeError) as err:
+        if debugging(args):
+            raise
         message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
         print(f"ifrnet {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -64,6 +64,11 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
         if spec["source"] == "fastmri" and spec["size"] != spec.get("crop", 320):
             problems.append(f"datasets.{name}.size: must equal the fastMRI crop "
                             f"{spec.get('crop', 320)}, got {spec['size']}")
+        for part, source in spec.get("urls", {}).items():
+            if isinstance(source, str):  # not echoed: it may be a signed URL
+                problems.append(f"datasets.{name}.urls.{part}: give {{env: NAME}} or "
+                                "{file: PATH} where the signed URL is kept, not the URL itself "
+                                "(it would reach shell commands, logs and .snakemake/)")
         if spec["n_train"] + spec["n_val"] + spec["n_test"] == 0:
             problems.append(f"datasets.{name}: no images requested")
     for name, spec in config["datasets"].items():
@@ -76,6 +81,7 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
             for value in [values] if isinstance(values, str) else values:
                 if value not in config[known]:
                     problems.append(f"figures.{figure}.{key}: unknown {known[:-1]} {value!r}")
+    problems += _stage_output_problems(config)
     for table, spec in config["tables"].items():
         if spec["dataset"] not in config["datasets"]:
             problems.append(f"tables.{table}.dataset: unknown data set {spec['dataset']!r}")
@@ -85,6 +91,30 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
         for model in spec["models"]:
             if model not in config["models"]:
                 problems.append(f"tables.{table}.models: unknown model {model!r}")
+    return problems
+
+
+def _stage_output_problems(config: dict[str, Any]) -> list[str]:
+    """Models asked for stage outputs (``save_maps``, ``stages``/``maps`` figures) whose method
+    has none (e.g. ADMM-Net), found here rather than as a TypeError inside a job."""
+    from ifrnet.registry import has_stage_outputs
+
+    asks = [(f"models.{name}.save_maps", name) for name, spec in config["models"].items()
+            if spec.get("save_maps")]
+    asks += [(f"figures.{figure}.model", spec["model"])
+             for figure, spec in config.get("figures", {}).items()
+             if spec["kind"] in ("stages", "maps") and spec.get("model") in config["models"]]
+    problems = []
+    for key, model in asks:
+        method = config["models"][model]["method"]
+        try:
+            ok = has_stage_outputs(method)
+        except ValueError as err:
+            problems.append(f"models.{model}.method: {err}")
+            continue
+        if not ok:
+            problems.append(f"{key}: model {model!r} (method {method!r}) has no stage outputs; "
+                            "only methods with stage_outputs (e.g. ifrnet) do")
     return problems
 
 

@@ -1,4 +1,4 @@
-"""Centred orthonormal 2-D Fourier transforms and the MRI forward model (METHODS §1).
+"""Centred orthonormal 2-D Fourier transforms and the MRI forward model (docs/methods.md §1).
 
 All functions act on the last two (spatial) dimensions; leading dimensions are batch
 dimensions. They accept complex ``torch.Tensor`` or ``numpy.ndarray`` and return the same kind.

@@ -3,7 +3,9 @@
 Every writer in the project goes through :func:`atomic_path`: it yields a temporary path in the
 destination's directory, and only when the ``with`` block finishes without an exception is the
 temporary file renamed onto the destination (``os.replace`` is atomic on POSIX). On failure the
-temporary file is removed and the destination is untouched.
+temporary file is removed and the destination is untouched. The file gets the mode an ordinary
+``open()`` would give it (``0o666`` less the process umask: 0644 under umask 022), not the
+private 0600 of ``mkstemp``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,20 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def current_umask() -> int:
+    """The process umask (read from /proc on Linux; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -25,6 +41,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # chmod last: a writer may have replaced the temporary file with one of its own.
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

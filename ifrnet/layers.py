@@ -1,4 +1,4 @@
-"""Building blocks shared by IFR-Net and the model-based baselines (METHODS §4).
+"""Building blocks shared by IFR-Net and the model-based baselines (docs/methods.md §4).
 
 - :class:`PiecewiseLinear` — the learnable piecewise-linear function (PLF), from :mod:`ifrnet.plf`.
 - :func:`conv2d_same` — 'same' correlation with a fast backward for few-channel filters.

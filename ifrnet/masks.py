@@ -1,4 +1,4 @@
-"""Sampling masks (METHODS §2): boolean (H, W) arrays, centred (DC at (H//2, W//2)), seeded.
+"""Sampling masks (docs/methods.md §2): boolean (H, W) arrays, centred (DC at (H//2, W//2)), seeded.
 
 | kind       | definition                                                                        |
 |------------|-----------------------------------------------------------------------------------|

@@ -1,4 +1,4 @@
-"""Image-quality metrics with the IFR-Net authors' conventions (METHODS §3, `IFR_Net_test.m`).
+"""Image-quality metrics with the IFR-Net authors' conventions (IFR_Net_test.m), docs/methods.md §3.
 
 All metric functions take real float arrays ``rec`` and ``gt`` of shape (H, W) on the scale
 where the ground truth spans [0, 1]; :func:`evaluate` first brings any pair there with

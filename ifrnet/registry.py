@@ -38,3 +38,17 @@ def resolve(method: str) -> type:
         return getattr(module, attr)
     except AttributeError as err:
         raise ValueError(f"method {method!r}: module {module_name!r} has no {attr!r}") from err
+
+
+#: Registered methods whose class sets ``stage_outputs = True``, listed so that validating a
+#: config imports no torch (tests/test_config.py checks the list against the classes).
+STAGE_OUTPUTS = frozenset({"ifrnet"})
+
+
+def has_stage_outputs(method: str) -> bool:
+    """Whether the method's network returns its stage outputs and descriptor maps T (a class
+    attribute ``stage_outputs = True``): needed by ``save_maps`` and ``stages``/``maps`` figures.
+    Your own ``module:Class`` is imported to read the attribute."""
+    if method in METHODS:
+        return method in STAGE_OUTPUTS
+    return bool(getattr(resolve(method), "stage_outputs", False))

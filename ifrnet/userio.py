@@ -46,6 +46,8 @@ def _read_mat(path: Path, key: str | None) -> np.ndarray:
 def read_array(path: str | os.PathLike[str], key: str | None = None) -> np.ndarray:
     """The array stored in ``path`` (variable ``key`` if the file holds several)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory; give one file ({', '.join(SUFFIXES)})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file does not exist")
     suffix = path.suffix.lower()

@@ -6,7 +6,7 @@ import tarfile
 import pytest
 import yaml
 
-from ifrnet.data.archive import fetch_volumes, manifest_path, redact
+from ifrnet.data.archive import fetch_volumes, manifest_path, read_url, redact
 from ifrnet.data.download import read_checksums
 from ifrnet.data.sources import fastmri_fetches, prepare_dataset, source_files
 from tests import fixtures
@@ -100,14 +100,13 @@ def test_not_an_archive(tmp_path):
 def test_fastmri_urls_make_manifests_inputs_and_fetched_volumes_prepare(tmp_path):
     spec = {"source": "fastmri", "kind": "complex", "size": 16, "crop": 16,
             "dir": str(tmp_path / "fm"), "n_train": 3, "n_val": 2, "n_test": 2, "per_volume": 2,
-            "urls": {"singlecoil_train": "https://example.org/t.tar.xz",
-                     "singlecoil_val": "https://example.org/v.tar.xz"},
+            "urls": {"singlecoil_train": {"env": "TRAIN_URL"},
+                     "singlecoil_val": {"file": "val.url"}},
             "volumes": {"singlecoil_val": 4}}
     fetches = fastmri_fetches({"knee": spec})
     train, val = (f"{tmp_path}/fm/singlecoil_{p}.fetched" for p in ("train", "val"))
     # (3 + 2) slices at 2 per volume → 3 volumes; the val count is set explicitly.
-    assert fetches == {train: ("https://example.org/t.tar.xz", 3),
-                       val: ("https://example.org/v.tar.xz", 4)}
+    assert fetches == {train: ({"env": "TRAIN_URL"}, 3), val: ({"file": "val.url"}, 4)}
     assert sorted(source_files(spec)) == [train, val]
     served = _archive(tmp_path, volumes=4)
     base, server = fixtures.serve(served)
@@ -121,26 +120,80 @@ def test_fastmri_urls_make_manifests_inputs_and_fetched_volumes_prepare(tmp_path
     assert [p.name for p in paths] == ["train.h5", "val.h5", "test.h5"]
 
 
-def test_workflow_fetches_then_prepares(tmp_path):
+def test_url_is_read_from_an_environment_variable_or_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTMRI_URL", "https://host/a.tar" + SIGNED)
+    (tmp_path / "url").write_text("\n  https://host/b.tar" + SIGNED + "\n")
+    assert read_url({"env": "FASTMRI_URL"}) == "https://host/a.tar" + SIGNED
+    assert read_url({"file": str(tmp_path / "url")}) == "https://host/b.tar" + SIGNED
+    monkeypatch.delenv("FASTMRI_URL")
+    with pytest.raises(ValueError, match="environment variable FASTMRI_URL .* is not set"):
+        read_url({"env": "FASTMRI_URL"})
+    with pytest.raises(ValueError, match="cannot read the archive URL"):
+        read_url({"file": str(tmp_path / "absent")})
+
+
+def _leaks(secret: str, *places) -> list[str]:
+    """Files under ``places`` (directories) or texts that contain ``secret``."""
+    found = []
+    for place in places:
+        if isinstance(place, str):
+            found += ["output"] if secret in place else []
+        elif place.exists():
+            found += [str(p) for p in place.rglob("*")
+                      if p.is_file() and secret.encode() in p.read_bytes()]
+    return found
+
+
+def test_workflow_fetches_with_signed_urls_that_never_leak(tmp_path):
+    """Signed URLs kept in an environment variable and a file: a run with -p fetches and
+    prepares; the secret is in no output, log, .snakemake/ record or result; a refreshed URL
+    for the same archives reruns nothing."""
     served = _archive(tmp_path, volumes=3)
     base, server = fixtures.serve(served)
     (tmp_path / "work").mkdir()
     work = workflow_copy(tmp_path / "work")
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    url = f"{base}/knee_singlecoil_train.tar.xz{SIGNED}"
+    url_file = tmp_path / "private" / "val.url"
+    url_file.parent.mkdir()
     config["datasets"]["knee"] = {
         "source": "fastmri", "kind": "complex", "size": 16, "crop": 16, "dir": "data/fastmri",
         "n_train": 2, "n_val": 1, "n_test": 2, "per_volume": 2, "noise_sigma": 0.0,
-        "urls": {"singlecoil_train": url, "singlecoil_val": url}}
+        "urls": {"singlecoil_train": {"env": "FASTMRI_TRAIN_URL"},
+                 "singlecoil_val": {"file": str(url_file)}}}
     (work / "knee.yaml").write_text(yaml.safe_dump(config))
+
+    def run(secret: str, *options: str):
+        signed = f"{base}/knee_singlecoil_train.tar.xz?X-Amz-Signature={secret}&Expires=1"
+        url_file.write_text(signed + "\n")
+        return snakemake(work, "data/prepared/knee/test.h5", "--cores", "1", "-p",
+                         "--configfile", "knee.yaml", *options,
+                         extra_env={"FASTMRI_TRAIN_URL": signed})
+
     try:
-        result = snakemake(work, "data/prepared/knee/test.h5", "--cores", "1",
-                           "--configfile", "knee.yaml")
+        first = run("s3cr3t-first")
+        refreshed = run("s3cr3t-refreshed", "-n")
     finally:
         server.shutdown()
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stderr) == {"fetch_fastmri": 2, "prepare_data": 1}
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert job_counts(first.stderr) == {"fetch_fastmri": 2, "prepare_data": 1}
     assert sorted(p.name for p in (work / "data/fastmri/singlecoil_train").iterdir()) == [
         "file000.h5", "file001.h5"]
-    assert (work / "data/fastmri/singlecoil_val.fetched").is_file()
-    assert (work / "data/prepared/knee/test.h5").is_file()
+    assert "--url-env FASTMRI_TRAIN_URL" in first.stdout + first.stderr
+    assert refreshed.returncode == 0, refreshed.stderr[-3000:]
+    assert "Nothing to be done" in refreshed.stdout + refreshed.stderr
+    for secret, result in (("s3cr3t-first", first), ("s3cr3t-refreshed", refreshed)):
+        assert not _leaks(secret, result.stdout + result.stderr, work / ".snakemake",
+                          work / "results", work / "data")
+
+
+def test_a_url_in_the_config_is_refused_without_repeating_it():
+    from ifrnet.config import ConfigError, load_schema, validate_config
+
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["datasets"]["knee"] = {
+        "source": "fastmri", "kind": "complex", "size": 16, "crop": 16, "dir": "data/fastmri",
+        "n_train": 2, "n_val": 1, "n_test": 2, "noise_sigma": 0.0,
+        "urls": {"singlecoil_train": "https://host/t.tar.xz" + SIGNED}}
+    with pytest.raises(ConfigError, match="knee.urls.singlecoil_train: give {env: NAME}") as err:
+        validate_config(config, load_schema(ROOT / "config" / "schema.yaml"))
+    assert "s3cr3t" not in str(err.value)

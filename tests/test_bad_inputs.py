@@ -175,6 +175,17 @@ def nan_image_input(tmp: Path):
     return argv, [str(image), "NaN"], [out]
 
 
+def directory_as_input(tmp: Path):
+    argv, out = _checkpoint_argv(tmp, _model_file(tmp, stages=1, claimed_stages=1))
+    argv[argv.index("--input") + 1] = str(tmp)
+    return argv, [str(tmp), "is a directory"], [out]
+
+
+def device_not_available(tmp: Path):
+    argv, out = _checkpoint_argv(tmp, _model_file(tmp, stages=1, claimed_stages=1))
+    return argv + ["--device", "cuda:99"], ["--device 'cuda:99'"], [out]
+
+
 CASES = {
     "truncated HDF5": Case(truncated_hdf5),
     "HDF5 without kspace": fastmri_case("missing dataset 'kspace'", kspace=None),
@@ -198,7 +209,31 @@ CASES = {
     "checkpoint of another architecture": Case(other_architecture),
     "pickle checkpoint with arbitrary objects": Case(pickle_checkpoint),
     "NaN in a user's image": Case(nan_image_input),
+    "a directory as --input": Case(directory_as_input),
+    "a CUDA device this machine lacks": Case(device_not_available),
 }
+
+
+@pytest.mark.parametrize("option", ["--threads", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_counts_below_one_are_rejected(tmp_path, capsys, option, value):
+    argv, out = _recon_argv(tmp_path, tmp_path / "mask.npz")
+    with pytest.raises(SystemExit) as exit_:
+        main(argv + [option, value])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be at least 1, got {value}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback_of_an_error(tmp_path, capsys, monkeypatch):
+    argv, _, _ = directory_as_input(tmp_path)
+    monkeypatch.delenv("IFRNET_DEBUG", raising=False)
+    assert main(argv) == 2
+    with pytest.raises(ValueError, match="is a directory"):
+        main(["--debug", *argv])
+    monkeypatch.setenv("IFRNET_DEBUG", "1")
+    with pytest.raises(ValueError, match="is a directory"):
+        main(argv)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -228,8 +263,9 @@ def test_corpus_is_large_enough():
 @pytest.mark.parametrize(
     ("edit", "message"),
     [(lambda c: c.update(unknown_key=1), "unknown key unknown_key"),
-     (lambda c: c["datasets"]["brain-real"].update(size=-8), "datasets.brain-real.size")],
-    ids=["unknown config key", "negative size in the config"],
+     (lambda c: c["datasets"]["brain-real"].update(size=-8), "datasets.brain-real.size"),
+     (lambda c: c.update(device="cuda:99"), "device 'cuda:99': ")],
+    ids=["unknown config key", "negative size in the config", "a CUDA device this machine lacks"],
 )
 def test_bad_config_fails_before_any_job(tmp_path, edit, message):
     work = workflow_copy(tmp_path)
@@ -239,3 +275,13 @@ def test_bad_config_fails_before_any_job(tmp_path, edit, message):
     result = snakemake(work, "--cores", "1", "--configfile", "bad.yaml")
     assert result.returncode != 0 and message in result.stderr + result.stdout
     assert not (work / "data").exists()
+
+
+def test_planning_needs_no_device(tmp_path):
+    """A dry run (e.g. on a cluster's login node without the GPU the jobs will get) plans."""
+    work = workflow_copy(tmp_path)
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["device"] = "cuda:99"
+    (work / "gpu.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "-n", "results/tables", "--cores", "1", "--configfile", "gpu.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -49,6 +49,12 @@ def test_schema_declares_draft_2020_12():
          "models.p.weights: published weights convert for methods ifrnet and admmnet"),
         (lambda c: c["models"].update(p={"method": "admmnet", "weights": {"path": "n.mat"},
                                          "train": {"epochs": 1, "lr": 0.1}}), "models.p"),
+        (lambda c: c["models"]["admmnet-s15"].update(save_maps=[2]),
+         "models.admmnet-s15.save_maps: model 'admmnet-s15'"),
+        (lambda c: c["figures"]["fig06"].update(model="admmnet-s15"),
+         "figures.fig06.model: model 'admmnet-s15'"),
+        (lambda c: c["figures"]["fig12"].update(model="admmnet-s15"),
+         "figures.fig12.model: model 'admmnet-s15'"),
     ],
 )
 def test_bad_config_names_the_key(edit, message):
@@ -56,3 +62,21 @@ def test_bad_config_names_the_key(edit, message):
     edit(config)
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
         validate_config(config, SCHEMA)
+
+
+def test_stage_output_list_matches_the_classes():
+    from ifrnet.registry import METHODS, STAGE_OUTPUTS, has_stage_outputs, resolve
+
+    for name in METHODS:
+        assert has_stage_outputs(name) == getattr(resolve(name), "stage_outputs", False), name
+    assert STAGE_OUTPUTS <= set(METHODS)
+
+
+def test_validation_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, yaml; from ifrnet.config import validate_config, load_schema; "
+            "validate_config(yaml.safe_load(open('config/config.yaml')), "
+            "load_schema('config/schema.yaml')); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -136,7 +136,9 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
 
 def test_every_artefact_has_provenance(smoke_run):
     record = json.loads((smoke_run / "results/figures/fig07.prov.json").read_text())
-    assert {"config_sha256", "code_version", "packages", "seed", "inputs"} <= set(record)
+    assert {"config_sha256", "code_version", "packages", "seed", "inputs", "config", "device",
+            "hardware"} <= set(record)
+    assert record["config"]["models"]["mine"]["method"] == "my_recon:BoxFilteredZeroFilled"
     assert "results/recon/brain-real/radial-r0.10/mine.h5" in record["inputs"]
     assert record["packages"]["torch"] and len(record["config_sha256"]) == 64
     table = json.loads((smoke_run / "results/tables/table_IV.prov.json").read_text())

@@ -10,7 +10,10 @@ renamed, so the directory never holds a partial or invalid volume; a rerun after
 volumes already there (it re-reads the archive up to them: tar streams cannot seek). A manifest
 ``<directory>.fetched`` (``sha256sum`` format) is written last, atomically: its presence means the
 directory is complete. Signed URLs carry credentials in their query string, so messages show the
-URL without it.
+URL without it, and the workflow never sees the URL at all: the config names where it is kept
+(``{env: NAME}``, an environment variable, or ``{file: PATH}``, a file holding it), and only the
+job reads it (:func:`read_url`). A refreshed URL for the same archive therefore changes nothing
+Snakemake tracks, and reruns nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,26 @@ def redact(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     hidden = "?…" if parts.query else ""
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + hidden
+
+
+def read_url(source: dict[str, str]) -> str:
+    """The URL kept where ``source`` says: ``{"env": NAME}`` or ``{"file": PATH}`` (the file's
+    first non-blank line). ValueError naming the variable or file (never the URL) if absent."""
+    if set(source) == {"env"}:
+        url = os.environ.get(source["env"], "").strip()
+        if not url:
+            raise ValueError(f"environment variable {source['env']} (the archive URL) is not set")
+        return url
+    if set(source) == {"file"}:
+        path = Path(source["file"]).expanduser()
+        try:
+            lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        except OSError as err:
+            raise ValueError(f"{path}: cannot read the archive URL ({err.strerror})") from None
+        if not any(lines):
+            raise ValueError(f"{path}: holds no archive URL")
+        return next(line for line in lines if line)
+    raise ValueError(f"a URL source is {{env: NAME}} or {{file: PATH}}, got keys {sorted(source)}")
 
 
 def manifest_path(directory: PathLike) -> Path:

@@ -1,4 +1,4 @@
-"""fastMRI single-coil knee ingest (METHODS §7): validate HDF5 files and extract slices.
+"""fastMRI single-coil knee ingest (docs/methods.md §7): validate HDF5 files and extract slices.
 
 A fastMRI single-coil file holds ``kspace`` complex (slices, H, W) (H = 640, W ≈ 368),
 ``reconstruction_esc`` float (slices, 320, 320) and the attribute ``max``. Every file used is

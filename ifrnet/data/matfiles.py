@@ -1,4 +1,4 @@
-"""The paper's brain data as MATLAB files (METHODS §7).
+"""The paper's brain data as MATLAB files (docs/methods.md §7).
 
 - SIAT_MRIdata200 (``yqx7150/SIAT_MRIdata200``): ``lsq{1..200}.mat``, key ``Img``, complex
   (270, 256); cropped as the repository's ``dataread_demo.m`` does — rotate by 90°

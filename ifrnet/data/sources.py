@@ -161,22 +161,24 @@ def _listed(location: dict[str, Any]) -> dict[str, str]:
             for name, sha in read_checksums(location["checksums"]).items()}
 
 
-def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[str, int]]:
-    """manifest path → (archive URL, volumes to extract) for each fastMRI part given by URL.
+def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[dict[str, str], int]]:
+    """manifest path → (where its archive URL is kept: ``{env: NAME}`` or ``{file: PATH}``,
+    volumes to extract) for each fastMRI part given by URL.
 
     Volumes default to ceil(slices needed / per_volume); ``volumes`` overrides it per part.
     """
     found = {}
-    for part, url in spec.get("urls", {}).items():
+    for part, source in spec.get("urls", {}).items():
         count = spec.get("volumes", {}).get(part) or max(
             1, math.ceil(_fastmri_slices(spec, part) / _per_volume(spec)))
-        found[str(manifest_path(Path(spec["dir"]) / part))] = (url, int(count))
+        found[str(manifest_path(Path(spec["dir"]) / part))] = (source, int(count))
     return found
 
 
-def fastmri_fetches(datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[str, int]]:
-    """manifest path → (URL, volumes) over every fastMRI data set of the config."""
-    found: dict[str, tuple[str, int]] = {}
+def fastmri_fetches(
+        datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, str], int]]:
+    """manifest path → (URL source, volumes) over every fastMRI data set of the config."""
+    found: dict[str, tuple[dict[str, str], int]] = {}
     for spec in datasets.values():
         if spec["source"] == "fastmri":
             found.update(_fastmri_fetches(spec))

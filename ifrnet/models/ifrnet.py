@@ -27,6 +27,8 @@ sqrt(8 / L) so that c2 keeps the magnitude of the L = 8 network for wide layers.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -99,6 +101,9 @@ class IFRNet(nn.Module):
     real data). ``net(kspace, mask, return_maps=True)`` also returns the list of the N
     descriptor maps T⁽ⁿ⁾, each real (B, H, W) (complex data: the real part's map).
     """
+
+    #: ``return_maps`` / ``return_stages`` are supported (``save_maps``, Fig. 6 and Fig. 12).
+    stage_outputs: ClassVar[bool] = True
 
     def __init__(self, stages: int = 9, blocks: int = 2, filters: int = 8, filter_size: int = 3,
                  init: str = "dct", share_weights: bool = False, descriptor_input: str = "x",

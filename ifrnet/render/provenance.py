@@ -1,9 +1,15 @@
 """Provenance sidecars: what made an artefact, as ``{artefact stem}.prov.json``.
 
-The record holds the config's SHA-256 (of its canonical JSON), the code version (``git
-describe`` of the working tree, marked ``-dirty`` when it has local changes, else the package
-version), the versions of the packages the numbers depend on, the master seed, and the SHA-256
-of every input file.
+The record holds the config itself (rerun from it: ``snakemake --configfile`` on the ``config``
+entry written out as YAML or JSON) and its SHA-256 (of its canonical JSON), the code version
+(``git describe`` of the working tree, marked ``-dirty`` when it has local changes, else the
+package version), the versions of the packages the numbers depend on, the configured ``device``,
+the hardware and torch/CUDA build of the machine that wrote the record, the master seed, and the
+SHA-256 of every input file.
+
+Secrets stay out: the config has no place for them (signed fastMRI URLs are named by an
+environment variable or a file, :mod:`ifrnet.data.archive`), and as a second guard any URL in
+it is recorded without its query string, where signed URLs keep their credentials.
 """
 
 from __future__ import annotations
@@ -50,6 +56,45 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def public_config(config: Any) -> Any:
+    """``config`` with every URL's query string and fragment removed (nested, copied)."""
+    from ifrnet.data.archive import redact
+
+    if isinstance(config, dict):
+        return {key: public_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [public_config(value) for value in config]
+    if isinstance(config, str) and "://" in config:
+        return redact(config)
+    return config
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> dict[str, Any]:
+    """This machine: CPU model and core count, visible CUDA GPUs, torch and its CUDA/cuDNN."""
+    import torch
+
+    gpus = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if torch.cuda.is_available() else [])
+    return {
+        "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpus": gpus,
+        "torch": torch.__version__, "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "platform": platform.platform(),
+    }
+
+
 def write_provenance(artefact: str | os.PathLike[str], config: dict[str, Any],
                      inputs: list[str | os.PathLike[str]]) -> Path:
     """Write the sidecar of ``artefact`` (``stem.prov.json`` beside it) and return its path."""
@@ -60,6 +105,9 @@ def write_provenance(artefact: str | os.PathLike[str], config: dict[str, Any],
         "code_version": code_version(),
         "packages": package_versions(),
         "seed": config.get("seed"),
+        "device": config.get("device"),
+        "hardware": hardware(),
+        "config": public_config(config),
         "inputs": {str(p): file_sha256(p) for p in sorted(map(str, inputs))},
     }
     path = artefact.with_name(f"{artefact.stem}.prov.json")

@@ -1,5 +1,6 @@
 # Configuration validation and input functions. No computation here: the library does the work.
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from ifrnet.artefacts import (
     table_inputs,
     training_dataset,
 )
+from ifrnet.device import check_device
 from ifrnet.data.sources import downloads, fastmri_fetches, source_files
 from ifrnet.config import (
     ConfigError,
@@ -29,6 +31,26 @@ try:
     validate_config(config, load_schema(workflow.source_path("../../config/schema.yaml")))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+
+
+def check_configured_device():
+    """The config's `device` must exist where jobs run (one line naming it, else)."""
+    try:
+        check_device(config["device"])
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+
+
+# Checked once, before the first job, where the jobs run: a cluster job on its node (a GPU
+# cluster's login node may have no GPU); a local run in onstart, which comes before scheduling
+# (the executor is known only then; dry runs start no job and skip it).
+if workflow.remote_exec:
+    check_configured_device()
+
+
+onstart:
+    if workflow.local_exec:
+        check_configured_device()
 
 SPLITS = ["train", "val", "test"]
 
@@ -53,6 +75,9 @@ def mask_for(wildcards):
 
 
 DOWNLOADS = {**downloads(config["datasets"]), **file_downloads(config)}
+# Rule download matches exactly the files the config downloads (locations with a `url`):
+# checksummed files the user already has (`dir` without `url`) are plain inputs, never jobs.
+DOWNLOADED = "|".join(re.escape(path) for path in sorted(DOWNLOADS)) or "(?!)"
 
 
 def download_entry(path):
@@ -66,10 +91,16 @@ FETCHES = fastmri_fetches(config["datasets"])
 
 
 def fetch_entry(path):
-    """(URL, volumes) of a fastMRI part streamed from an archive URL (WorkflowError if none)."""
+    """(URL source, volumes) of a fastMRI part streamed from an archive (WorkflowError if none)."""
     if path not in FETCHES:
         raise WorkflowError(f"{path}: no fastMRI data set gives a URL for this part")
     return FETCHES[path]
+
+
+def url_source_args(source):
+    """`--url-env NAME` or `--url-file PATH` (shell-quoted): the job reads the URL itself."""
+    (kind, where), = source.items()
+    return f"--url-{kind} {shlex.quote(where)}"
 
 
 def table_names():

@@ -3,13 +3,15 @@
 
 rule download:
     output:
-        "data/raw/{collection}/{file}",
+        "{download}",
+    wildcard_constraints:
+        download=DOWNLOADED,
     params:
         url=lambda wc, output: download_entry(output[0])[0],
         sha256=lambda wc, output: download_entry(output[0])[1],
     retries: 2
     log:
-        "results/logs/download/{collection}/{file}.log",
+        "results/logs/download/{download}.log",
     conda:
         ENV
     shell:
@@ -23,7 +25,8 @@ rule fetch_fastmri:
     wildcard_constraints:
         part="singlecoil_train|singlecoil_val",
     params:
-        url=lambda wc, output: fetch_entry(output[0])[0],
+        # where the signed URL is kept (an environment variable or a file), never the URL
+        url_source=lambda wc, output: url_source_args(fetch_entry(output[0])[0]),
         volumes=lambda wc, output: fetch_entry(output[0])[1],
     retries: 2
     log:
@@ -31,7 +34,7 @@ rule fetch_fastmri:
     conda:
         ENV
     shell:
-        "ifrnet fetch-fastmri --url {params.url:q} --volumes {params.volumes} "
+        "ifrnet fetch-fastmri {params.url_source} --volumes {params.volumes} "
         "--out-dir {wildcards.root:q}/{wildcards.part:q} --no-progress > {log:q} 2>&1"
 
 
