@@ -8,10 +8,14 @@ Every error names the offending key as a dotted path, e.g. ``datasets.brain-real
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+# The schema of this checkout (the project is installed from its source tree, editable).
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 
 
 class ConfigError(ValueError):
