@@ -12,6 +12,8 @@ from ifrnet.artefacts import (
     training_dataset,
 )
 from ifrnet.data.sources import downloads, fastmri_fetches, source_files
+from ifrnet.jobs import job_prefix
+from snakemake.settings.types import DeploymentMethod
 from ifrnet.config import (
     ConfigError,
     experiments,
@@ -42,6 +44,13 @@ def repo_file(path):
     found = os.path.normpath(os.path.join(os.fspath(RULES_DIR), "..", "..", path))
     here = os.path.relpath(found)
     return found if here.startswith("..") else here
+
+
+# Conda route (README "Environments"): jobs run in envs/ifrnet.yaml, which holds the pinned
+# dependencies but not this project; `ifrnet` there runs this checkout's code (ifrnet.jobs).
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method and getattr(
+        RULES_DIR, "is_local", False):
+    shell.prefix(job_prefix(os.path.abspath(repo_file("."))).replace("{", "{{").replace("}", "}}"))
 
 
 try:
