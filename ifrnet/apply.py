@@ -25,6 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ifrnet.config import is_network
 from ifrnet.fourier import fft2c, zero_filled
 from ifrnet.io import atomic_path
 from ifrnet.learned import LearnedMethod, load_network
@@ -99,18 +100,19 @@ def reconstruct_file(
     reference_key: str | None = None, device: str = "cpu", batch_size: int = 4,
 ) -> list[dict[str, float]]:
     """Reconstruct a user's file with a trained ``checkpoint`` or the model entry ``spec`` (see
-    :func:`model_spec`; a learned entry also needs its checkpoint); return per-image metrics if
-    a reference (or, for image input, the input itself) is available, else an empty list."""
+    :func:`model_spec`; a network entry, trained or with published weights, also needs its
+    checkpoint); return per-image metrics if a reference (or, for image input, the input
+    itself) is available, else an empty list."""
     if input_kind not in ("image", "kspace"):
         raise ValueError(f"input kind must be 'image' or 'kspace', got {input_kind!r}")
     if kind not in (None, "real", "complex"):
         raise ValueError(f"data kind must be 'real' or 'complex', got {kind!r}")
     if Path(out_path).suffix.lower() not in (".npy", ".h5", ".hdf5", ".mat"):
         raise ValueError(f"{out_path}: output must end in .npy, .h5, .hdf5 or .mat")
-    learned = spec is None or "train" in spec
+    learned = spec is None or is_network(spec)
     if learned and checkpoint is None:
         name = repr(spec["method"]) if spec else "to run"
-        raise ValueError(f"model {name} is learned: give its checkpoint (--checkpoint model.pt)")
+        raise ValueError(f"model {name} is a network: give its checkpoint (--checkpoint model.pt)")
     if not learned and checkpoint is not None:
         raise ValueError(f"a checkpoint applies to learned models only, not {spec['method']!r}")
     data = _as_stack(read_array(input_path, key), input_path).astype(np.complex64)

@@ -201,7 +201,7 @@ def test_configured_model_with_its_tuned_constants(tmp_path, capsys):
         (["--method", "nope"], "unknown method 'nope'"),
         (["--model", "nope", "--config", "CONFIG"], "model 'nope' is not in the config"),
         (["--model", "ifrnet-s2-k1-l8-dct", "--config", "CONFIG"],
-         "model 'ifrnet' is learned: give its checkpoint"),
+         "model 'ifrnet' is a network: give its checkpoint"),
         (["--method", "ifrcs", "--checkpoint", "x.pt"], "applies to learned models only"),
         (["--param", "lam=1"], "--param and --tuned go with --method or --model"),
         ([], "name what to run"),
