@@ -7,10 +7,11 @@ min_version("9.18")
 
 
 # The default config applies only when no --configfile is given: Snakemake would otherwise merge
-# the two (a smoke run would inherit the default study's tables).
+# the two (a smoke run would inherit the default study's tables). It is found beside this file,
+# so the workflow also runs from another directory or as a module (README: "Use as a module").
 if not workflow.config_settings.configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: workflow.source_path("config/config.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -49,8 +49,10 @@ def figure_experiments(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
     return []
 
 
-def table_inputs(config: dict[str, Any], table: str) -> list[str]:
-    """Files a table is rendered from: metrics, masks, tuning results, test split, paper."""
+def table_inputs(config: dict[str, Any], table: str,
+                 published: str | os.PathLike[str] = PUBLISHED) -> list[str]:
+    """Files a table is rendered from: metrics, masks, tuning results, test split, paper (the
+    published-results file ``published``)."""
     spec = config["tables"][table]
     cells = table_cells(config, table)
     files = [metrics_path(*cell) for cell in cells]
@@ -59,7 +61,7 @@ def table_inputs(config: dict[str, Any], table: str) -> list[str]:
               if "tune" in config["models"][model]]
     files.append(prepared_path(spec["dataset"], "test"))
     if "paper" in spec:
-        files.append(PUBLISHED)
+        files.append(str(published))
     return files
 
 

@@ -33,6 +33,17 @@ def _shape(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _param(text: str) -> tuple[str, Any]:
+    """``name=value`` → (name, value); the value as JSON (numbers, true/false) or else text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected name=value, e.g. lam=0.01, got {text!r}")
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value
+
+
 def _int_list(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
@@ -131,12 +142,25 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
-    from ifrnet.apply import reconstruct_file
+    from ifrnet.apply import model_spec, reconstruct_file
+    from ifrnet.config import SCHEMA_PATH, load_config
 
     _set_threads(args.threads)
-    scores = reconstruct_file(args.checkpoint, args.input, args.mask, args.out, key=args.key,
-                              input_kind=args.input_kind, reference=args.reference,
-                              reference_key=args.reference_key, device=args.device)
+    spec = None
+    if args.method or args.model:
+        config = load_config(args.config, SCHEMA_PATH) if args.model else None
+        spec = model_spec(method=args.method, model=args.model, config=config,
+                          params=dict(args.param), tuned=args.tuned)
+        print(f"{args.model or args.method} ({spec['method']}): " + ", ".join(
+            f"{k} = {v}" for k, v in sorted(spec["params"].items())))
+    elif args.param or args.tuned:
+        raise ValueError("--param and --tuned go with --method or --model")
+    elif args.checkpoint is None:
+        raise ValueError("name what to run: --checkpoint, --model or --method")
+    scores = reconstruct_file(args.checkpoint, args.input, args.mask, args.out, spec=spec,
+                              kind=args.kind, key=args.key, input_kind=args.input_kind,
+                              reference=args.reference, reference_key=args.reference_key,
+                              device=args.device, batch_size=args.batch_size)
     print(f"wrote {args.out}")
     for i, score in enumerate(scores):
         print(f"image {i}: PSNR {score['psnr']:.2f} dB  SSIM {score['ssim']:.4f}  "
@@ -282,8 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="model.pt to write")
     p.set_defaults(func=cmd_convert_weights)
 
-    p = sub.add_parser("reconstruct", help="apply a trained model to your own file")
-    p.add_argument("--checkpoint", required=True, type=Path, help="model.pt")
+    p = sub.add_parser("reconstruct", help="run any method on your own file: a trained "
+                       "checkpoint, a configured model or a registered method")
+    p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", help="model entry of --config, e.g. ifrcs")
+    which.add_argument("--method", help="registered method (e.g. ifrcs) or package.module:Class")
+    p.add_argument("--config", type=Path, default=Path("config/config.yaml"),
+                   help="config holding --model (default config/config.yaml)")
+    p.add_argument("--tuned", type=Path, help="tuning result .json (results/tuning/...)")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
+                   help="a constant of the method, e.g. lam=0.01 (repeatable; overrides the "
+                   "tuning result and the config)")
+    p.add_argument("--kind", choices=["real", "complex"],
+                   help="data kind (default: from the checkpoint, else real for a real image)")
     p.add_argument("--input", required=True, type=Path, help=".npy/.npz/.mat/.h5 image or k-space")
     p.add_argument("--key", help="variable name inside the input file, if it holds several")
     p.add_argument("--input-kind", choices=["image", "kspace"], default="image")
@@ -291,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output .npy, .h5 or .mat")
     p.add_argument("--reference", type=Path, help="ground-truth image file for metrics")
     p.add_argument("--reference-key")
+    p.add_argument("--batch-size", type=int, default=4, help="images per batch (networks)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_reconstruct)

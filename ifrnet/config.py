@@ -8,10 +8,14 @@ Every error names the offending key as a dotted path, e.g. ``datasets.brain-real
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+# The schema of this checkout (the project is installed from its source tree, editable).
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -57,7 +61,7 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
             problems.append(f"models.{name}.weights: published weights convert for methods "
                             f"ifrnet and admmnet, not {spec['method']!r}")
     for name, spec in config["datasets"].items():
-        if spec["source"] in ("siat", "fastmri") and "dir" not in spec:
+        if spec["source"] in ("siat", "fastmri", "folder") and "dir" not in spec:
             problems.append(f"datasets.{name}: source {spec['source']} needs 'dir'")
         if spec["source"] == "siat" and spec["size"] != 256:
             problems.append(f"datasets.{name}.size: siat slices are 256×256, got {spec['size']}")

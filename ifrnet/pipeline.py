@@ -50,7 +50,11 @@ def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | 
         from ifrnet.tuning import read_tuned
 
         params.update(read_tuned(tuned))
-    return resolve(model_spec["method"])(real=real, **params)
+    cls = resolve(model_spec["method"])
+    try:
+        return cls(real=real, **params)
+    except TypeError as err:  # e.g. an unknown parameter name
+        raise ValueError(f"method {model_spec['method']!r} with {params}: {err}") from err
 
 
 def reconstruct_split(

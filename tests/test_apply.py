@@ -121,3 +121,107 @@ def test_wrong_checkpoint_fails_clearly(tmp_path, capsys):
                  str(tmp_path / "in.npy"), "--mask", str(tmp_path / "mask.npy"), "--out",
                  str(tmp_path / "rec.npy")])
     assert code == 2 and "bad.pt" in capsys.readouterr().err
+
+
+# --- any method on a user's file: a registered method, a configured model, tuned constants ---
+
+
+def _mask(path: Path) -> np.ndarray:
+    mask = np.random.default_rng(3).random((SIZE, SIZE)) < 0.35
+    mask[SIZE // 2 - 2 : SIZE // 2 + 2, SIZE // 2 - 2 : SIZE // 2 + 2] = True
+    np.save(path, mask)
+    return mask
+
+
+def test_any_registered_method_zero_filled_matches_numpy(tmp_path, capsys):
+    image = phantom(2, 4).astype(np.float64) * 3.0
+    mask = _mask(tmp_path / "mask.npy")
+    np.save(tmp_path / "in.npy", image)
+    code = main(["reconstruct", "--method", "zero-filled", "--input", str(tmp_path / "in.npy"),
+                 "--mask", str(tmp_path / "mask.npy"), "--out", str(tmp_path / "rec.npy")])
+    assert code == 0
+    # float64 NumPy reference: centred orthonormal FFT, masked, inverse, real part (real data)
+    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(image, axes=(1, 2)), norm="ortho"),
+                        axes=(1, 2)) * mask
+    expected = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(1, 2)), norm="ortho"),
+                               axes=(1, 2)).real
+    np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), expected, atol=1e-5)
+    assert capsys.readouterr().out.count("PSNR") == 2
+
+
+def test_iterative_method_with_constants_from_the_command_line(tmp_path, capsys):
+    from baselines.ifrcs import IFRCS
+
+    image = phantom(1, 6)[0] * 5.0
+    mask = _mask(tmp_path / "mask.npy")
+    np.save(tmp_path / "in.npy", image)
+    code = main(["reconstruct", "--method", "ifrcs", "--param", "lam=0.01", "--param",
+                 "max_iter=20", "--input", str(tmp_path / "in.npy"), "--mask",
+                 str(tmp_path / "mask.npy"), "--out", str(tmp_path / "rec.h5")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ifrcs (ifrcs): lam = 0.01, max_iter = 20" in out and "PSNR" in out
+    k = (fft2c(image[None] / 5.0) * mask).astype(np.complex64)
+    expected = IFRCS(real=True, lam=0.01, max_iter=20)(k, mask) * 5.0
+    with h5py.File(tmp_path / "rec.h5") as f:
+        np.testing.assert_allclose(f["recon"][()], expected, atol=1e-5)
+    zero_filled = ifft2c(fft2c(image) * mask).real
+    assert evaluate(expected[0], image)["psnr"] > evaluate(zero_filled, image)["psnr"]
+
+
+def test_configured_model_with_its_tuned_constants(tmp_path, capsys):
+    import json
+
+    from baselines.ifrcs import IFRCS
+    from tests.workflow_helpers import ROOT
+
+    image = phantom(1, 8)[0]
+    mask = _mask(tmp_path / "mask.npy")
+    np.save(tmp_path / "in.npy", image)
+    (tmp_path / "t.json").write_text(json.dumps({"best": {"lam": 0.03, "max_iter": 10,
+                                                          "rho": 0.5}}))
+    args = ["reconstruct", "--model", "ifrcs", "--config", str(ROOT / "config" / "smoke.yaml"),
+            "--input", str(tmp_path / "in.npy"), "--mask", str(tmp_path / "mask.npy"),
+            "--out", str(tmp_path / "rec.npy")]
+    assert main([*args, "--tuned", str(tmp_path / "t.json"), "--param", "max_iter=5"]) == 0
+    # smoke.yaml's params (tol) < the tuning result < the command line (max_iter)
+    assert "lam = 0.03, max_iter = 5, rho = 0.5, tol = 0.0001" in capsys.readouterr().out
+    expected = IFRCS(real=True, tol=1e-4, lam=0.03, max_iter=5, rho=0.5)(
+        (fft2c(image[None]) * mask).astype(np.complex64), mask)
+    np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), expected, atol=1e-5)
+    (tmp_path / "rec.npy").unlink()
+    assert main(args) == 2  # tuned entry, neither tuning result nor constants
+    assert "model 'ifrcs' is tuned: give its tuning result" in capsys.readouterr().err
+    assert not (tmp_path / "rec.npy").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "nope"], "unknown method 'nope'"),
+        (["--model", "nope", "--config", "CONFIG"], "model 'nope' is not in the config"),
+        (["--model", "ifrnet-s2-k1-l8-dct", "--config", "CONFIG"],
+         "model 'ifrnet' is a network: give its checkpoint"),
+        (["--method", "ifrcs", "--checkpoint", "x.pt"], "applies to learned models only"),
+        (["--param", "lam=1"], "--param and --tuned go with --method or --model"),
+        ([], "name what to run"),
+        (["--method", "ifrcs", "--param", "nonsense=1"], "nonsense"),
+    ],
+)
+def test_method_choice_errors_are_one_line_without_output(tmp_path, capsys, extra, message):
+    from tests.workflow_helpers import ROOT
+
+    _mask(tmp_path / "mask.npy")
+    np.save(tmp_path / "in.npy", phantom(1, 1)[0])
+    extra = [str(ROOT / "config" / "smoke.yaml") if a == "CONFIG" else a for a in extra]
+    code = main(["reconstruct", *extra, "--input", str(tmp_path / "in.npy"), "--mask",
+                 str(tmp_path / "mask.npy"), "--out", str(tmp_path / "rec.npy")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "rec.npy").exists()
+
+
+def test_param_needs_name_and_value():
+    with pytest.raises(SystemExit):
+        main(["reconstruct", "--method", "ifrcs", "--param", "lam", "--input", "a.npy",
+              "--mask", "m.npy", "--out", "r.npy"])

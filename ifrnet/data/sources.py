@@ -13,6 +13,7 @@ from ifrnet.data import embedded
 from ifrnet.data.archive import manifest_path
 from ifrnet.data.download import read_checksums, verify
 from ifrnet.data.fastmri import extract_slices
+from ifrnet.data.folder import folder_files, folder_images
 from ifrnet.data.matfiles import read_siat_slice, read_test_image
 from ifrnet.data.phase import smooth_phase
 from ifrnet.data.prepared import write_split
@@ -100,7 +101,11 @@ def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], di
     return images, indices, f"fastMRI single-coil knee, centre {crop}×{crop} crop"
 
 
-SOURCES = {"embedded": _embedded, "siat": _siat, "fastmri": _fastmri}
+def _folder(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    return folder_images(spec, seed, _verified(folder_files(spec["dir"]), spec.get("checksums")))
+
+
+SOURCES = {"embedded": _embedded, "siat": _siat, "fastmri": _fastmri, "folder": _folder}
 
 
 def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str,
@@ -141,7 +146,8 @@ def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
     written = []
     for split in SPLITS:
         path = Path(out_dir) / f"{split}.h5"
-        synthetic = spec["kind"] == "complex" and source == "embedded"
+        synthetic = spec["kind"] == "complex" and (
+            source == "embedded" or (source == "folder" and not np.any(magnitude[split].imag)))
         caption = description + (" × synthetic phase" if synthetic else "")
         write_split(path, images[split], {
             "dataset": name, "split": split, "source": caption, "kind": spec["kind"],
@@ -187,8 +193,12 @@ def fastmri_fetches(
 
 def source_files(spec: dict[str, Any]) -> list[str]:
     """Files a data set is prepared from that the workflow should track: checksummed files of
-    siat sources, the completion manifests of fastMRI parts fetched from URLs; none for the
-    embedded source (its template ships with nilearn) or a fastMRI directory the user fills."""
+    siat sources, the completion manifests of fastMRI parts fetched from URLs, every slice file
+    of a ``folder`` source (adding, removing or editing one prepares the data set again); none
+    for the embedded source (its template ships with nilearn) or a fastMRI directory the user
+    fills."""
+    if spec["source"] == "folder":
+        return [str(p) for p in folder_files(spec["dir"])] if Path(spec["dir"]).is_dir() else []
     files = list(_listed(spec))
     if "test_source" in spec:
         files += list(_listed(spec["test_source"]))

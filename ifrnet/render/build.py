@@ -105,7 +105,8 @@ def build_table(config: dict[str, Any], name: str, out_dir: PathLike,
                + paper_caption(spec, published) + " Ours: mean ± std over the test images;"
                " Δ = ours − paper." + test)
     written = write_table(summary, out_dir, name, spec["title"], caption)
-    written.append(write_provenance(written[0], config, table_inputs(config, name)))
+    written.append(write_provenance(written[0], config,
+                                    table_inputs(config, name, published_path)))
     return written
 
 

@@ -5,7 +5,7 @@
 
 rule table:
     input:
-        lambda wc: table_inputs(config, wc.table),
+        lambda wc: table_inputs(config, wc.table, PUBLISHED),
     output:
         csv=f"{ART}/tables/{{table}}.csv",
         md=f"{ART}/tables/{{table}}.md",
@@ -14,6 +14,7 @@ rule table:
     params:
         config=as_json(config),
         out_dir=lambda wc, output: str(Path(output.csv).parent),
+        published=PUBLISHED,
     log:
         "results/logs/table/{table}.log",
     benchmark:
@@ -22,7 +23,7 @@ rule table:
         ENV
     shell:
         "ifrnet table --config {params.config:q} --name {wildcards.table:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--published {params.published:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule figure:
@@ -141,16 +142,17 @@ rule report:
     input:
         tables=table_files(table_names()),
         figures=figure_files(figure_names()),
-        captions=expand("workflow/report/{name}.rst", name=table_names() + figure_names()),
+        captions=[repo_file(f"workflow/report/{n}.rst") for n in table_names() + figure_names()],
     output:
         "results/report.html",
     params:
         csvs=lambda wc, input: [f for f in input.tables if f.endswith(".csv")],
         pngs=lambda wc, input: [f for f in input.figures if f.endswith(".png")],
+        captions=lambda wc, input: os.path.dirname(input.captions[0]),
     log:
         "results/logs/report.log",
     conda:
         ENV
     shell:
         "ifrnet report --tables {params.csvs:q} --figures {params.pngs:q} "
-        "--captions workflow/report --out {output:q} > {log:q} 2>&1"
+        "--captions {params.captions:q} --out {output:q} > {log:q} 2>&1"

@@ -1,5 +1,6 @@
 # Configuration validation and input functions. No computation here: the library does the work.
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -13,6 +14,8 @@ from ifrnet.artefacts import (
 )
 from ifrnet.device import check_device
 from ifrnet.data.sources import downloads, fastmri_fetches, source_files
+from ifrnet.jobs import job_prefix
+from snakemake.settings.types import DeploymentMethod
 from ifrnet.config import (
     ConfigError,
     experiments,
@@ -27,8 +30,33 @@ from ifrnet.config import (
     validate_config,
 )
 
+
+# This file's folder: a local path, or a URL when the workflow is a remote module.
+RULES_DIR = workflow.current_basedir
+
+
+def repo_file(path):
+    """A file of this repository (``path`` relative to its root), found from the workflow's own
+    location, not the working directory, so the workflow also runs from another directory
+    (``snakemake -s <repo>/Snakefile --directory <elsewhere>``) or as a module. Local files are
+    given relative to the working directory when inside it (params and provenance read as
+    before), else absolute; a remote module's files come from Snakemake's source cache."""
+    if not getattr(RULES_DIR, "is_local", False):
+        return workflow.source_path(f"../../{path}")
+    found = os.path.normpath(os.path.join(os.fspath(RULES_DIR), "..", "..", path))
+    here = os.path.relpath(found)
+    return found if here.startswith("..") else here
+
+
+# Conda route (README "Environments"): jobs run in envs/ifrnet.yaml, which holds the pinned
+# dependencies but not this project; `ifrnet` there runs this checkout's code (ifrnet.jobs).
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method and getattr(
+        RULES_DIR, "is_local", False):
+    shell.prefix(job_prefix(os.path.abspath(repo_file("."))).replace("{", "{{").replace("}", "}}"))
+
+
 try:
-    validate_config(config, load_schema(workflow.source_path("../../config/schema.yaml")))
+    validate_config(config, load_schema(repo_file("config/schema.yaml")))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -51,6 +79,23 @@ if workflow.remote_exec:
 onstart:
     if workflow.local_exec:
         check_configured_device()
+
+PUBLISHED = repo_file("config/published.yaml")
+
+
+def _shipped_checksums(location):
+    """A relative ``checksums`` path that names a list shipped in this repository (e.g.
+    config/checksums/siat.sha256) and is not in the working directory: the shipped one."""
+    path = location.get("checksums")
+    if path and not os.path.isabs(path) and not os.path.exists(path):
+        shipped = repo_file(path)
+        if os.path.exists(shipped):
+            location["checksums"] = shipped
+
+
+for _spec in config["datasets"].values():
+    for _location in (_spec, _spec.get("test_source", {})):
+        _shipped_checksums(_location)
 
 SPLITS = ["train", "val", "test"]
 
