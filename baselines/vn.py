@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ifrnet.fourier import ifft2c, undersample
-from ifrnet.layers import keep_real
+from ifrnet.layers import keep_real, network_mask
 
 
 def rbf_centres(n_weights: int, vmax: float) -> torch.Tensor:
@@ -183,11 +183,8 @@ def data_gradient(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch
 
 
 class VN(nn.Module):
-    """Variational network with ``steps`` gradient steps (module docstring).
-
-    Called as ``net(kspace (B, H, W) complex, mask (H, W) or (B, H, W))`` → image (B, H, W)
-    complex (imaginary part zero for real data).
-    """
+    """The variational network: ``steps`` gradient steps, each with ``filters`` filters of
+    ``filter_size``² and ``rbf_weights``-Gaussian activations (see the module docstring)."""
 
     def __init__(self, steps: int = 10, filters: int = 24, filter_size: int = 11,
                  rbf_weights: int = 31, vmax: float = 1.0, init_scale: float = 0.04,
@@ -224,10 +221,7 @@ class VN(nn.Module):
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
-        if kspace.dim() != 3 or not kspace.is_complex():
-            raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
-                             f"{tuple(kspace.shape)}")
-        mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
+        mask = network_mask(kspace, mask)
         x = ifft2c(kspace)
         x = x if self.complex_data else keep_real(x)
         for t in range(len(self.activations)):
