@@ -34,7 +34,7 @@ Changes, and why:
   reference code trains with IPALM on the squared error of magnitudes.
 - φ sums only the 2·REACH + 1 = 13 Gaussians nearest to z (the others weigh < 1.5e-8 of their
   weight, below float32 resolution) and gets them by products instead of exponentials;
-  this brings VN's training step on a CPU from ~5× to ~1.5× D5-C5's (one thread, 128×128).
+  this brings VN's training step on a CPU from ~5× to 1.5–2× D5-C5's (one thread, 128×128).
   Tests check it against the full float64 sum.
 """
 
