@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.layers import dct_filters, from_parts, keep_real, to_parts
+from ifrnet.layers import dct_filters, from_parts, keep_real, network_mask, to_parts
 from ifrnet.plf import PiecewiseLinear
 
 
@@ -95,10 +95,7 @@ class ADMMNet(nn.Module):
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
-        if kspace.dim() != 3 or not kspace.is_complex():
-            raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
-                             f"{tuple(kspace.shape)}")
-        mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
+        mask = network_mask(kspace, mask)
         shape = tuple(kspace.shape[-2:])
         zb = None
         beta = None

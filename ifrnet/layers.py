@@ -22,7 +22,7 @@ from ifrnet.plf import PiecewiseLinear, plf, soft_threshold
 
 __all__ = ["PiecewiseLinear", "plf", "soft_threshold", "conv2d_same", "dct_filters",
            "data_consistency", "replace_sampled", "feature_descriptor", "FeatureRefinement",
-           "to_parts", "from_parts", "keep_real"]
+           "to_parts", "from_parts", "keep_real", "network_mask"]
 
 # ---------------------------------------------------------------------------------------------
 # Real and complex images
@@ -41,6 +41,15 @@ def from_parts(parts: torch.Tensor, complex_data: bool) -> torch.Tensor:
         re, im = parts.chunk(2, dim=0)
         return torch.complex(re, im)
     return torch.complex(parts, torch.zeros_like(parts))
+
+
+def network_mask(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A network's input check: ValueError unless kspace is complex (B, H, W); returns the mask
+    ((H, W) or (B, H, W)) as a real tensor on kspace's device, in its real dtype."""
+    if kspace.dim() != 3 or not kspace.is_complex():
+        raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
+                         f"{tuple(kspace.shape)}")
+    return mask.to(device=kspace.device, dtype=kspace.real.dtype)
 
 
 def keep_real(x: torch.Tensor) -> torch.Tensor:

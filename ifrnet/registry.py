@@ -15,6 +15,7 @@ METHODS: dict[str, str] = {
     "admmnet": "baselines.admmnet:ADMMNet",
     "ifrcs": "baselines.ifrcs:IFRCS",
     "d5c5": "baselines.d5c5:D5C5",
+    "vn": "baselines.vn:VN",
     "unet": "baselines.unet:UNetRecon",
     "pano": "baselines.pano:PANO",
     "fdlcp": "baselines.fdlcp:FDLCP",

@@ -13,6 +13,7 @@ from scipy.stats import wilcoxon
 
 from ifrnet.artefacts import refresh_flag
 from ifrnet.io import file_sha256
+from ifrnet.render.build import paper_caption
 from ifrnet.render.diagrams import ifrnet_diagram, model_settings
 from ifrnet.render.paper import cell_keys, load_published, paired_p_value, paper_row
 from ifrnet.render.provenance import config_sha256, write_provenance
@@ -48,6 +49,18 @@ def test_cell_keys_merge_mask_and_model_fields():
     spec = {"paper_keys": {"masks": {"m": {"rate": 0.2}}, "models": {"net": {"method": "X"}}}}
     assert cell_keys(spec, "m", "net") == {"rate": 0.2, "method": "X"}
     assert cell_keys(spec, "m", "other") is None
+
+
+def test_table_vii_has_a_vn_row_without_a_paper_value_and_says_why():
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["tables"]["table_VII"]
+    assert "vn" in spec["models"]
+    for mask in spec["masks"]:
+        assert paper_row(PUBLISHED, "VII", cell_keys(spec, mask, "vn")) is None
+        assert paper_row(PUBLISHED, "VII", cell_keys(spec, mask, "d5c5")) is not None
+    caption = paper_caption(spec, PUBLISHED)  # the note of config/published.yaml's Table VII
+    assert caption.startswith(" Paper: Table VII (") and "reports no VN values" in caption
 
 
 def test_paired_p_value_matches_the_exact_signed_rank_distribution():

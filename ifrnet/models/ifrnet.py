@@ -40,6 +40,7 @@ from ifrnet.layers import (
     dct_filters,
     from_parts,
     keep_real,
+    network_mask,
     to_parts,
 )
 
@@ -140,10 +141,7 @@ class IFRNet(nn.Module):
         ``return_maps`` adds the list of the N maps T⁽ⁿ⁾; ``return_stages`` adds the list of the
         N stage outputs (the X step after stage n, n = 1..N; the last is the output itself).
         """
-        if kspace.dim() != 3 or not kspace.is_complex():
-            raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
-                             f"{tuple(kspace.shape)}")
-        mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
+        mask = network_mask(kspace, mask)
         x_t = torch.zeros_like(kspace)
         maps, stages = [], []
         for n in range(self.stages):

@@ -31,7 +31,7 @@ from ifrnet.pipeline import read_recon  # noqa: E402
 
 DISPLAY_NAMES = {"zero-filled": "Zero-filled", "ifrnet": "IFR-Net", "admmnet": "ADMM-Net",
                  "ifrcs": "IFR-CS", "d5c5": "D5-C5", "unet": "U-Net", "pano": "PANO",
-                 "fdlcp": "FDLCP"}
+                 "fdlcp": "FDLCP", "vn": "VN"}
 
 
 def display_name(config: dict[str, Any], model: str) -> str:
