@@ -1,5 +1,5 @@
 """VN: the variational network of Hammernik et al. (Magn. Reson. Med. 79:3055–3071, 2018),
-single-coil, METHODS §5.
+single-coil, docs/methods.md §5.
 
 T unrolled gradient steps on a learned energy, starting from the zero-filled image x₀ = Fᴴ y:
 
