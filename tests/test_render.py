@@ -85,8 +85,8 @@ def test_summary_holds_ours_paper_difference_and_p(tmp_path):
 
 
 def _two_masks(tmp_path):
-    cells = [Cell(mask, 0.25, model, _metrics(tmp_path / f"{mask}-{model}.csv", psnr), None,
-                  label)
+    cells = [Cell(mask, 0.25, model, _metrics(tmp_path / f"{mask}-{model}.csv", psnr),
+                  {"psnr": 31.0} if psnr[0] == 30.0 else None, label)
              for mask, model, label, psnr in (
                  ("radial", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [30.0, 31.0]),
                  ("radial", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [32.0, 33.0]),
@@ -143,7 +143,8 @@ def test_latex_table_spans_both_columns_and_compiles_without_overfull_boxes(tmp_
     caption = "Ours: mean ± std; Δ = ours − paper – 25 % pseudo-radial; 128×128"
     tex = to_latex(summary, "Table II — K = 2, 3", caption, label="table_II")
     assert tex.isascii() and r"\begin{table*}" in tex and r"\resizebox" in tex
-    assert r"\textbf{32.50 $\pm$ 0.50}" in tex and r"\label{tab:table_II}" in tex
+    assert r"\textbf{32.50$\pm$0.50}" in tex and r" & 31.00 & $-$0.50 & " in tex
+    assert r"\label{tab:table_II}" in tex
     assert tex.count(r"\emph{radial") == 1 and tex.count(r"\emph{random") == 1
     pdflatex = shutil.which("pdflatex")
     if pdflatex is None:

@@ -178,6 +178,12 @@ def tex_escape(text: str) -> str:
     return "".join(out)
 
 
+def _tex_cell(text: str) -> str:
+    """A table cell in LaTeX: escaped, a leading minus as math, ``±`` without spaces."""
+    tex = tex_escape(text).replace(r" $\pm$ ", r"$\pm$")
+    return "$-$" + tex[1:] if re.match(r"-\d", tex) else tex
+
+
 def to_latex(summary: pd.DataFrame, title: str, caption: str, label: str = "") -> str:
     """A booktabs ``table*`` spanning both columns of an IEEE page, shrunk to the text width
     if wider: the metrics under grouped headers, one sub-heading row per mask, best in bold."""
@@ -188,7 +194,8 @@ def to_latex(summary: pd.DataFrame, title: str, caption: str, label: str = "") -
     rules = "".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}"
                     for i in range(len(PAPER_METRICS)))
     lines = [r"% needs \usepackage{booktabs,graphicx}", r"\begin{table*}[t]", r"\centering",
-             r"\scriptsize", rf"\caption{{{tex_escape(title)}. {tex_escape(caption)}}}"]
+             r"\scriptsize", r"\setlength{\tabcolsep}{3pt}",
+             rf"\caption{{{tex_escape(title)}. {tex_escape(caption)}}}"]
     if label:
         lines.append(rf"\label{{tab:{re.sub(r'[^A-Za-z0-9:_-]', '-', label)}}}")
     lines += [r"\resizebox{\ifdim\width>\textwidth\textwidth\else\width\fi}{!}{%",
@@ -203,8 +210,8 @@ def to_latex(summary: pd.DataFrame, title: str, caption: str, label: str = "") -
                       rf"{tex_escape(row['mask'])} "
                       rf"({100 * row['rate_achieved']:.2f}\,\%)}}}} \\"]
             previous = row["mask"]
-        cells = metric_cells(row, pos, best, lambda t, b: rf"\textbf{{{tex_escape(t)}}}" if b
-                             else tex_escape(t))
+        cells = metric_cells(row, pos, best, lambda t, b: rf"\textbf{{{_tex_cell(t)}}}" if b
+                             else _tex_cell(t))
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}", ""]
     return "\n".join(lines)
