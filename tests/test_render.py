@@ -104,6 +104,7 @@ def test_rows_show_labels_and_the_best_mean_per_mask_in_bold(tmp_path):
     assert "| IFR-Net (K = 3) | **32.50 ± 0.50** |" in md
     assert "| IFR-Net (K = 2) | 30.50 ± 0.50 |" in md
     assert "| 0.5 |" in md and "0.500 ±" not in md  # seconds: the mean, no per-batch std
+    assert "seconds_std" not in summary.columns
 
 
 def test_labels_tell_models_of_one_method_apart():

@@ -56,9 +56,9 @@ def _read_metrics(path: Path) -> pd.DataFrame:
 
 
 def summarise(cells: list[Cell], reference: str | None = None) -> pd.DataFrame:
-    """One row per cell: mask, rate, model, label, n, ``{metric}_mean``/``_std``,
-    ``{m}_paper``/``_diff`` for PSNR, SSIM, HFEN, and ``p_psnr`` (vs ``reference`` at the same
-    mask; NaN for itself)."""
+    """One row per cell: mask, rate, model, label, n, ``{metric}_mean``/``_std`` (seconds: the
+    mean only), ``{m}_paper``/``_diff`` for PSNR, SSIM, HFEN, and ``p_psnr`` (vs ``reference``
+    at the same mask; NaN for itself)."""
     data = {(c.mask, c.model): _read_metrics(c.metrics_csv) for c in cells}
     rows = []
     for cell in cells:
@@ -69,7 +69,8 @@ def summarise(cells: list[Cell], reference: str | None = None) -> pd.DataFrame:
         for metric in METRICS:
             values = per_image[metric].to_numpy(dtype=float)
             row[f"{metric}_mean"] = float(np.mean(values))
-            row[f"{metric}_std"] = float(np.std(values))
+            if metric != "seconds":  # images are timed per batch: their spread means nothing
+                row[f"{metric}_std"] = float(np.std(values))
         for metric in PAPER_METRICS:
             paper = float(cell.paper[metric]) if cell.paper and metric in cell.paper else math.nan
             row[f"{metric}_paper"] = paper
