@@ -1,9 +1,13 @@
 # ifrnet-bench: config → thin rules → library functions → results/.
 # Targets: results/tables, results/figures, any single file in them, results/report.html.
 # See README.md.
+import time
+
 from snakemake.utils import min_version
 
 min_version("9.18")
+
+STARTED = time.monotonic()
 
 
 # The default config applies only when no --configfile is given: Snakemake would otherwise merge
@@ -30,3 +34,9 @@ rule all:
         "results/tables",
         "results/figures",
         "results/report.html",
+
+
+onsuccess:
+    from ifrnet.render.summary import run_summary
+
+    print(run_summary("results", time.monotonic() - STARTED))

@@ -49,6 +49,7 @@ from ifrnet.layers import (
     to_parts,
 )
 from ifrnet.method import Method
+from ifrnet.progress import Progress
 
 
 def frame_analysis(x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
@@ -137,26 +138,28 @@ class IFRCS(Method):
         x_t = torch.zeros_like(y)
         x_prev = None
         self.history = []
-        for n in range(max(stops)):
-            x = data_consistency(x_t, y, m, rho)
-            if self.real:
-                x = keep_real(x)
-            if self.track_objective:
-                self.history.append(self.objective(x, y, m, frame))
-            self.iterations = n + 1
-            if x_prev is not None:
-                change = (x - x_prev).abs().flatten(1).norm(dim=1)
-                if bool((change <= self.tol * x.abs().flatten(1).norm(dim=1)).all()):
-                    break
-            if n + 1 in wanted:
-                results[n + 1] = x.cpu().numpy().astype(np.complex64)
-            x_prev = x
-            parts = to_parts(x, not self.real).unsqueeze(1)
-            if self.denoiser == "dct":
-                u = dct_shrink(parts, self.lam, frame)
-            else:
-                u = wavelet_shrink(parts, self.lam)
-            t = feature_descriptor(parts, self.v)
-            x_t = from_parts((u + t * (parts - u))[:, 0], not self.real)
+        with Progress(max(stops), "IFR-CS", unit=" iterations") as bar:
+            for n in range(max(stops)):
+                x = data_consistency(x_t, y, m, rho)
+                if self.real:
+                    x = keep_real(x)
+                if self.track_objective:
+                    self.history.append(self.objective(x, y, m, frame))
+                self.iterations = n + 1
+                if x_prev is not None:
+                    change = (x - x_prev).abs().flatten(1).norm(dim=1)
+                    if bool((change <= self.tol * x.abs().flatten(1).norm(dim=1)).all()):
+                        break
+                if n + 1 in wanted:
+                    results[n + 1] = x.cpu().numpy().astype(np.complex64)
+                x_prev = x
+                parts = to_parts(x, not self.real).unsqueeze(1)
+                if self.denoiser == "dct":
+                    u = dct_shrink(parts, self.lam, frame)
+                else:
+                    u = wavelet_shrink(parts, self.lam)
+                t = feature_descriptor(parts, self.v)
+                x_t = from_parts((u + t * (parts - u))[:, 0], not self.real)
+                bar.update(1)
         final = x.cpu().numpy().astype(np.complex64)  # converged (tol) or max(stops) reached
         return {k: results.get(k, final) for k in stops}

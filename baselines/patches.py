@@ -28,6 +28,7 @@ import sigpy as sp
 
 from ifrnet.fourier import fft2c, ifft2c
 from ifrnet.method import Method
+from ifrnet.progress import Progress
 
 GroupTransform = Callable[[np.ndarray], np.ndarray]
 
@@ -112,12 +113,13 @@ def objective(x: np.ndarray, y: np.ndarray, mask: np.ndarray, coeffs: np.ndarray
 
 def patch_admm(y: np.ndarray, mask: np.ndarray, build_frame: FrameBuilder, lam: float,
                rho: float, outer: int, inner: int, real: bool,
-               history: list[float] | None = None) -> np.ndarray:
+               history: list[float] | None = None,
+               on_iteration: Callable[[], object] | None = None) -> np.ndarray:
     """ADMM for one image: y complex (H, W) sampled k-space, mask (H, W) {0,1}; returns x (H, W).
 
     The frame is built from the zero-filled image, then rebuilt from the iterate before each of
     the ``outer`` rounds of ``inner`` ADMM iterations. ``history`` (if given) receives the
-    objective after every x-update.
+    objective after every x-update; ``on_iteration`` (if given) is called after each iteration.
     """
     y = y.astype(np.complex64)
     m = mask.astype(np.float32)
@@ -136,6 +138,8 @@ def patch_admm(y: np.ndarray, mask: np.ndarray, build_frame: FrameBuilder, lam: 
             u = u + coeffs - z
             if history is not None:
                 history.append(objective(x, y, m, coeffs, lam))
+            if on_iteration is not None:
+                on_iteration()
     return x.astype(np.complex64)
 
 
@@ -162,5 +166,8 @@ class PatchADMM(Method):
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """ADMM per image; kspace complex (B, H, W), mask (H, W)."""
         self.history = []
-        return np.stack([patch_admm(y, mask, self.frame, self.lam, self.rho, self.outer,
-                                    self.inner, self.real, self.history) for y in kspace])
+        with Progress(len(kspace) * self.outer * self.inner, type(self).__name__,
+                      unit=" iterations") as bar:
+            return np.stack([patch_admm(y, mask, self.frame, self.lam, self.rho, self.outer,
+                                        self.inner, self.real, self.history, bar.update)
+                             for y in kspace])

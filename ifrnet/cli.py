@@ -214,7 +214,9 @@ def cmd_stage_metrics(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from ifrnet.render.report import build_report
 
-    print(f"wrote {build_report(args.tables, args.figures, args.captions, args.out)}")
+    out = build_report(args.tables, args.figures, args.captions, args.out, config=args.config,
+                       benchmarks=args.benchmarks)
+    print(f"wrote {out}")
 
 
 def _add_experiment_args(p: argparse.ArgumentParser) -> None:
@@ -369,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", nargs="*", type=Path, default=[], help="table CSVs")
     p.add_argument("--figures", nargs="*", type=Path, default=[], help="figure PNGs")
     p.add_argument("--captions", type=Path, default=Path("workflow/report"))
+    p.add_argument("--config", type=_json, help="the whole config, JSON (titles, provenance)")
+    p.add_argument("--benchmarks", type=Path, help="Snakemake benchmark folder (job times)")
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=cmd_report)
     return parser

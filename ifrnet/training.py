@@ -47,6 +47,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ifrnet.io import atomic_path
+from ifrnet.progress import Progress
 
 PathLike = str | os.PathLike[str]
 
@@ -356,10 +357,7 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
             "log": rows, "settings": settings.identity(), "metadata": metadata,
         }, ckpt_dir / "last.pt")
 
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=step, disable=not settings.progress, file=sys.stderr,
-               unit="it", mininterval=1.0, dynamic_ncols=True)
+    bar = Progress(total, "training", unit=" it", initial=step, enabled=settings.progress)
     tic = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs):
         order = epoch_order(len(train_set), settings.seed, epoch)
@@ -380,8 +378,7 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
             rows.append({"epoch": epoch + 1, "iteration": step, "split": "train",
                          "loss": float(loss.detach()), "lr": optimizer.param_groups[0]["lr"],
                          "elapsed_s": round(time.perf_counter() - tic, 3)})
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}", refresh=False)
+            bar.update(1, note=f"epoch {epoch + 1}, loss {float(loss.detach()):.4f}")
             if step % settings.checkpoint_every == 0 and i + 1 < steps_per_epoch:
                 checkpoint(epoch, i + 1)
             if on_iteration is not None:
@@ -396,8 +393,7 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
                             ckpt_dir / "best.pt")
         scheduler.step()
         checkpoint(epoch + 1, 0)
-        bar.write(f"epoch {epoch + 1}/{settings.epochs}: val loss {val:.5f} (best {best_val:.5f})",
-                  file=sys.stderr)
+        bar.write(f"epoch {epoch + 1}/{settings.epochs}: val loss {val:.5f} (best {best_val:.5f})")
     bar.close()
     save_checkpoint({"model": best_model, "metadata": metadata, "best_val": best_val,
                      "best_epoch": best_epoch, "settings": settings.identity()}, out / "model.pt")

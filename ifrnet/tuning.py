@@ -7,7 +7,9 @@ result file, ``results/tuning/{dataset}/{mask}/{model}.json``, records the winne
 and every trial; reconstructions of the test split use the winner, and table captions show it.
 Grid points of a method with a ``stop_param`` (IFR-CS: ``max_iter``) that differ only in it
 are scored from one run of the largest value (:meth:`ifrnet.method.Method.reconstruct_stops`),
-with the same results as separate runs.
+with the same results as separate runs. A winner on the edge of its grid (λ the lowest tried,
+``max_iter`` the highest, …) is recorded under ``edges``, warned about in the job's log and in
+the captions of the tables that use it: a better value may lie outside the grid.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ifrnet.data.prepared import read_split
 from ifrnet.io import write_text_atomic
 from ifrnet.masks import load_mask
 from ifrnet.metrics import evaluate
+from ifrnet.progress import Progress
 from ifrnet.registry import resolve
 
 PathLike = str | os.PathLike[str]
@@ -52,22 +55,67 @@ def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_
     real = attrs["kind"] == "real"
     points = grid_points(spec["tune"]["grid"])
     scores: dict[int, float] = {}
-    for group in _runs(points, cls.stop_param):
-        recons = _reconstruct_group(cls, real, spec.get("params", {}), group, points, kspace,
-                                    mask.array)
-        for i, recon in recons.items():
-            scores[i] = float(np.mean([evaluate(r, t)["psnr"] for r, t in zip(
-                recon, images, strict=True)]))
-            print(f"[{len(scores)}/{len(points)}] {points[i]}: PSNR {scores[i]:.3f} dB",
-                  file=sys.stderr, flush=True)
+    with Progress(len(points), f"tuning {model_name}", unit=" grid points") as bar:
+        for group in _runs(points, cls.stop_param):
+            recons = _reconstruct_group(cls, real, spec.get("params", {}), group, points,
+                                        kspace, mask.array)
+            for i, recon in recons.items():
+                scores[i] = float(np.mean([evaluate(r, t)["psnr"] for r, t in zip(
+                    recon, images, strict=True)]))
+                bar.write(f"[{len(scores)}/{len(points)}] {points[i]}: PSNR {scores[i]:.3f} dB")
+            bar.update(len(recons))
     trials = [{"params": point, "psnr": scores[i]} for i, point in enumerate(points)]
     best = max(range(len(trials)), key=lambda i: (trials[i]["psnr"], -i))
+    edges = grid_edges(spec["tune"]["grid"], trials[best]["params"])
     result = {"model": model_name, "dataset": str(attrs["dataset"]),
               "mask": os.path.basename(str(mask_path)).removesuffix(".npz"), "metric": "psnr",
               "n_images": len(images), "best": trials[best]["params"],
-              "score": trials[best]["psnr"], "trials": trials}
+              "score": trials[best]["psnr"], "edges": edges, "trials": trials}
+    if edges:
+        print(f"warning: {model_name} at {result['mask']}: {edge_note(edges)}; widen the grid",
+              file=sys.stderr, flush=True)
     write_text_atomic(out_path, json.dumps(result, indent=2) + "\n")
     return result
+
+
+def grid_edges(grid: dict[str, list[Any]], best: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The winner's values that sit on the edge of their grid: ``{name: {"value": v, "edge":
+    "lowest" | "highest", "grid": [sorted values]}}`` for each numeric parameter searched over
+    at least two values whose winning value is the smallest or largest of them (a better one
+    may lie outside the grid). Fixed parameters (one value) and categorical ones never count."""
+    edges = {}
+    for name, values in sorted(grid.items()):
+        numbers = sorted({v for v in values if isinstance(v, int | float)
+                          and not isinstance(v, bool)})
+        if len(numbers) < 2 or len(numbers) != len(set(values)) or name not in best:
+            continue
+        if best[name] in (numbers[0], numbers[-1]):
+            edge = "lowest" if best[name] == numbers[0] else "highest"
+            edges[name] = {"value": best[name], "edge": edge, "grid": numbers}
+    return edges
+
+
+def edge_note(edges: dict[str, dict[str, Any]]) -> str:
+    """One phrase for :func:`grid_edges`' result, e.g. ``lam = 0.005 is the lowest of the grid
+    (0.005 to 0.02)``; empty if there is no edge."""
+    return "; ".join(f"{name} = {e['value']:g} is the {e['edge']} of its grid "
+                     f"({e['grid'][0]:g} to {e['grid'][-1]:g})" for name, e in edges.items())
+
+
+def read_edges(path: PathLike) -> dict[str, dict[str, Any]]:
+    """:func:`grid_edges` of a tuning result file, recomputed from its trials (so that files
+    written before edges were recorded are checked too)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+        grid: dict[str, list[Any]] = {}
+        for trial in result["trials"]:
+            for name, value in trial["params"].items():
+                if value not in grid.setdefault(name, []):
+                    grid[name].append(value)
+        return grid_edges(grid, dict(result["best"]))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a tuning result ({err})") from err
 
 
 def _runs(points: list[dict[str, Any]], stop_param: str | None) -> list[list[int]]:

@@ -5,6 +5,8 @@ import hashlib
 import json
 import math
 import os
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -15,9 +17,10 @@ from ifrnet.artefacts import refresh_flag
 from ifrnet.io import file_sha256
 from ifrnet.render.build import paper_caption
 from ifrnet.render.diagrams import ifrnet_diagram, model_settings
+from ifrnet.render.labels import unique_labels
 from ifrnet.render.paper import cell_keys, load_published, paired_p_value, paper_row
 from ifrnet.render.provenance import config_sha256, write_provenance
-from ifrnet.render.tables import Cell, summarise, to_latex, to_markdown
+from ifrnet.render.tables import Cell, best_rows, summarise, tex_escape, to_latex, to_markdown
 from tests.workflow_helpers import ROOT
 
 PUBLISHED = load_published(ROOT / "config" / "published.yaml")
@@ -96,6 +99,80 @@ def test_summary_holds_ours_paper_difference_and_p(tmp_path):
     assert "| 32.00 ± 1.63 | 33.00 | -1.00 |" in md
     tex = to_latex(summary.reset_index(), "T", "caption")
     assert r"$\Delta$" in tex and "±" not in tex
+
+
+def _two_masks(tmp_path):
+    cells = [Cell(mask, 0.25, model, _metrics(tmp_path / f"{mask}-{model}.csv", psnr),
+                  {"psnr": 31.0} if psnr[0] == 30.0 else None, label)
+             for mask, model, label, psnr in (
+                 ("radial", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [30.0, 31.0]),
+                 ("radial", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [32.0, 33.0]),
+                 ("random", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [35.0, 36.0]),
+                 ("random", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [34.0, 33.0]))]
+    return summarise(cells)
+
+
+def test_rows_show_labels_and_the_best_mean_per_mask_in_bold(tmp_path):
+    summary = _two_masks(tmp_path)
+    assert list(summary["label"]) == ["IFR-Net (K = 2)", "IFR-Net (K = 3)"] * 2
+    assert best_rows(summary)["psnr"] == {1, 2}  # per mask, not over the whole table
+    md = to_markdown(summary, "T", "c")
+    assert "ifrnet-s9" not in md
+    assert "| IFR-Net (K = 3) | **32.50 ± 0.50** |" in md
+    assert "| IFR-Net (K = 2) | 30.50 ± 0.50 |" in md
+    assert "| 0.5 |" in md and "0.500 ±" not in md  # seconds: the mean, no per-batch std
+    assert "seconds_std" not in summary.columns
+
+
+def test_labels_tell_models_of_one_method_apart():
+    config = {"models": {
+        "a": {"method": "ifrnet", "params": {"stages": 9, "blocks": 2, "filters": 8}},
+        "b": {"method": "ifrnet", "params": {"stages": 9, "blocks": 3, "filters": 8}},
+        "c": {"method": "ifrnet", "label": "IFR-Net (shared)", "params": {"blocks": 2}},
+        "d": {"method": "ifrcs"}, "e": {"method": "my.module:Mine"},
+        "f": {"method": "unet", "params": {"chans": 4}}, "g": {"method": "unet"}}}
+    assert unique_labels(config, list("abcde")) == {
+        "a": "IFR-Net (K = 2)", "b": "IFR-Net (K = 3)", "c": "IFR-Net (shared)",
+        "d": "IFR-CS", "e": "e"}
+    assert unique_labels(config, ["f", "g"]) == {"f": "U-Net (chans = 4)", "g": "U-Net (g)"}
+
+
+def test_tex_escape_leaves_ascii_latex():
+    text = "Δ = ours − paper – 25 % × 2 — μ_1 & λ ± σ, café {x} #3 ~ ^ \\ ✓"
+    tex = tex_escape(text)
+    assert tex.isascii()
+    assert tex == (r"$\Delta$ = ours $-$ paper -- 25 \% $\times$ 2 --- $\mu$\_1 \& $\lambda$ "
+                   r"$\pm$ $\sigma$, cafe \{x\} \#3 \textasciitilde{} \textasciicircum{} "
+                   r"\textbackslash{} ?")
+
+
+LATEX_DOC = r"""\documentclass[10pt,twocolumn]{article}
+\usepackage[paperwidth=8.5in,paperheight=11in,textwidth=7.16in,textheight=9.5in,
+            columnsep=0.24in]{geometry}
+\usepackage{booktabs,graphicx}
+\begin{document}
+%s
+\end{document}
+"""
+
+
+def test_latex_table_spans_both_columns_and_compiles_without_overfull_boxes(tmp_path):
+    summary = _two_masks(tmp_path)
+    caption = "Ours: mean ± std; Δ = ours − paper – 25 % pseudo-radial; 128×128"
+    tex = to_latex(summary, "Table II — K = 2, 3", caption, label="table_II")
+    assert tex.isascii() and r"\begin{table*}" in tex and r"\resizebox" in tex
+    assert r"\textbf{32.50$\pm$0.50}" in tex and r" & 31.00 & $-$0.50 & " in tex
+    assert r"\label{tab:table_II}" in tex
+    assert tex.count(r"\emph{radial") == 1 and tex.count(r"\emph{random") == 1
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex not installed")
+    (tmp_path / "t.tex").write_text(LATEX_DOC % tex)
+    run = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "t.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-3000:]
+    assert "Overfull" not in log and "Missing character" not in log
 
 
 def test_provenance_records_hashes(tmp_path):

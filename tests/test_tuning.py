@@ -8,7 +8,7 @@ import pytest
 from ifrnet.data.sources import prepare_dataset
 from ifrnet.masks import make_mask, save_mask
 from ifrnet.pipeline import build_method
-from ifrnet.tuning import grid_points, read_tuned, tune_method
+from ifrnet.tuning import edge_note, grid_edges, grid_points, read_edges, read_tuned, tune_method
 
 
 def test_grid_points_order_and_errors():
@@ -57,3 +57,32 @@ def test_iterations_in_the_grid_are_scored_from_one_run_as_if_run_alone(tmp_path
                              tmp_path / "one.json")
         assert single["score"] == trial["psnr"]
     assert [t["params"] for t in result["trials"]] == grid_points(grid)
+
+
+def test_winners_on_the_edge_of_their_grid_are_found():
+    grid = {"denoiser": ["dct", "wavelet"], "lam": [0.01, 0.005, 0.02],
+            "max_iter": [60, 150, 1000], "rho": [1.0]}
+    best = {"denoiser": "dct", "lam": 0.005, "max_iter": 1000, "rho": 1.0}
+    edges = grid_edges(grid, best)
+    assert edges == {"lam": {"value": 0.005, "edge": "lowest", "grid": [0.005, 0.01, 0.02]},
+                     "max_iter": {"value": 1000, "edge": "highest", "grid": [60, 150, 1000]}}
+    assert edge_note(edges) == ("lam = 0.005 is the lowest of its grid (0.005 to 0.02); "
+                                "max_iter = 1000 is the highest of its grid (60 to 1000)")
+    assert grid_edges(grid, {**best, "lam": 0.01, "max_iter": 150}) == {}  # inside: fine
+    assert edge_note({}) == ""
+
+
+def test_tuning_records_and_warns_about_an_edge_winner(tmp_path, capsys):
+    spec = dict(source="embedded", kind="real", size=64, n_train=0, n_val=2, n_test=1,
+                noise_sigma=0.02)
+    prepare_dataset("b", spec, seed=0, out_dir=tmp_path)
+    save_mask(make_mask("radial", (64, 64), rate=0.3), tmp_path / "m.npz")
+    model = {"method": "ifrcs", "params": {"max_iter": 15},
+             "tune": {"grid": {"lam": [1.0, 10.0], "rho": [0.5]}}}  # both far too strong
+    result = tune_method("ifrcs", model, tmp_path / "val.h5", tmp_path / "m.npz",
+                         tmp_path / "t.json")
+    assert result["best"]["lam"] == 1.0
+    assert result["edges"] == {"lam": {"value": 1.0, "edge": "lowest", "grid": [1.0, 10.0]}}
+    assert read_edges(tmp_path / "t.json") == result["edges"]
+    assert "warning: ifrcs at m: lam = 1 is the lowest of its grid (1 to 10)" in (
+        capsys.readouterr().err)

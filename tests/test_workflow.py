@@ -56,6 +56,7 @@ def smoke_run(tmp_path_factory) -> Path:
     result = snakemake(work, "--cores", "2", "--configfile", "mine.yaml",
                        extra_env={"PYTHONPATH": str(work)})
     assert result.returncode == 0, result.stderr[-4000:]
+    (work / "snakemake.out").write_text(result.stdout + result.stderr)
     return work
 
 
@@ -119,8 +120,13 @@ def test_smoke_builds_every_table_with_the_papers_column(smoke_run):
     row = iv[(iv["mask"] == "radial-r0.10") & (iv["model"] == "ifrcs")].iloc[0]
     assert row["psnr_paper"] == pytest.approx(28.9242)
     assert row["psnr_diff"] == pytest.approx(row["psnr_mean"] - 28.9242, abs=1e-4)
-    assert "Tuned on the validation split: ifrcs at radial-r0.10: lam = " in (
+    assert "Tuned on the validation split: IFR-CS at radial-r0.10: lam = " in (
         tables / "table_IV.md").read_text()
+    assert "Warning, tuned on the edge of the grid" in (tables / "table_IV.md").read_text()
+    assert list(pd.read_csv(tables / "table_IX.csv")["label"]) == [
+        "IFR-Net (init = dct)", "IFR-Net (init = random)", "Mine"]
+    tex = (tables / "table_VII.tex").read_text()
+    assert tex.isascii() and r"\begin{table*}" in tex and "D5-C5" in tex
 
 
 def test_smoke_builds_every_figure_and_the_report(smoke_run):
@@ -132,6 +138,15 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
     for name in TABLES + FIGURES:
         assert f"id='{name}'" in report
     assert "Mine" in report or "mine" in report
+    order = [report.index(f"<h2>Table {n.removeprefix('table_')}.") for n in TABLES]
+    assert order == sorted(order)  # II, III, ..., IX, X: the paper's order
+
+
+def test_run_ends_saying_where_the_results_are(smoke_run):
+    out = (smoke_run / "snakemake.out").read_text()
+    assert "ifrnet-bench: finished in " in out
+    assert f"report:  {smoke_run.resolve() / 'results' / 'report.html'}" in out
+    assert "(9 tables: .csv, .md, .tex)" in out and "(12 figures: .png, .pdf)" in out
 
 
 def test_every_artefact_has_provenance(smoke_run):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from ifrnet.config import mask_path, metrics_path, prepared_path, table_cells, t
 from ifrnet.data.prepared import read_split
 from ifrnet.io import atomic_path
 from ifrnet.masks import load_mask, mask_statistics
+from ifrnet.render.labels import unique_labels
 from ifrnet.render.paper import cell_keys, load_published, paper_row
 from ifrnet.render.provenance import write_provenance
 from ifrnet.render.tables import Cell, summarise, write_table
-from ifrnet.tuning import read_tuned
+from ifrnet.tuning import edge_note, read_edges, read_tuned
 
 PathLike = str | os.PathLike[str]
 
@@ -33,15 +35,25 @@ def data_caption(dataset: str, attrs: dict[str, Any], n_test: int) -> str:
 
 
 def tuned_caption(config: dict[str, Any], table: str) -> str:
-    """Sentence listing the tuned constants of every tuned method in a table, per mask."""
-    parts = []
+    """Sentences listing the tuned constants of every tuned method in a table, per mask, and
+    warning about winners on the edge of their grid (also printed to stderr, the job's log)."""
+    parts, edges = [], []
+    label = unique_labels(config, config["tables"][table]["models"])
     for dataset, mask, model in table_cells(config, table):
         if "tune" in config["models"][model]:
-            best = read_tuned(tuning_path(training_dataset(config, dataset), mask, model))
+            path = tuning_path(training_dataset(config, dataset), mask, model)
+            best = read_tuned(path)
             values = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
                                for k, v in best.items())
-            parts.append(f"{model} at {mask}: {values}")
-    return f" Tuned on the validation split: {'; '.join(parts)}." if parts else ""
+            parts.append(f"{label[model]} at {mask}: {values}")
+            note = edge_note(read_edges(path))
+            if note:
+                edges.append(f"{label[model]} at {mask}: {note}")
+    for line in edges:
+        print(f"warning: {table}: tuned on the edge of the grid: {line}", file=sys.stderr)
+    warning = (f" Warning, tuned on the edge of the grid (a better value may lie outside it): "
+               f"{'; '.join(edges)}." if edges else "")
+    return (f" Tuned on the validation split: {'; '.join(parts)}." + warning) if parts else ""
 
 
 def paper_caption(spec: dict[str, Any], published: dict[str, Any] | None) -> str:
@@ -73,6 +85,13 @@ def masks_caption(masks: dict[str, np.ndarray], real: bool) -> str:
     return f" Masks: {described}."
 
 
+def timing_caption(config: dict[str, Any]) -> str:
+    """Sentence saying how seconds per image were measured."""
+    return (" s/image: wall time of the method's calls on the test split divided by the number "
+            f"of images (batches of {config.get('batch_size', 4)}, after one warm-up call, "
+            f"simulating the measurement excluded) on {config['device']}.")
+
+
 def reference_model(config: dict[str, Any], spec: dict[str, Any]) -> str | None:
     """The model the paired tests compare against: ``reference``, else the table's last
     IFR-Net model, else none."""
@@ -88,22 +107,25 @@ def build_table(config: dict[str, Any], name: str, out_dir: PathLike,
     spec = config["tables"][name]
     published = load_published(published_path) if "paper" in spec else None
     cells, arrays = [], {}
+    labels = unique_labels(config, spec["models"])
     for dataset, mask, model in table_cells(config, name):
         arrays.setdefault(mask, load_mask(mask_path(config, dataset, mask)).array)
         rate = float(arrays[mask].mean())
         keys = cell_keys(spec, mask, model) if published else None
         row = paper_row(published, spec["paper"], keys) if keys is not None else None
-        cells.append(Cell(mask, rate, model, Path(metrics_path(dataset, mask, model)), row))
+        cells.append(Cell(mask, rate, model, Path(metrics_path(dataset, mask, model)), row,
+                          labels[model]))
     reference = reference_model(config, spec)
     summary = summarise(cells, reference)
     images, attrs = read_split(prepared_path(spec["dataset"], "test"))
-    test = (f" p: two-sided Wilcoxon signed-rank test of per-image PSNR, {reference} vs each "
-            "method on the same images." if reference else "")
+    test = (" p: two-sided Wilcoxon signed-rank test of per-image PSNR, "
+            f"{labels.get(reference, reference)} vs each method on the same images."
+            if reference else "")
     caption = (data_caption(spec["dataset"], attrs, len(images))
                + masks_caption(arrays, attrs["kind"] == "real") + tuned_caption(config, name)
                + published_caption(config, name)
                + paper_caption(spec, published) + " Ours: mean ± std over the test images;"
-               " Δ = ours − paper." + test)
+               " Δ = ours − paper; best mean per mask in bold." + test + timing_caption(config))
     written = write_table(summary, out_dir, name, spec["title"], caption)
     written.append(write_provenance(written[0], config,
                                     table_inputs(config, name, published_path)))

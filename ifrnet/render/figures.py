@@ -28,17 +28,7 @@ from ifrnet.io import atomic_path  # noqa: E402
 from ifrnet.masks import load_mask  # noqa: E402
 from ifrnet.metrics import evaluate  # noqa: E402
 from ifrnet.pipeline import read_recon  # noqa: E402
-
-DISPLAY_NAMES = {"zero-filled": "Zero-filled", "ifrnet": "IFR-Net", "admmnet": "ADMM-Net",
-                 "ifrcs": "IFR-CS", "d5c5": "D5-C5", "unet": "U-Net", "pano": "PANO",
-                 "fdlcp": "FDLCP", "vn": "VN"}
-
-
-def display_name(config: dict[str, Any], model: str) -> str:
-    """Label of a model: ``label`` of its config entry, else its method's paper name, else the
-    model name (user methods)."""
-    entry = config["models"][model]
-    return entry.get("label") or DISPLAY_NAMES.get(entry["method"], model)
+from ifrnet.render.labels import display_name  # noqa: E402
 
 
 def shown_image(spec: dict[str, Any], truth: np.ndarray) -> int:
