@@ -152,6 +152,12 @@ def file_downloads(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {spec["path"]: (spec["url"], spec["sha256"]) for spec in entries if "url" in spec}
 
 
+def mask_files(spec: dict[str, Any]) -> list[str]:
+    """Files a mask entry is read from (the workflow's inputs of its job): ``path`` of a
+    ``file`` mask, none for generated kinds."""
+    return [spec["path"]] if spec["kind"] == "file" else []
+
+
 def image_shape(config: dict[str, Any], dataset: str) -> tuple[int, int]:
     """Image shape (H, W) of a data set."""
     size = int(config["datasets"][dataset]["size"])

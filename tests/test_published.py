@@ -327,4 +327,5 @@ def test_workflow_downloads_a_mask_file_and_published_weights(tmp_path):
     table = (work / "results/tables/table_P.md").read_text()
     assert table.count("ADMM-Net (published)") >= 2  # one row per mask (by its label)
     assert "% determined" in table and "of samples mirrored" in table
-    assert "published weights, not trained here" in table and "net-stage2.mat" in table
+    assert "published weights, not trained here" in table
+    assert "ADMM-Net (published): net-stage2.mat" in table

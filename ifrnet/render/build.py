@@ -69,10 +69,10 @@ def paper_caption(spec: dict[str, Any], published: dict[str, Any] | None) -> str
 
 def published_caption(config: dict[str, Any], table: str) -> str:
     """Sentence naming the models that run the authors' published weights, not trained here."""
-    models = dict.fromkeys(m for m in config["tables"][table]["models"]
-                           if "weights" in config["models"][m])
-    parts = [f"{model}: {Path(config['models'][model]['weights']['path']).name}"
-             for model in models]
+    models = config["tables"][table]["models"]
+    label = unique_labels(config, models)
+    parts = [f"{label[model]}: {Path(config['models'][model]['weights']['path']).name}"
+             for model in dict.fromkeys(models) if "weights" in config["models"][model]]
     return (" The authors' published weights, not trained here (the same network at every "
             f"mask): {'; '.join(parts)}." if parts else "")
 

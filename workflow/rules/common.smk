@@ -22,6 +22,7 @@ from ifrnet.config import (
     file_downloads,
     is_network,
     load_schema,
+    mask_files,
     mask_path,
     metrics_path,
     prepared_path,

@@ -3,7 +3,7 @@
 
 rule make_mask:
     input:
-        lambda wc: [config["masks"][wc.mask]["path"]] if "path" in config["masks"][wc.mask] else [],
+        lambda wc: mask_files(config["masks"][wc.mask]),
     output:
         npz="results/masks/{mask}-{height}x{width}.npz",
         png="results/masks/{mask}-{height}x{width}.png",
