@@ -18,6 +18,12 @@ soft threshold at 0.05, 101 points on [−1, 1]. Real-valued data keep the real 
 complex data run C, Z and M on real and imaginary parts with the same weights. The PLF is
 IFR-Net's (:mod:`ifrnet.plf`). The original was trained with L-BFGS; here the optimiser is
 config.
+
+Computation: the 3×3 circular convolutions run in image space (:func:`conv2d_same` with
+periodic boundaries), and the X step's numerator takes one FFT of Σ_l ρ_l H_lᵀ(z_l − β_l)
+and its denominator one FFT of Σ_l ρ_l (h_l ⋆ h_l), the filters' autocorrelations — three
+FFTs per stage instead of 3L + 3 when every filter goes through k-space
+(``spectral=True`` keeps that form, the reference in tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.layers import dct_filters, from_parts, keep_real, network_mask, to_parts
+from ifrnet.layers import (
+    conv2d_same,
+    dct_filters,
+    from_parts,
+    keep_real,
+    network_mask,
+    to_parts,
+)
 from ifrnet.plf import PiecewiseLinear
 
 
@@ -61,6 +74,39 @@ def admm_x_step(y: torch.Tensor, mask: torch.Tensor, response: torch.Tensor, rho
     return ifft2c(numer / denom)
 
 
+def weighted_autocorrelation(filters: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+    """Σ_l ρ_l (h_l ⋆ h_l): filters (L, f, f), rho (L,) → (2f − 1, 2f − 1), centred; its
+    response (:func:`filter_response`) is Σ_l ρ_l |ĥ_l|², real and even."""
+    n_filters, size, _ = filters.shape
+    padded = F.pad(filters[None], (size - 1,) * 4)  # (1, L, 3f − 2, 3f − 2)
+    auto = F.conv2d(padded, filters[:, None], groups=n_filters)[0]  # (L, 2f − 1, 2f − 1)
+    return (rho.view(-1, 1, 1).to(auto.dtype) * auto).sum(0)
+
+
+def admm_x_step_spatial(y: torch.Tensor, mask: torch.Tensor, filters: torch.Tensor,
+                        rho: torch.Tensor, z_minus_beta: torch.Tensor | None,
+                        complex_data: bool) -> torch.Tensor:
+    """:func:`admm_x_step` with the filters' circular convolutions in image space.
+
+    y complex (B, H, W); mask (B, H, W) or (H, W); filters (L, f, f); rho (L,); z_minus_beta
+    real parts (P, L, H, W) (:func:`to_parts` layout) or None. Returns complex (B, H, W).
+    """
+    shape = tuple(y.shape[-2:])
+    auto = weighted_autocorrelation(filters, rho)
+    if auto.shape[-1] <= min(shape):
+        power = filter_response(auto[None], shape)[0].real
+    else:  # tiny images: the autocorrelation would wrap; sum the filters' powers instead
+        response = filter_response(filters, shape)
+        power = (rho.view(-1, 1, 1) * (response.real**2 + response.imag**2)).sum(0)
+    numer = y
+    if z_minus_beta is not None:
+        weights = (rho.view(-1, 1, 1).to(filters.dtype) * filters)[None]  # (1, L, f, f)
+        # H_l z = h_l ⊛ z (convolution), so H_lᵀ is the correlation with h_l
+        adjoint = conv2d_same(z_minus_beta, weights, circular=True)[:, 0]
+        numer = numer + fft2c(from_parts(adjoint, complex_data))
+    return ifft2c(numer / (mask + power))
+
+
 class ADMMNet(nn.Module):
     """ADMM-Net with ``stages`` stages of X, C, Z, M and a final X layer (module docstring).
 
@@ -70,7 +116,8 @@ class ADMMNet(nn.Module):
 
     def __init__(self, stages: int = 15, filters: int = 8, filter_size: int = 3,
                  plf_points: int = 101, rho: float = 0.2, eta: float = 1.6,
-                 threshold: float = 0.05, complex_data: bool = False) -> None:
+                 threshold: float = 0.05, complex_data: bool = False,
+                 spectral: bool = False) -> None:
         super().__init__()
         if not isinstance(stages, int) or stages < 1:
             raise ValueError(f"stages must be a positive integer, got {stages!r}")
@@ -78,7 +125,7 @@ class ADMMNet(nn.Module):
             raise ValueError(f"ADMM-Net initialises its {filters} filters from the "
                              f"{filter_size**2 - 1} non-DC DCT bases: use filters = "
                              f"{filter_size**2 - 1}")
-        self.stages, self.complex_data = stages, complex_data
+        self.stages, self.complex_data, self.spectral = stages, complex_data, spectral
         base = dct_filters(filter_size)[:, 0]
         # X layers have their own filters H (stages + 1 of them), C layers theirs D (paper:
         # H_l^(n) in X^(n), D_l^(n) in C^(n)); all start as the DCT bases
@@ -89,25 +136,36 @@ class ADMMNet(nn.Module):
         self.plf = nn.ModuleList(PiecewiseLinear(filters, plf_points, threshold)
                                  for _ in range(stages))
 
-    def _x(self, y, mask, response, rho, zb) -> torch.Tensor:
-        x = admm_x_step(y, mask, response, rho, zb)
+    def _x(self, y, mask, n: int, zb) -> torch.Tensor:
+        """X layer n; zb = z − β as real parts (P, L, H, W) or None."""
+        filters, rho = self.x_filters[n], self.rho[n]
+        if self.spectral:
+            response = filter_response(filters, tuple(y.shape[-2:]))
+            zb = None if zb is None else from_parts(zb, self.complex_data)
+            x = admm_x_step(y, mask, response, rho, zb)
+        else:
+            x = admm_x_step_spatial(y, mask, filters, rho, zb, self.complex_data)
         return x if self.complex_data else keep_real(x)
+
+    def _c(self, n: int, parts: torch.Tensor) -> torch.Tensor:
+        """C layer n: real parts (P, H, W) → (P, L, H, W), each filter's circular convolution."""
+        filters = self.c_filters[n]
+        if self.spectral:
+            response = filter_response(filters, tuple(parts.shape[-2:]))
+            return ifft2c(response * fft2c(parts.to(response.dtype)).unsqueeze(1)).real
+        # convolution = correlation with the flipped filter
+        return conv2d_same(parts.unsqueeze(1), filters.flip(-1, -2).unsqueeze(1), circular=True)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
         mask = network_mask(kspace, mask)
-        shape = tuple(kspace.shape[-2:])
-        zb = None
-        beta = None
+        zb = beta = None
         for n in range(self.stages):
-            x = self._x(kspace, mask, filter_response(self.x_filters[n], shape), self.rho[n], zb)
-            response = filter_response(self.c_filters[n], shape)
-            parts = to_parts(x, self.complex_data)  # (P, H, W)
-            c = ifft2c(response * fft2c(parts).unsqueeze(1)).real  # (P, L, H, W)
+            x = self._x(kspace, mask, n, zb)
+            c = self._c(n, to_parts(x, self.complex_data))  # (P, L, H, W)
             if beta is None:
                 beta = torch.zeros_like(c)
             z = self.plf[n](c + beta)
             beta = beta + self.eta[n].view(1, -1, 1, 1) * (c - z)
-            zb = from_parts(z - beta, self.complex_data)
-        last = filter_response(self.x_filters[self.stages], shape)
-        return self._x(kspace, mask, last, self.rho[self.stages], zb)
+            zb = z - beta
+        return self._x(kspace, mask, self.stages, zb)

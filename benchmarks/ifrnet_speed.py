@@ -1,139 +1,122 @@
-"""IFR-Net speed at 256×256 (N = 9, K = 2, L = 8): ours against a deliberately naive version.
+"""Training and inference speed of IFR-Net and ADMM-Net on the CPU: ours against the code before
+the kernels of issue 17, measured in one run.
 
-Both networks have identical parameters and compute the same function (checked below); the naive
-one uses the textbook pieces — a PLF by gather whose backward is autograd's scatter, PyTorch's
-default convolution backward, and the descriptor T with a full 2-D 51×51 convolution and 5×5
-average pooling. Prints training images/s (forward + backward + SGD step, batch 1) and inference
-images/s (no grad) for both, measured in this run, and their ratios.
+The reference is the previous implementation, still in the tree as the library-call path (the
+path for non-CPU devices): oneDNN convolutions with GEMM weight gradients, the descriptor's box
+statistics as banded matrix products, ADMM-Net's convolutions and X step through k-space
+(``spectral=True``) and a per-parameter Adam. Ours: the numba convolution and moment kernels
+(:mod:`ifrnet.conv_kernel`, :mod:`ifrnet.moments_kernel`), ADMM-Net's image-space convolutions
+with three FFTs per stage, and a multi-tensor (foreach) Adam. Both networks of a pair hold the
+same weights; their outputs are compared first. Rounds alternate between reference and ours so
+that drifts of the machine's speed affect both alike. Data: smooth random 256² images, a 30 %
+lab-style radial mask; training step = forward + backward + Adam, batch 1; inference batch 1.
 
-    python benchmarks/ifrnet_speed.py [--threads 2] [--repeats 10]
+    python benchmarks/ifrnet_speed.py [--threads 2] [--rounds 5] [--steps 4] [--size 256]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import torch
 import torch.nn.functional as F
 
-from ifrnet import layers
-from ifrnet.models import ifrnet as model_module
+from baselines.admmnet import ADMMNet
+from ifrnet import conv_kernel, moments_kernel
+from ifrnet.fourier import fft2c
+from ifrnet.masks import make_mask
 from ifrnet.models.ifrnet import IFRNet
 
 
-def naive_plf(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """PLF by clamping and gathering; autograd scatters the gradient of q over all pixels."""
-    channels, points = q.shape
-    inv = (points - 1) / 2.0
-    xc = x.clamp(-1.0, 1.0)
-    t = (xc + 1.0) * inv
-    idx = t.floor().clamp(0, points - 2).long()
-    frac = t - idx
-    ch = torch.arange(channels, device=x.device).view(1, channels, 1, 1).expand_as(idx)
-    return q[ch, idx] * (1 - frac) + q[ch, idx + 1] * frac + (x - xc)
+@contextlib.contextmanager
+def kernels(enabled: bool):
+    """Switch the CPU kernels on or off for the duration of the block."""
+    before = conv_kernel.ENABLED, moments_kernel.ENABLED
+    conv_kernel.ENABLED = moments_kernel.ENABLED = enabled
+    try:
+        yield
+    finally:
+        conv_kernel.ENABLED, moments_kernel.ENABLED = before
 
 
-def naive_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """PyTorch's convolution with its default backward."""
-    return F.conv2d(x, w, b, padding=w.shape[-1] // 2)
+def synthetic(size: int, count: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images complex (count, size, size), k-space, mask (size, size)) of smooth images."""
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.rand(count, 1, size, size, generator=gen)
+    images = F.avg_pool2d(noise, 9, 1, 4)[:, 0].to(torch.complex64)
+    mask = torch.from_numpy(make_mask("labradial", (size, size), rate=0.3).array).float()
+    return images, fft2c(images) * mask, mask
 
 
-def naive_descriptor(a: torch.Tensor, v: torch.Tensor, kernel: torch.Tensor | None = None):
-    """T with a 2-D 51×51 Gaussian convolution and 5×5 average pooling (zero padding)."""
-    g = layers.gaussian_1d().to(a.dtype)
-    b = F.conv2d(a, torch.outer(g, g)[None, None], padding=25)
-    box = F.avg_pool2d(torch.cat([a, b, a * a, b * b, a * b], 1), 5, 1, 2, count_include_pad=True)
-    mu_a, mu_b, aa, bb, ab = box.unbind(1)
-    c = v.abs()
-    t = 1 - ((2 * (ab - mu_a * mu_b) + c) / ((aa - mu_a**2) + (bb - mu_b**2) + c)).abs()
-    return t.clamp(0, 1).unsqueeze(1)
+def pair(name: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(reference, ours) with the same weights."""
+    if name == "IFR-Net":
+        reference, ours = IFRNet(stages=9, blocks=2, filters=8), IFRNet(stages=9, blocks=2,
+                                                                        filters=8)
+    else:
+        reference, ours = ADMMNet(stages=15, spectral=True), ADMMNet(stages=15)
+    ours.load_state_dict(reference.state_dict())
+    return reference, ours
 
 
-class NaivePLF(torch.nn.Module):
-    def __init__(self, q: torch.nn.Parameter) -> None:
-        super().__init__()
-        self.q = q
+def measure(nets: dict[str, torch.nn.Module], data, rounds: int, steps: int) -> dict:
+    """Images/s (train, infer) per entry of ``nets``, rounds interleaved."""
+    images, kspace, mask = data
+    optimizers = {key: torch.optim.Adam(net.parameters(), lr=1e-4, foreach=(key == "ours"))
+                  for key, net in nets.items()}
+    seconds = {key: [0.0, 0.0] for key in nets}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return naive_plf(x, self.q)
+    def train_step(key: str, i: int) -> None:
+        optimizers[key].zero_grad()
+        out = nets[key](kspace[i : i + 1], mask)
+        (out - images[i : i + 1]).abs().pow(2).mean().backward()
+        optimizers[key].step()
 
-
-def make_naive(net: IFRNet) -> None:
-    """Swap the fast pieces of ``net`` for the naive ones, in place (same parameters)."""
-    for z in net.z:
-        for block in z.blocks:
-            block.plf = NaivePLF(block.plf.q)
-
-
-def naive_mode(enabled: bool) -> None:
-    """Route the module-level helpers to the naive versions (or back)."""
-    model_module.conv2d_same = naive_conv if enabled else layers.conv2d_same
-    layers.feature_descriptor = naive_descriptor if enabled else _fast_descriptor
-
-
-_fast_descriptor = layers.feature_descriptor
-
-
-def timed_pair(fast: IFRNet, naive: IFRNet, y: torch.Tensor, mask: torch.Tensor,
-               repeats: int) -> dict[str, tuple[float, float]]:
-    """Images/s (training, inference) of both networks, their runs interleaved one by one so
-    that drifts of the machine's speed affect both alike."""
-    optimizers = {id(net): torch.optim.SGD(net.parameters(), lr=1e-5, momentum=0.95)
-                  for net in (fast, naive)}
-
-    def train_step(net: IFRNet, i: int) -> None:
-        optimizer = optimizers[id(net)]
-        optimizer.zero_grad()
-        (net(y[i : i + 1], mask) - y[i : i + 1]).abs().pow(2).mean().backward()
-        optimizer.step()
-
-    def infer_step(net: IFRNet, i: int) -> None:
+    def infer_step(key: str, i: int) -> None:
         with torch.no_grad():
-            net(y[i : i + 1], mask)
+            nets[key](kspace[i : i + 1], mask)
 
-    seconds = {name: [0.0, 0.0] for name in ("fast", "naive")}
-    for i in range(repeats + 1):  # the first round warms up and is not counted
-        for name, net in (("fast", fast), ("naive", naive)):
-            naive_mode(name == "naive")
-            for slot, step in enumerate((train_step, infer_step)):
-                tic = time.perf_counter()
-                step(net, i % len(y))
-                if i:
-                    seconds[name][slot] += time.perf_counter() - tic
-    naive_mode(False)
-    return {name: (repeats / s[0], repeats / s[1]) for name, s in seconds.items()}
+    for r in range(rounds + 1):  # round 0 warms up (JIT compilation, allocator) and is not counted
+        for key in nets:
+            with kernels(key == "ours"):
+                for slot, step in enumerate((train_step, infer_step)):
+                    tic = time.perf_counter()
+                    for i in range(steps):
+                        step(key, i % len(images))
+                    if r:
+                        seconds[key][slot] += time.perf_counter() - tic
+    return {key: (rounds * steps / s[0], rounds * steps / s[1]) for key, s in seconds.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=4, help="steps per round and mode")
     parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    gen = torch.Generator().manual_seed(0)
-    y = torch.randn(4, args.size, args.size, dtype=torch.complex64, generator=gen)
-    mask = (torch.rand(args.size, args.size, generator=gen) < 0.4).float()
-
-    fast = IFRNet(stages=9, blocks=2, filters=8)
-    naive = IFRNet(stages=9, blocks=2, filters=8)
-    make_naive(naive)
-    with torch.no_grad():
-        reference = fast(y[:1], mask)
-        naive_mode(True)
-        check = naive(y[:1], mask)
-        naive_mode(False)
-    print(f"max |ours − naive| on one image: {float((reference - check).abs().max()):.2e}")
-
-    rates = timed_pair(fast, naive, y, mask, args.repeats)
-    (fast_train, fast_infer), (naive_train, naive_infer) = rates["fast"], rates["naive"]
-    print(f"IFR-Net N=9 K=2 L=8, {args.size}×{args.size}, {args.threads} threads, "
-          f"{args.repeats} repeats")
-    print(f"{'':12}{'train img/s':>14}{'infer img/s':>14}")
-    print(f"{'naive':12}{naive_train:14.2f}{naive_infer:14.2f}")
-    print(f"{'ifrnet':12}{fast_train:14.2f}{fast_infer:14.2f}")
-    print(f"{'ratio':12}{fast_train / naive_train:13.1f}×{fast_infer / naive_infer:13.1f}×")
+    data = synthetic(args.size)
+    print(f"{args.size}×{args.size}, {args.threads} threads, {args.rounds} rounds × "
+          f"{args.steps} steps, batch 1; images/s")
+    print(f"{'':22}{'train':>9}{'infer':>9}")
+    for name in ("IFR-Net", "ADMM-Net"):
+        reference, ours = pair(name)
+        with torch.no_grad():
+            with kernels(False):
+                expected = reference(data[1][:1], data[2])
+            got = ours(data[1][:1], data[2])
+        error = float((got - expected).abs().max() / expected.abs().max())
+        rates = measure({"reference": reference, "ours": ours}, data, args.rounds, args.steps)
+        (ref_train, ref_infer), (our_train, our_infer) = rates["reference"], rates["ours"]
+        label = "N=9 K=2 L=8" if name == "IFR-Net" else "15 stages"
+        print(f"{name + ' ' + label:22}")
+        print(f"{'  before (reference)':22}{ref_train:9.2f}{ref_infer:9.2f}")
+        print(f"{'  ours':22}{our_train:9.2f}{our_infer:9.2f}")
+        print(f"{'  ratio':22}{our_train / ref_train:8.2f}×{our_infer / ref_infer:8.2f}×"
+              f"   (max |ours − before| / max |before| = {error:.1e})")
 
 
 if __name__ == "__main__":

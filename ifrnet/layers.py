@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ifrnet import conv_kernel, moments_kernel
 from ifrnet.fourier import fft2c, ifft2c
 from ifrnet.plf import PiecewiseLinear, plf, soft_threshold
 
@@ -61,53 +62,83 @@ def keep_real(x: torch.Tensor) -> torch.Tensor:
 # Convolution with a GEMM backward
 
 
-def shifted_stack(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Zero-padded shifts of x (B, C, H, W) → (B, C, size², H, W); entry k = (i, j) holds
-    x[..., r + i − p, c + j − p] with p = size // 2 (the im2col of a 'same' correlation)."""
+def _pad(x: torch.Tensor, p: int, circular: bool) -> torch.Tensor:
+    return F.pad(x, (p, p, p, p), mode="circular" if circular else "constant")
+
+
+def shifted_stack(x: torch.Tensor, size: int, circular: bool = False) -> torch.Tensor:
+    """Shifts of x (B, C, H, W) → (B, C, size², H, W); entry k = (i, j) holds
+    x[..., r + i − p, c + j − p] with p = size // 2, outside the image zero (or, ``circular``,
+    wrapped around): the im2col of a 'same' correlation."""
     p = size // 2
     h, w = x.shape[-2:]
-    padded = F.pad(x, (p, p, p, p))
+    padded = _pad(x, p, circular)
     return torch.stack([padded[..., i : i + h, j : j + w] for i in range(size)
                         for j in range(size)], dim=2)
 
 
 class _Conv2dSame(torch.autograd.Function):
-    """'same' zero-padded correlation: F.conv2d forward, backward by GEMMs.
+    """'same' correlation (zero or circular padding): F.conv2d forward, backward by GEMMs.
 
     PyTorch's CPU convolution backward is slow for the 1→L and L→1 filters of IFR-Net (a few
     channels, large images): the weight gradient here is one matrix product against the im2col
     of whichever side has fewer channels, and the input gradient is a forward convolution with
-    the flipped, transposed filters.
+    the flipped, transposed filters (the adjoint, with the same padding).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
+                circular: bool) -> torch.Tensor:  # noqa: D102
+        ctx.circular, ctx.has_bias = circular, b is not None
+        p = w.shape[-1] // 2
+        if conv_kernel.available(x):  # numba loops; keep the padded input for the backward
+            x_pad = _pad(x, p, circular)
+            ctx.save_for_backward(x_pad, w)
+            return conv_kernel.correlate_valid(x_pad, w, b)
         ctx.save_for_backward(x, w)
-        return F.conv2d(x, w, b, padding=w.shape[-1] // 2)
+        if circular:
+            return F.conv2d(_pad(x, p, True), w, b)
+        return F.conv2d(x, w, b, padding=p)
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):  # noqa: D102
-        x, w = ctx.saved_tensors
+        saved, w = ctx.saved_tensors
         out_ch, in_ch, size, _ = w.shape
-        batch, _, h, wd = x.shape
+        circular = ctx.circular
         g = g.contiguous()
         gx = None
+        adjoint = w.flip(-1, -2).transpose(0, 1)
+        if conv_kernel.available(saved):
+            if ctx.needs_input_grad[0]:
+                gx = conv_kernel.correlate_valid(_pad(g, size // 2, circular), adjoint)
+            gw = conv_kernel.correlate_weight_grad(saved, g, size).to(w.dtype)
+            gb = g.sum((0, 2, 3)) if ctx.has_bias else None
+            return gx, gw, gb, None
+        x = saved
+        batch, _, h, wd = x.shape
         if ctx.needs_input_grad[0]:
-            gx = F.conv2d(g, w.flip(-1, -2).transpose(0, 1), padding=size // 2)
+            gx = F.conv2d(_pad(g, size // 2, circular), adjoint)
         if in_ch <= out_ch:
-            cols = shifted_stack(x, size).reshape(batch, in_ch * size * size, h * wd)
+            cols = shifted_stack(x, size, circular).reshape(batch, in_ch * size * size, h * wd)
             gw = torch.matmul(g.reshape(batch, out_ch, h * wd), cols.transpose(1, 2))
             gw = gw.sum(0).view(out_ch, in_ch, size, size)
         else:  # Σ x[c, r + d] g[o, r] = Σ x[c, r] g[o, r − d]: shift g the other way
-            gcols = shifted_stack(g, size).flip(2).reshape(batch, out_ch * size * size, h * wd)
+            gcols = shifted_stack(g, size, circular).flip(2).reshape(batch, out_ch * size * size,
+                                                                     h * wd)
             gw = torch.matmul(gcols, x.reshape(batch, in_ch, h * wd).transpose(1, 2))
             gw = gw.sum(0).view(out_ch, size, size, in_ch).permute(0, 3, 1, 2)
-        return gx, gw, g.sum((0, 2, 3))
+        gb = g.sum((0, 2, 3)) if ctx.has_bias else None
+        return gx, gw, gb, None
 
 
-def conv2d_same(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Correlation of x (B, C, H, W) with w (O, C, f, f), odd f, zero padding, plus bias (O,)."""
-    return _Conv2dSame.apply(x, w, b)
+def conv2d_same(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None,
+                circular: bool = False) -> torch.Tensor:
+    """Correlation of x (B, C, H, W) with w (O, C, f, f), odd f, plus bias (O,) if given;
+    zero padding, or periodic boundaries when ``circular`` (f ≤ H, W)."""
+    if circular and w.shape[-1] > min(x.shape[-2:]):
+        raise ValueError(f"filters of size {w.shape[-1]} do not fit images of shape "
+                         f"{tuple(x.shape[-2:])}")
+    return _Conv2dSame.apply(x, w, b, circular)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,10 +222,22 @@ def separable_filter(a: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     Computed as A_H · a · A_Wᵀ with banded matrices (two small matrix products), which is exact
     and much faster on CPUs than a 51-tap convolution.
     """
-    k = kernel.to(device=a.device, dtype=a.dtype)
-    rows = band_matrix(a.shape[-2], k)
-    cols = rows if a.shape[-1] == a.shape[-2] else band_matrix(a.shape[-1], k)
+    rows = _cached_band(a.shape[-2], kernel, a)
+    cols = rows if a.shape[-1] == a.shape[-2] else _cached_band(a.shape[-1], kernel, a)
     return rows @ a @ cols.transpose(0, 1)
+
+
+_BANDS: dict[tuple, torch.Tensor] = {}
+
+
+def _cached_band(n: int, kernel: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """:func:`band_matrix` in ``like``'s device and dtype, built once per (n, kernel)."""
+    key = (n, tuple(kernel.tolist()), like.device, like.dtype)
+    if key not in _BANDS:
+        if len(_BANDS) > 64:
+            _BANDS.clear()
+        _BANDS[key] = band_matrix(n, kernel.to(device=like.device, dtype=like.dtype))
+    return _BANDS[key]
 
 
 def box_kernel(size: int = BOX_SIZE) -> torch.Tensor:
@@ -212,13 +255,15 @@ def feature_descriptor(a: torch.Tensor, v: torch.Tensor | float,
     clamp removes. Returns T (B, 1, H, W).
     """
     b = separable_filter(a, gaussian_1d() if kernel is None else kernel)
-    stats = separable_filter(torch.cat([a, b, a * a, b * b, a * b], dim=1), box_kernel())
-    mu_a, mu_b, aa, bb, ab = stats.unbind(dim=1)
+    if not a.requires_grad and moments_kernel.available(a):
+        cov, var = moments_kernel.box_moments(a, b, BOX_SIZE)
+    else:
+        stats = separable_filter(torch.cat([a, b, a * a, b * b, a * b], dim=1), box_kernel())
+        mu_a, mu_b, aa, bb, ab = stats.split(1, dim=1)
+        cov, var = ab - mu_a * mu_b, (aa - mu_a * mu_a) + (bb - mu_b * mu_b)
     c = torch.as_tensor(v, dtype=a.dtype, device=a.device).abs()
-    top = 2 * (ab - mu_a * mu_b) + c
-    bottom = (aa - mu_a * mu_a) + (bb - mu_b * mu_b) + c
-    t = 1.0 - (top / bottom.clamp_min(torch.finfo(a.dtype).tiny)).abs()
-    return t.clamp(0.0, 1.0).unsqueeze(1)
+    t = 1.0 - ((2 * cov + c) / (var + c).clamp_min(torch.finfo(a.dtype).tiny)).abs()
+    return t.clamp(0.0, 1.0)
 
 
 class FeatureRefinement(nn.Module):

@@ -93,7 +93,9 @@ class TrainSettings:
     """Training hyper-parameters (the ``train`` section of a model's config entry).
 
     Optimiser ``sgd`` (with ``momentum``), ``adam`` or ``rmsprop``; schedule ``constant`` or
-    ``step`` (×``gamma`` every ``step_size`` epochs); loss one of ``LOSSES``. ``seed``,
+    ``step`` (×``gamma`` every ``step_size`` epochs); loss one of ``LOSSES``. Early stopping:
+    with ``patience`` set, training ends after ``patience`` epochs in a row without a validation
+    loss below (1 − ``min_delta``) × the best so far (``epochs`` stays the maximum). ``seed``,
     ``device``, ``threads`` and ``progress`` are run settings the workflow fills in.
     """
 
@@ -109,6 +111,8 @@ class TrainSettings:
     loss: str = "relative_l2"
     checkpoint_every: int = 100
     grad_clip: float | None = None
+    patience: int | None = None
+    min_delta: float = 0.0
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -132,6 +136,9 @@ class TrainSettings:
             (isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
              "checkpoint_every must be an integer ≥ 1"),
             (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0"),
+            (self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
+             "patience must be an integer ≥ 1"),
+            (0 <= self.min_delta < 1, "min_delta must be in [0, 1)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -181,9 +188,10 @@ def _batch(dataset: Dataset, indices: Sequence[int], device: str) -> tuple[torch
 def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
     params = model.parameters()
     if s.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay,
+                               foreach=True)
     if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, foreach=True)
     return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum,
                                weight_decay=s.weight_decay)
 
@@ -318,6 +326,18 @@ def _resume_state(ckpt_dir: Path, model: torch.nn.Module, settings: TrainSetting
     return None
 
 
+def epochs_without_improvement(val_losses: Sequence[float], min_delta: float = 0.0) -> int:
+    """Epochs since the last improvement: a validation loss below (1 − min_delta) × the loss of
+    the previous improvement (the first epoch is one)."""
+    best, since = math.inf, 0
+    for loss in val_losses:
+        if loss < best * (1 - min_delta):
+            best, since = loss, 0
+        else:
+            since += 1
+    return since
+
+
 def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
           settings: TrainSettings, out_dir: PathLike, *, metadata: dict[str, Any] | None = None,
           on_iteration: Callable[[int], None] | None = None) -> TrainResult:
@@ -394,6 +414,13 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
         scheduler.step()
         checkpoint(epoch + 1, 0)
         bar.write(f"epoch {epoch + 1}/{settings.epochs}: val loss {val:.5f} (best {best_val:.5f})")
+        stale = epochs_without_improvement([r["loss"] for r in rows if r["split"] == "val"],
+                                           settings.min_delta)
+        if settings.patience is not None and stale >= settings.patience:
+            bar.write(f"early stop after epoch {epoch + 1}: no validation improvement of "
+                      f"{settings.min_delta:g} (relative) for {stale} epochs; keeping epoch "
+                      f"{best_epoch}")
+            break
     bar.close()
     save_checkpoint({"model": best_model, "metadata": metadata, "best_val": best_val,
                      "best_epoch": best_epoch, "settings": settings.identity()}, out / "model.pt")
