@@ -13,6 +13,8 @@ Two implementations with identical semantics:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -40,6 +42,8 @@ if numba is not None:
                     y[p, m] = v + 1.0 + q[c, 0]
                 elif v >= 1.0:
                     y[p, m] = v - 1.0 + q[c, points - 1]
+                elif v != v:  # NaN stays NaN and never becomes an index
+                    y[p, m] = v
                 else:
                     t = (v + 1.0) * inv
                     i = min(int(t), points - 2)
@@ -68,6 +72,8 @@ if numba is not None:
                 elif v >= 1.0:
                     gx[p, m] = gg
                     hist[lane, points - 1] += gg
+                elif v != v:  # NaN input: NaN gradient, nothing for q (no index from NaN)
+                    gx[p, m] = v
                 else:
                     t = (v + 1.0) * inv
                     i = min(int(t), points - 2)
@@ -118,7 +124,7 @@ class _PLFTorch(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
         channels, points = q.shape
         inv = (points - 1) / 2.0
-        xc = x.clamp(-1.0, 1.0)
+        xc = torch.nan_to_num(x.clamp(-1.0, 1.0), nan=0.0)  # NaN: any valid index; out stays NaN
         t = (xc + 1.0) * inv
         idx = t.floor().clamp_(0, points - 2)
         frac = t - idx
@@ -134,7 +140,9 @@ class _PLFTorch(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         flat, frac, lo, hi, x = ctx.saved_tensors
         inside = (x > -1.0) & (x < 1.0)
-        grad_x = torch.where(inside, grad * (hi - lo) * ctx.inv, grad)
+        nan = torch.isnan(x)  # as the CPU kernel: NaN gradient there, nothing for q
+        grad_x = torch.where(inside, grad * (hi - lo) * ctx.inv, grad).masked_fill(nan, math.nan)
+        grad = grad.masked_fill(nan, 0.0)
         n_bins = ctx.shape_q[0] * ctx.shape_q[1]
         idx = flat.reshape(-1)
         g = grad.reshape(-1).to(torch.float64)

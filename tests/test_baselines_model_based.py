@@ -171,3 +171,32 @@ def test_ifrcs_wavelet_denoiser(brain):
     assert mean_psnr(recon, x[:2]) > mean_psnr(ifft2c(y[:2]).real, x[:2]) + 3.0
     with pytest.raises(ValueError, match="denoiser"):
         IFRCS(denoiser="tv")
+
+
+@pytest.mark.parametrize(("shape", "complex_data"), [((2, 32, 32), False), ((2, 33, 30), False),
+                                                     ((1, 32, 32), True), ((1, 4, 4), False)])
+def test_admmnet_image_space_equals_k_space_form(shape, complex_data):
+    """The image-space convolutions with three FFTs per stage compute the same network as
+    every filter through k-space (``spectral=True``): outputs and all parameter gradients in
+    float64, with perturbed (non-DCT) weights; odd sizes and the tiny-image fallback too."""
+    torch.manual_seed(0)
+    fast = ADMMNet(stages=3, complex_data=complex_data).double()
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    spectral = ADMMNet(stages=3, complex_data=complex_data, spectral=True).double()
+    spectral.load_state_dict(fast.state_dict())
+    image = torch.randn(*shape, dtype=torch.complex128)
+    if not complex_data:
+        image = image.real.to(torch.complex128)
+    mask = (torch.rand(shape[1:]) < 0.5).double()
+    mask[shape[1] // 2, shape[2] // 2] = 1
+    kspace = fft2c(image) * mask
+    outputs, grads = [], []
+    for net in (fast, spectral):
+        out = net(kspace, mask)
+        outputs.append(out)
+        grads.append(torch.autograd.grad((out - image).abs().pow(2).mean(), net.parameters()))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-12)
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)

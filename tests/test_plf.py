@@ -71,3 +71,34 @@ def test_module_initialises_to_soft_threshold():
     torch.testing.assert_close(y[0, 0].flatten(), expected, atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="PLF expects"):
         module(torch.zeros(1, 3, 2, 2))
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_nan_input_gives_nan_output_and_leaves_q_gradient_alone(data, kernel):
+    """A NaN pixel must never become an index (the CPU kernel once wrote out of bounds and
+    corrupted the heap): it gives NaN there, finite values elsewhere, and no q gradient."""
+    x, q = data
+    xt = torch.tensor(x, requires_grad=True)
+    qt = torch.tensor(q, requires_grad=True)
+    bad = xt.detach().clone()
+    bad[1, 2, 3, 4] = float("nan")
+    bad.requires_grad_(True)
+    for _ in range(20):  # repeated: an out-of-bounds write would show as a crash or garbage
+        out = plf(bad, qt, use_kernel=kernel)
+        grad_x, grad_q = torch.autograd.grad(out.sum(), (bad, qt))
+    assert torch.isnan(out[1, 2, 3, 4]) and torch.isnan(grad_x[1, 2, 3, 4])
+    keep = ~torch.isnan(bad)
+    clean = plf(xt, qt, use_kernel=kernel)
+    clean_gx, _ = torch.autograd.grad(clean.sum(), (xt, qt))
+    torch.testing.assert_close(out[keep], clean[keep])
+    torch.testing.assert_close(grad_x[keep], clean_gx[keep])
+    # q's gradient: the clean one minus the NaN pixel's (finite) contribution
+    single = xt.detach()[1:2, 2:3, 3:4, 4:5].clone().requires_grad_(True)
+    q_one = torch.zeros_like(qt)[2:3].requires_grad_(True)
+    (_, contribution) = torch.autograd.grad(plf(single, q_one, use_kernel=kernel).sum(),
+                                           (single, q_one))
+    _, clean_gq = torch.autograd.grad(plf(xt, qt, use_kernel=kernel).sum(), (xt, qt))
+    expected = clean_gq.clone()
+    expected[2] -= contribution[0]
+    assert torch.isfinite(grad_q).all()
+    torch.testing.assert_close(grad_q, expected)

@@ -18,6 +18,7 @@ from ifrnet.training import (
     LOSSES,
     TensorTriples,
     TrainSettings,
+    epochs_without_improvement,
     infer,
     load_checkpoint,
     load_weights,
@@ -63,6 +64,8 @@ def test_losses_match_numpy():
         ({"epochs": 1, "lr": 0.0}, "lr"),
         ({"epochs": 1}, "missing"),
         ({"epochs": 1, "lr": 0.1, "loss": "ssim"}, "loss"),
+        ({"epochs": 1, "lr": 0.1, "patience": 0}, "patience"),
+        ({"epochs": 1, "lr": 0.1, "min_delta": 1.5}, "min_delta"),
     ],
 )
 def test_settings_validation(values, message):
@@ -243,3 +246,31 @@ def test_infer_batches_and_shapes():
     with torch.no_grad():
         direct = original(data.kspace, data.mask.expand(5, 16, 16)).numpy()
     np.testing.assert_allclose(images, direct, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("losses", "min_delta", "expected"),
+    [
+        ([], 0.0, 0),
+        ([1.0], 0.0, 0),
+        ([1.0, 0.9, 0.95, 0.91], 0.0, 2),
+        ([1.0, 0.9, 0.95, 0.89], 0.0, 0),
+        ([1.0, 0.9, 0.899, 0.898], 0.01, 2),  # 0.1 % steps do not count at min_delta 1 %
+        ([1.0, 0.9, 0.899, 0.89], 0.01, 0),   # 0.89 < 0.9 × 0.99 = 0.891 does
+    ],
+)
+def test_epochs_without_improvement(losses, min_delta, expected):
+    assert epochs_without_improvement(losses, min_delta) == expected
+
+
+def test_early_stopping_ends_training_and_keeps_the_best_epoch(tmp_path):
+    """With lr 0 the validation loss never improves after epoch 1: patience 2 stops after
+    epoch 3 of 10, and model.pt holds epoch 1's weights."""
+    data = dataset(2, seed=2)
+    settings = TrainSettings.from_dict({**SETTINGS, "epochs": 10, "lr": 1e-12, "patience": 2,
+                                        "min_delta": 0.01})
+    result = train(tiny_model(), data, data, settings, tmp_path)
+    log = (tmp_path / "train_log.csv").read_text().splitlines()
+    assert sum(",val," in line for line in log) == 3
+    assert result.best_epoch == 1
+    assert load_checkpoint(tmp_path / "model.pt")["best_epoch"] == 1
