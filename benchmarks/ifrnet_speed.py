@@ -1,122 +1,174 @@
-"""Training and inference speed of IFR-Net and ADMM-Net on the CPU: ours against the code before
-the kernels of issue 17, measured in one run.
+"""Training and inference speed of IFR-Net and ADMM-Net on the CPU: this tree against an earlier
+commit (default: the code before the kernels of issue 17), measured in one run.
 
-The reference is the previous implementation, still in the tree as the library-call path (the
-path for non-CPU devices): oneDNN convolutions with GEMM weight gradients, the descriptor's box
-statistics as banded matrix products, ADMM-Net's convolutions and X step through k-space
-(``spectral=True``) and a per-parameter Adam. Ours: the numba convolution and moment kernels
-(:mod:`ifrnet.conv_kernel`, :mod:`ifrnet.moments_kernel`), ADMM-Net's image-space convolutions
-with three FFTs per stage, and a multi-tensor (foreach) Adam. Both networks of a pair hold the
-same weights; their outputs are compared first. Rounds alternate between reference and ours so
-that drifts of the machine's speed affect both alike. Data: smooth random 256² images, a 30 %
-lab-style radial mask; training step = forward + backward + Adam, batch 1; inference batch 1.
+Each side runs in its own worker process: the reference imports ``ifrnet`` and ``baselines``
+from ``git archive REF`` (exactly the old code), ours from this checkout. The workers build the
+same networks (deterministic initial weights), report the output for one fixed input (compared
+first) and then time rounds of training steps (forward + backward + Adam, batch 1) and inference
+steps (no grad, batch 1) on the same synthetic data: smooth random 256² images, a 30 %
+lab-style radial mask. Rounds alternate between the two workers so that drifts of the machine's
+speed affect both alike; the first round (JIT compilation, allocators) is not counted.
 
-    python benchmarks/ifrnet_speed.py [--threads 2] [--rounds 5] [--steps 4] [--size 256]
+    python benchmarks/ifrnet_speed.py [--reference 3700967] [--threads 2] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
+from io import BytesIO
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
-from baselines.admmnet import ADMMNet
-from ifrnet import conv_kernel, moments_kernel
-from ifrnet.fourier import fft2c
-from ifrnet.masks import make_mask
-from ifrnet.models.ifrnet import IFRNet
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = ("IFR-Net", "ADMM-Net")
 
 
-@contextlib.contextmanager
-def kernels(enabled: bool):
-    """Switch the CPU kernels on or off for the duration of the block."""
-    before = conv_kernel.ENABLED, moments_kernel.ENABLED
-    conv_kernel.ENABLED = moments_kernel.ENABLED = enabled
-    try:
-        yield
-    finally:
-        conv_kernel.ENABLED, moments_kernel.ENABLED = before
+def worker(network: str, threads: int, size: int, foreach: bool) -> None:
+    """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
+    ``time STEPS`` (print train and infer seconds as JSON), ``quit``."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
 
+    from ifrnet.fourier import fft2c
+    from ifrnet.masks import make_mask
 
-def synthetic(size: int, count: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images complex (count, size, size), k-space, mask (size, size)) of smooth images."""
-    gen = torch.Generator().manual_seed(0)
-    noise = torch.rand(count, 1, size, size, generator=gen)
-    images = F.avg_pool2d(noise, 9, 1, 4)[:, 0].to(torch.complex64)
-    mask = torch.from_numpy(make_mask("labradial", (size, size), rate=0.3).array).float()
-    return images, fft2c(images) * mask, mask
-
-
-def pair(name: str) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(reference, ours) with the same weights."""
-    if name == "IFR-Net":
-        reference, ours = IFRNet(stages=9, blocks=2, filters=8), IFRNet(stages=9, blocks=2,
-                                                                        filters=8)
+    torch.set_num_threads(threads)
+    if network == "IFR-Net":
+        from ifrnet.models.ifrnet import IFRNet
+        net = IFRNet(stages=9, blocks=2, filters=8)
     else:
-        reference, ours = ADMMNet(stages=15, spectral=True), ADMMNet(stages=15)
-    ours.load_state_dict(reference.state_dict())
-    return reference, ours
+        from baselines.admmnet import ADMMNet
+        net = ADMMNet(stages=15)
+    gen = torch.Generator().manual_seed(0)
+    images = F.avg_pool2d(torch.rand(4, 1, size, size, generator=gen), 9, 1, 4)[:, 0]
+    images = images.to(torch.complex64)
+    mask = torch.from_numpy(make_mask("labradial", (size, size), rate=0.3).array).float()
+    kspace = fft2c(images) * mask
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, foreach=foreach)
+    step = 0
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "check":
+            with torch.no_grad():
+                np.save(argument, net(kspace[:1], mask).numpy())
+            print("{}", flush=True)
+        elif command == "time":
+            seconds = []
+            for train in (True, False):
+                tic = time.perf_counter()
+                for _ in range(int(argument)):
+                    i = step % len(images)
+                    step += 1
+                    if train:
+                        optimizer.zero_grad()
+                        out = net(kspace[i : i + 1], mask)
+                        (out - images[i : i + 1]).abs().pow(2).mean().backward()
+                        optimizer.step()
+                    else:
+                        with torch.no_grad():
+                            net(kspace[i : i + 1], mask)
+                seconds.append(time.perf_counter() - tic)
+            print(json.dumps(seconds), flush=True)
+        else:
+            return
 
 
-def measure(nets: dict[str, torch.nn.Module], data, rounds: int, steps: int) -> dict:
-    """Images/s (train, infer) per entry of ``nets``, rounds interleaved."""
-    images, kspace, mask = data
-    optimizers = {key: torch.optim.Adam(net.parameters(), lr=1e-4, foreach=(key == "ours"))
-                  for key, net in nets.items()}
-    seconds = {key: [0.0, 0.0] for key in nets}
+class Worker:
+    """A worker process importing the packages from ``source`` (a directory)."""
 
-    def train_step(key: str, i: int) -> None:
-        optimizers[key].zero_grad()
-        out = nets[key](kspace[i : i + 1], mask)
-        (out - images[i : i + 1]).abs().pow(2).mean().backward()
-        optimizers[key].step()
+    def __init__(self, source: Path, network: str, args: argparse.Namespace, foreach: bool):
+        env = dict(os.environ, PYTHONPATH=str(source))
+        if source != ROOT:  # numba's cache of the exported code goes with it
+            env["NUMBA_CACHE_DIR"] = str(source / ".numba")
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", network,
+                   "--threads", str(args.threads), "--size", str(args.size)]
+        if foreach:
+            command.append("--foreach")
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, env=env, cwd=source)
 
-    def infer_step(key: str, i: int) -> None:
-        with torch.no_grad():
-            nets[key](kspace[i : i + 1], mask)
+    def ask(self, line: str) -> object:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"benchmark worker died (exit {self.process.wait()})")
+        return json.loads(reply)
 
-    for r in range(rounds + 1):  # round 0 warms up (JIT compilation, allocator) and is not counted
-        for key in nets:
-            with kernels(key == "ours"):
-                for slot, step in enumerate((train_step, infer_step)):
-                    tic = time.perf_counter()
-                    for i in range(steps):
-                        step(key, i % len(images))
-                    if r:
-                        seconds[key][slot] += time.perf_counter() - tic
-    return {key: (rounds * steps / s[0], rounds * steps / s[1]) for key, s in seconds.items()}
+    def close(self) -> None:
+        self.process.stdin.write("quit\n")
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def export(reference: str, destination: Path) -> None:
+    """Extract the ``ifrnet`` and ``baselines`` packages of commit ``reference``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", reference, "ifrnet",
+                              "baselines"], capture_output=True, check=False)
+    if archive.returncode:
+        raise SystemExit(f"cannot export {reference!r} with git archive (a clone with history "
+                         f"is needed): {archive.stderr.decode().strip()}")
+    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+        tar.extractall(destination, filter="data")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", default="3700967",
+                        help="commit to compare against (default: before issue 17's kernels)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=4, help="steps per round and mode")
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--foreach", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    data = synthetic(args.size)
+    if args.worker:
+        worker(args.worker, args.threads, args.size, args.foreach)
+        return
+    import numpy as np
+
     print(f"{args.size}×{args.size}, {args.threads} threads, {args.rounds} rounds × "
-          f"{args.steps} steps, batch 1; images/s")
-    print(f"{'':22}{'train':>9}{'infer':>9}")
-    for name in ("IFR-Net", "ADMM-Net"):
-        reference, ours = pair(name)
-        with torch.no_grad():
-            with kernels(False):
-                expected = reference(data[1][:1], data[2])
-            got = ours(data[1][:1], data[2])
-        error = float((got - expected).abs().max() / expected.abs().max())
-        rates = measure({"reference": reference, "ours": ours}, data, args.rounds, args.steps)
-        (ref_train, ref_infer), (our_train, our_infer) = rates["reference"], rates["ours"]
-        label = "N=9 K=2 L=8" if name == "IFR-Net" else "15 stages"
-        print(f"{name + ' ' + label:22}")
-        print(f"{'  before (reference)':22}{ref_train:9.2f}{ref_infer:9.2f}")
-        print(f"{'  ours':22}{our_train:9.2f}{our_infer:9.2f}")
-        print(f"{'  ratio':22}{our_train / ref_train:8.2f}×{our_infer / ref_infer:8.2f}×"
-              f"   (max |ours − before| / max |before| = {error:.1e})")
+          f"{args.steps} steps, batch 1; images/s; reference = {args.reference}")
+    print(f"{'':24}{'train':>9}{'infer':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "reference"
+        export(args.reference, old)
+        for network in NETWORKS:
+            # the reference ran a per-parameter Adam; ours uses the multi-tensor one
+            workers = {"before": Worker(old, network, args, foreach=False),
+                       "ours": Worker(ROOT, network, args, foreach=True)}
+            outputs = {}
+            for name, w in workers.items():
+                w.ask(f"check {tmp}/{name}.npy")
+                outputs[name] = np.load(f"{tmp}/{name}.npy")
+            error = np.abs(outputs["ours"] - outputs["before"]).max() / np.abs(
+                outputs["before"]).max()
+            seconds = {name: [0.0, 0.0] for name in workers}
+            for r in range(args.rounds + 1):
+                for name, w in workers.items():
+                    train, infer = w.ask(f"time {args.steps}")
+                    if r:
+                        seconds[name][0] += train
+                        seconds[name][1] += infer
+            for w in workers.values():
+                w.close()
+            rates = {name: [args.rounds * args.steps / s for s in pair]
+                     for name, pair in seconds.items()}
+            label = "N=9 K=2 L=8" if network == "IFR-Net" else "15 stages"
+            print(f"{network} {label}")
+            for name in workers:
+                print(f"{'  ' + name:24}{rates[name][0]:9.2f}{rates[name][1]:9.2f}")
+            ratio = [rates["ours"][k] / rates["before"][k] for k in (0, 1)]
+            print(f"{'  ratio':24}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
+                  f"(max |ours − before| / max |before| = {error:.1e})")
 
 
 if __name__ == "__main__":

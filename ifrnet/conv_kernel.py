@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ifrnet.plf import numba
+from ifrnet.plf import numba, sync_threads
 
 if numba is not None:
     # Whole-row views (integer indices keep a contiguous layout) with non-negative offsets
@@ -58,25 +58,17 @@ if numba is not None:
                             partial[job, o, c, a, k] = s
 
 
-#: set False to force the library-call path (benchmarks/ifrnet_speed.py's reference)
-ENABLED = True
-
-
 def available(x: torch.Tensor) -> bool:
     """Whether the kernels can run on x: numba present, a float32/64 CPU tensor."""
-    return ENABLED and numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32,
+    return numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32,
                                                                          torch.float64)
-
-
-def _threads() -> None:
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
 def correlate_valid(x_pad: torch.Tensor, w: torch.Tensor,
                     bias: torch.Tensor | None = None) -> torch.Tensor:
     """'valid' correlation: x_pad (B, C, H + f − 1, W + f − 1), w (O, C, f, f), bias (O,) →
     (B, O, H, W), in x_pad's dtype. No autograd (the caller's Function provides it)."""
-    _threads()
+    sync_threads()
     size = w.shape[-1]
     batch, _, hp, wp = x_pad.shape
     xn = x_pad.detach().contiguous().numpy()
@@ -91,7 +83,7 @@ def correlate_valid(x_pad: torch.Tensor, w: torch.Tensor,
 def correlate_weight_grad(x_pad: torch.Tensor, g: torch.Tensor, size: int) -> torch.Tensor:
     """Gradient of Σ g ⊙ correlate_valid(x_pad, w) with respect to w: x_pad (B, C, …),
     g (B, O, H, W) → (O, C, size, size), rows summed in float64."""
-    _threads()
+    sync_threads()
     xn = x_pad.detach().contiguous().numpy()
     gn = g.detach().to(x_pad.dtype).contiguous().numpy()
     partial = np.empty((g.shape[0] * g.shape[2], g.shape[1], x_pad.shape[1], size, size))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ifrnet.plf import numba
+from ifrnet.plf import numba, sync_threads
 
 if numba is not None:
 
@@ -49,20 +49,16 @@ if numba is not None:
                 var[p, row, j] = (s2 / n - mu_a * mu_a) + (s3 / n - mu_b * mu_b)
 
 
-#: set False to force the library-call path (benchmarks/ifrnet_speed.py's reference)
-ENABLED = True
-
-
 def available(a: torch.Tensor) -> bool:
     """Whether the kernel can run on a: numba present, a float32/64 CPU tensor."""
-    return ENABLED and numba is not None and a.device.type == "cpu" and a.dtype in (torch.float32,
+    return numba is not None and a.device.type == "cpu" and a.dtype in (torch.float32,
                                                                          torch.float64)
 
 
 def box_moments(a: torch.Tensor, b: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """a, b real (B, 1, H, W) → (σ_ab, σ_a² + σ_b²), each (B, 1, H, W) in a's dtype, over a
     size×size window (odd size) with zero padding; accumulated in float64."""
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    sync_threads()
     an = a.detach()[:, 0].contiguous().numpy()
     bn = b.detach()[:, 0].to(a.dtype).contiguous().numpy()
     cov, var = np.empty_like(an), np.empty_like(an)

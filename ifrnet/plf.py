@@ -14,6 +14,7 @@ Two implementations with identical semantics:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,61 +27,72 @@ except ImportError:  # pragma: no cover - numba comes with sigpy
 
 
 LANES = 4  # interleaved histograms in the backward kernel (a power of two)
+CHUNK = 2048  # pixels per pass of the backward kernel (its scratch rows stay in cache)
 
 if numba is not None:
+    #: LLVM fast-math without 'nnan'/'ninf' (NaN inputs must stay NaN)
+    _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
-    @numba.njit(parallel=True, cache=True)
-    def _forward_kernel(x: np.ndarray, q: np.ndarray, y: np.ndarray) -> None:
+    # Branch-free and vectorisable: the value is clamped to [−1, 1] for the interpolation and
+    # continues with slope 1 through (v − clamped); the index is an unsigned integer capped at
+    # N − 2, so it is in range for every input, NaN included (whose output stays NaN), and
+    # needs no wrap-around test. ``inv`` = (N − 1)/2 and ``one`` = 1 come in the data's dtype,
+    # ``d`` holds the slopes q[:, i + 1] − q[:, i].
+
+    @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+    def _forward_kernel(x, q, d, inv, one, y):  # pragma: no cover - numba
         planes, pixels = x.shape
         channels, points = q.shape
-        inv = (points - 1) / 2.0
+        top, top_value = np.uint32(points - 2), (inv + inv) - one  # N − 2 as index and value
         for p in numba.prange(planes):
-            c = p % channels
+            qc, dc, xr, yr = q[p % channels], d[p % channels], x[p], y[p]
             for m in range(pixels):
-                v = x[p, m]
-                if v <= -1.0:
-                    y[p, m] = v + 1.0 + q[c, 0]
-                elif v >= 1.0:
-                    y[p, m] = v - 1.0 + q[c, points - 1]
-                elif v != v:  # NaN stays NaN and never becomes an index
-                    y[p, m] = v
-                else:
-                    t = (v + 1.0) * inv
-                    i = min(int(t), points - 2)
-                    f = t - i
-                    y[p, m] = q[c, i] + f * (q[c, i + 1] - q[c, i])
+                v = xr[m]
+                vc = min(max(v, -one), one)
+                t = (vc + one) * inv
+                floor = min(np.floor(t), top_value)  # in the data's dtype (no float64 detour)
+                i = min(np.uint32(np.int32(floor)), top)
+                yr[m] = qc[i] + (t - floor) * dc[i] + (v - vc)
 
-    @numba.njit(parallel=True, cache=True)
-    def _backward_kernel(x: np.ndarray, q: np.ndarray, g: np.ndarray, gx: np.ndarray,
-                         partial: np.ndarray) -> None:
+    @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+    def _backward_kernel(x, q, d, inv, one, g, gx, partial):  # pragma: no cover - numba
         # partial (planes, LANES, points): neighbouring pixels usually fall in the same bin, so
         # one histogram would serialise on its own read-modify-write; LANES interleaved copies
-        # keep the additions independent (summed by the caller, in a fixed order).
+        # keep the additions independent (summed by the caller, in a fixed order). Each chunk
+        # is one vectorised pass (x's gradient, bins and weights) and one scatter pass.
         planes, pixels = x.shape
         channels, points = q.shape
-        inv = (points - 1) / 2.0
+        top, top_value = np.uint32(points - 2), (inv + inv) - one
+        zero = one - one
         for p in numba.prange(planes):
-            c = p % channels
-            hist = partial[p]
-            for m in range(pixels):
-                lane = m & (LANES - 1)
-                v = x[p, m]
-                gg = g[p, m]
-                if v <= -1.0:
-                    gx[p, m] = gg
-                    hist[lane, 0] += gg
-                elif v >= 1.0:
-                    gx[p, m] = gg
-                    hist[lane, points - 1] += gg
-                elif v != v:  # NaN input: NaN gradient, nothing for q (no index from NaN)
-                    gx[p, m] = v
-                else:
-                    t = (v + 1.0) * inv
-                    i = min(int(t), points - 2)
-                    f = t - i
-                    gx[p, m] = gg * (q[c, i + 1] - q[c, i]) * inv
-                    hist[lane, i] += gg * (1.0 - f)
-                    hist[lane, i + 1] += gg * f
+            dc, xr, gr, gxr, hist = d[p % channels], x[p], g[p], gx[p], partial[p]
+            bins = np.empty(CHUNK, dtype=np.uint32)
+            low = np.empty(CHUNK, dtype=x.dtype)
+            high = np.empty(CHUNK, dtype=x.dtype)
+            for start in range(0, pixels, CHUNK):
+                n = min(CHUNK, pixels - start)
+                for k in range(n):
+                    v, gg = xr[start + k], gr[start + k]
+                    vc = min(max(v, -one), one)
+                    t = (vc + one) * inv
+                    floor = min(np.floor(t), top_value)
+                    i = min(np.uint32(np.int32(floor)), top)
+                    f = t - floor
+                    nan = v != v
+                    slope = dc[i] * inv if (v > -one) & (v < one) else one
+                    gxr[start + k] = v if nan else gg * slope
+                    bins[k] = i
+                    high[k] = zero if nan else gg * f
+                    low[k] = zero if nan else gg - gg * f
+                for k in range(n):
+                    lane = k & (LANES - 1)
+                    hist[lane, bins[k]] += low[k]
+                    hist[lane, bins[k] + 1] += high[k]
+
+
+def sync_threads() -> None:
+    """Let numba's parallel loops use as many threads as torch (within numba's pool)."""
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
 def _use_kernel(x: torch.Tensor) -> bool:
@@ -92,16 +104,24 @@ def _planes(x: torch.Tensor) -> np.ndarray:
     return x.detach().contiguous().view(x.shape[0] * x.shape[1], -1).numpy()
 
 
+def _tables(q: torch.Tensor, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    """(values, slopes, (N − 1)/2, 1) for the kernels, in the data's dtype."""
+    values = q.detach().to(dtype).contiguous().numpy()
+    scalar = values.dtype.type
+    slopes = np.ascontiguousarray(np.diff(values, axis=1))
+    return values, slopes, scalar((values.shape[1] - 1) / 2), scalar(1)
+
+
 class _PLFKernel(torch.autograd.Function):
     """CPU path: fused numba kernels."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        sync_threads()
         x = x.contiguous()
         y = torch.empty_like(x)
-        qd = q.detach().to(x.dtype).contiguous().numpy()
-        _forward_kernel(_planes(x), qd, y.view(x.shape[0] * x.shape[1], -1).numpy())
+        qd, dd, inv, one = _tables(q, x.dtype)
+        _forward_kernel(_planes(x), qd, dd, inv, one, y.view(x.shape[0] * x.shape[1], -1).numpy())
         ctx.save_for_backward(x, q)
         return y
 
@@ -110,8 +130,9 @@ class _PLFKernel(torch.autograd.Function):
         x, q = ctx.saved_tensors
         gx = torch.empty_like(x)
         partial = np.zeros((x.shape[0] * x.shape[1], LANES, q.shape[1]), dtype=np.float64)
-        qd = q.detach().to(x.dtype).contiguous().numpy()
-        _backward_kernel(_planes(x), qd, _planes(grad.to(x.dtype)),
+        qd, dd, inv, one = _tables(q, x.dtype)
+        sync_threads()
+        _backward_kernel(_planes(x), qd, dd, inv, one, _planes(grad.to(x.dtype)),
                          gx.view(x.shape[0] * x.shape[1], -1).numpy(), partial)
         grad_q = partial.sum(axis=1).reshape(x.shape[0], x.shape[1], -1).sum(axis=0)
         return gx, torch.from_numpy(grad_q).to(q.dtype)

@@ -48,16 +48,13 @@ def test_conv2d_same_kernel_matches_reference_and_autograd(shape, circular):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
-def test_conv2d_same_kernel_and_library_path_agree_in_float32():
+def test_conv2d_same_kernel_and_library_path_agree_in_float32(monkeypatch):
     rng = np.random.default_rng(2)
     x = torch.tensor(rng.standard_normal((1, 1, 64, 48)), dtype=torch.float32)
     w = torch.tensor(rng.standard_normal((8, 1, 3, 3)), dtype=torch.float32)
     fast = conv2d_same(x, w)
-    conv_kernel.ENABLED = False
-    try:
-        slow = conv2d_same(x, w)
-    finally:
-        conv_kernel.ENABLED = True
+    monkeypatch.setattr(conv_kernel, "available", lambda x: False)
+    slow = conv2d_same(x, w)  # oneDNN: the path of other devices
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
 
 
@@ -87,3 +84,37 @@ def test_descriptor_kernel_and_library_path_agree():
     torch.testing.assert_close(fast, slow.detach(), rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(feature_descriptor(a.float(), 0.008), fast.float(), rtol=1e-4,
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("network", ["ifrnet", "admmnet"])
+def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
+    """The path other devices (CUDA) take — torch ops only — gives the CPU kernels' output and
+    gradients for a whole network (float64, perturbed weights, complex data)."""
+    from baselines.admmnet import ADMMNet
+    from ifrnet import plf as plf_module
+    from ifrnet.fourier import fft2c
+    from ifrnet.models.ifrnet import IFRNet
+
+    torch.manual_seed(0)
+    build = ((lambda: IFRNet(stages=2, blocks=2, complex_data=True)) if network == "ifrnet"
+             else (lambda: ADMMNet(stages=2, complex_data=True)))
+    net = build().double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    image = torch.randn(1, 24, 20, dtype=torch.complex128)
+    mask = (torch.rand(24, 20) < 0.5).double()
+    kspace = fft2c(image) * mask
+
+    def run():
+        out = net(kspace, mask)
+        return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
+
+    fast, fast_grads = run()
+    for module in (conv_kernel, moments_kernel):
+        monkeypatch.setattr(module, "available", lambda x: False)
+    monkeypatch.setattr(plf_module, "_use_kernel", lambda x: False)
+    slow, slow_grads = run()
+    torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)
+    for got, want in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
