@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from tests import fixtures
@@ -27,7 +28,9 @@ def _config(work: Path) -> None:
     (work / "kill.yaml").write_text(yaml.safe_dump(config))
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_metrics(tmp_path):
+    # Its own runs: a config with a longer training, and the interruption under test.
     (tmp_path / "reference").mkdir()
     (tmp_path / "killed").mkdir()
     reference = workflow_copy(tmp_path / "reference")
@@ -64,9 +67,11 @@ def test_killed_training_resumes_to_the_same_metrics(tmp_path):
     pd.testing.assert_frame_equal(ours, theirs)
 
 
+@pytest.mark.slow
 def test_changed_data_retrains_from_scratch(tmp_path):
     """A finished training must not be "resumed" into the run of a changed config: with fewer
     training slices the retrained model's log has the new number of iterations."""
+    # Its own run: the condition under test is a config changed after a finished training.
     work = workflow_copy(tmp_path)
     _config(work)
     model = f"results/models/brain-real/radial-r0.40/{MODEL}"
