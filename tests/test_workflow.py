@@ -3,6 +3,7 @@
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -177,27 +178,33 @@ def _without_timing(csv: Path) -> bytes:
         index=False).encode()
 
 
-def test_smoke_study_is_deterministic(smoke_study, tmp_path):
-    """A second run from scratch gives the same tables, byte for byte apart from timings."""
-    # Its own run by necessity: the shared study is the first run, this is the second.
-    work = workflow_copy(tmp_path)
+@pytest.fixture(scope="module")
+def second_study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The smoke study's tables built again from scratch, in a directory named with a space and
+    a quote: the second run of the determinism test and the run of the quoting test (one run
+    serves both; the shared smoke study cannot, being the first run in a plain directory)."""
+    odd = tmp_path_factory.mktemp("second") / "it's a dir"
+    odd.mkdir()
+    work = workflow_copy(odd)
     smoke_with_user_method(work)
     result = snakemake(work, "results/tables", "--cores", "2", "--configfile", "mine.yaml",
                        extra_env={"PYTHONPATH": str(work)})
+    return work, result
+
+
+def test_smoke_study_is_deterministic(smoke_study, second_study):
+    """A second run from scratch gives the same tables, byte for byte apart from timings."""
+    work, result = second_study
     assert result.returncode == 0, result.stderr[-3000:]
     for name in TABLES:
         ours, theirs = (run / "results" / "tables" / f"{name}.csv" for run in (smoke_study, work))
         assert _without_timing(ours) == _without_timing(theirs), name
 
 
-def test_paths_with_spaces_and_quotes(tmp_path):
+def test_paths_with_spaces_and_quotes(second_study):
     """Config strings and paths reach the shell quoted: a work directory named with a space and
     a quote runs."""
-    # Its own run: the condition under test is the directory's name.
-    odd = tmp_path / "it's a dir"
-    odd.mkdir()
-    work = workflow_copy(odd)
-    target = "results/metrics/brain-real/radial-r0.40/zero-filled.csv"
-    result = snakemake(work, target, "--cores", "2", "--configfile", "config/smoke.yaml")
+    work, result = second_study
+    assert " " in work.name and "'" in work.name
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(pd.read_csv(work / target)) == 2
+    assert len(pd.read_csv(work / "results/metrics/brain-real/radial-r0.40/zero-filled.csv")) == 2
