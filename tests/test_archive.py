@@ -144,10 +144,12 @@ def _leaks(secret: str, *places) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_workflow_fetches_with_signed_urls_that_never_leak(tmp_path):
     """Signed URLs kept in an environment variable and a file: a run with -p fetches and
     prepares; the secret is in no output, log, .snakemake/ record or result; a refreshed URL
     for the same archives reruns nothing."""
+    # Its own run: a config with a fastMRI data set fetched from a local server.
     served = _archive(tmp_path, volumes=3)
     base, server = fixtures.serve(served)
     (tmp_path / "work").mkdir()

@@ -260,6 +260,7 @@ def test_corpus_is_large_enough():
     assert len(CASES) >= 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("edit", "message"),
     [(lambda c: c.update(unknown_key=1), "unknown key unknown_key"),
@@ -277,6 +278,7 @@ def test_bad_config_fails_before_any_job(tmp_path, edit, message):
     assert not (work / "data").exists()
 
 
+@pytest.mark.slow
 def test_planning_needs_no_device(tmp_path):
     """A dry run (e.g. on a cluster's login node without the GPU the jobs will get) plans."""
     work = workflow_copy(tmp_path)

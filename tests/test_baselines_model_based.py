@@ -143,6 +143,7 @@ def test_untrained_admmnet_improves_on_zero_filled(brain):
     assert mean_psnr(recon.numpy(), x) > mean_psnr(ifft2c(y).real, x) + 1.0
 
 
+@pytest.mark.slow
 def test_admmnet_overfits_two_images(brain):
     x, mask, _ = brain
     kspace = torch.from_numpy(measure(x[:2], mask, 0.0, seed=0, split="test"))  # noise-free

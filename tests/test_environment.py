@@ -98,6 +98,7 @@ esac
 '''
 
 
+@pytest.mark.slow
 def test_sdm_conda_job_runs_the_checkout_in_an_environment_without_it(tmp_path):
     """``snakemake --sdm conda`` with a stand-in conda whose environments hold the dependencies
     but not this project (Python without site processing: no editable install), and no

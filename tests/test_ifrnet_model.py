@@ -81,6 +81,7 @@ def test_share_weights_shares_the_cnn():
     assert shared.z[0].blocks[0].w1.grad is not None  # one tensor, used by all 5 stages
 
 
+@pytest.mark.slow
 def test_gradcheck_float64_tiny_network():
     # random k-space: piecewise-constant images put T exactly at its clamp (T = 0 where all
     # local variances vanish), a kink that finite differences cannot handle

@@ -3,6 +3,7 @@ last checkpoint when the workflow is rerun and ends with the metrics of an unint
 a killed download resumes from its partial file."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from tests import fixtures
@@ -27,14 +29,21 @@ def _config(work: Path) -> None:
     (work / "kill.yaml").write_text(yaml.safe_dump(config))
 
 
-def test_killed_training_resumes_to_the_same_metrics(tmp_path):
-    (tmp_path / "reference").mkdir()
-    (tmp_path / "killed").mkdir()
-    reference = workflow_copy(tmp_path / "reference")
-    _config(reference)
-    assert snakemake(reference, TARGET, "--cores", "2", "--configfile",
-                     "kill.yaml").returncode == 0
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted run of TARGET with kill.yaml, shared by this module's workflow tests.
+    Its own run, not the shared smoke study: kill.yaml trains longer than the smoke config."""
+    work = workflow_copy(tmp_path_factory.mktemp("reference"))
+    _config(work)
+    result = snakemake(work, TARGET, "--cores", "2", "--configfile", "kill.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work
 
+
+@pytest.mark.slow
+def test_killed_training_resumes_to_the_same_metrics(reference, tmp_path):
+    # Its own run beside the reference: the interruption is the condition under test.
+    (tmp_path / "killed").mkdir()
     work = workflow_copy(tmp_path / "killed")
     _config(work)
     bindir = str(Path(sys.executable).parent)
@@ -64,14 +73,16 @@ def test_killed_training_resumes_to_the_same_metrics(tmp_path):
     pd.testing.assert_frame_equal(ours, theirs)
 
 
-def test_changed_data_retrains_from_scratch(tmp_path):
+@pytest.mark.slow
+def test_changed_data_retrains_from_scratch(reference, tmp_path):
     """A finished training must not be "resumed" into the run of a changed config: with fewer
     training slices the retrained model's log has the new number of iterations."""
-    work = workflow_copy(tmp_path)
-    _config(work)
+    # A copy of the reference's finished training (the reference itself stays unchanged for
+    # the other test), then the condition under test: the config changed after it.
+    work = tmp_path / "changed"
+    shutil.copytree(reference, work, symlinks=True)
     model = f"results/models/brain-real/radial-r0.40/{MODEL}"
-    assert snakemake(work, f"{model}/model.pt", "--cores", "2", "--configfile",
-                     "kill.yaml").returncode == 0
+    assert (work / model / "model.pt").is_file()
     config = yaml.safe_load((work / "kill.yaml").read_text())
     config["datasets"]["brain-real"]["n_train"] = 5
     (work / "kill.yaml").write_text(yaml.safe_dump(config))

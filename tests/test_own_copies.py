@@ -1,10 +1,13 @@
 """Data you already have: a siat data set's `dir` without `url` (README, "The paper's data")
 prepares from the files in place, verified against the checksum list, with no download job."""
 
+import pytest
 import yaml
 
 from tests import fixtures
 from tests.workflow_helpers import ROOT, job_counts, snakemake, workflow_copy
+
+pytestmark = pytest.mark.slow  # every test runs Snakemake
 
 
 def _own_copies(work, sums_dir):
@@ -25,6 +28,7 @@ def _own_copies(work, sums_dir):
 
 
 def test_dir_without_url_prepares_the_files_in_place(tmp_path):
+    # Its own run: brain.yaml edited to use files already in place.
     (tmp_path / "work" / "sums").mkdir(parents=True)
     work = workflow_copy(tmp_path / "work")
     lists = _own_copies(work, work / "sums")

@@ -37,7 +37,7 @@ def test_values_match_reference(data, kernel):
     np.testing.assert_allclose(y32.numpy(), plf_reference(x, q), atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("kernel", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_gradients_match_finite_differences(data, kernel):
     x, q = data
     x = x + 1e-3  # keep finite differences away from the kinks at control points

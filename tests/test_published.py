@@ -283,7 +283,9 @@ def test_wrong_files_give_one_line_errors(tmp_path):
 # In the workflow: a downloaded mask file and published weights, checked by their SHA-256
 
 
+@pytest.mark.slow
 def test_workflow_downloads_a_mask_file_and_published_weights(tmp_path):
+    # Its own run: a config of downloaded masks and weights served by a local server.
     import yaml
 
     from ifrnet.masks import radial

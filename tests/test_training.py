@@ -135,6 +135,7 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tests=str(ROOT / "tests")))

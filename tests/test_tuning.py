@@ -42,6 +42,7 @@ def test_tune_picks_the_best_psnr_and_the_pipeline_uses_it(tmp_path):
         read_tuned(tmp_path / "bad.json")
 
 
+@pytest.mark.slow
 def test_iterations_in_the_grid_are_scored_from_one_run_as_if_run_alone(tmp_path):
     spec = dict(source="embedded", kind="real", size=64, n_train=0, n_val=2, n_test=1,
                 noise_sigma=0.02)

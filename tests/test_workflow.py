@@ -3,6 +3,7 @@
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -10,55 +11,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.workflow_helpers import ROOT, job_counts, snakemake, workflow_copy
+from tests.workflow_helpers import (
+    ROOT,
+    USER_MODULE,
+    job_counts,
+    smoke_with_user_method,
+    snakemake,
+    workflow_copy,
+)
 
 TABLES = [f"table_{n}" for n in ("II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")]
 FIGURES = [f"fig{n:02d}" for n in range(1, 13)]
 
-USER_MODULE = '''
-"""A user's own method, outside our packages: zero-filled followed by a box filter."""
-import numpy as np
-from scipy.ndimage import uniform_filter
-
-from ifrnet.fourier import ifft2c
-from ifrnet.method import Method
-
-
-class BoxFilteredZeroFilled(Method):
-    def __init__(self, real=False, width=3):
-        super().__init__(real=real)
-        self.width = width
-
-    def reconstruct(self, kspace, mask):
-        x = ifft2c(kspace)
-        smooth = lambda a: uniform_filter(a, size=(1, self.width, self.width), mode="wrap")
-        return (smooth(x.real) + 1j * smooth(x.imag)).astype(np.complex64)
-'''
-
-
-def with_user_method(config: dict) -> dict:
-    """The config plus the user's method in every table and every reconstruction figure."""
-    config["models"]["mine"] = {"method": "my_recon:BoxFilteredZeroFilled", "label": "Mine",
-                                "params": {"width": 3}}
-    for spec in list(config["tables"].values()) + [
-            f for f in config["figures"].values() if f["kind"] == "reconstructions"]:
-        spec["models"].append("mine")
-    return config
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    """The smoke config plus a user's method, run once (all targets) in a scratch copy."""
-    work = workflow_copy(tmp_path_factory.mktemp("smoke"))
-    (work / "my_recon.py").write_text(USER_MODULE)
-    config = with_user_method(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()))
-    (work / "mine.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(work, "--cores", "2", "--configfile", "mine.yaml",
-                       extra_env={"PYTHONPATH": str(work)})
-    assert result.returncode == 0, result.stderr[-4000:]
-    (work / "snakemake.out").write_text(result.stdout + result.stderr)
-    return work
-
+# Every test runs Snakemake (lint, dry runs, bad configs) or reads the smoke study.
+pytestmark = pytest.mark.slow
 
 def test_lint_is_clean(tmp_path):
     result = snakemake(workflow_copy(tmp_path), "--lint")
@@ -104,8 +70,8 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, message):
     assert not (work / "results").exists() or not any((work / "results").rglob("*.csv"))
 
 
-def test_smoke_builds_every_table_with_the_papers_column(smoke_run):
-    tables = smoke_run / "results" / "tables"
+def test_smoke_builds_every_table_with_the_papers_column(smoke_study):
+    tables = smoke_study / "results" / "tables"
     for name in TABLES:
         for ext in ("csv", "md", "tex", "prov.json"):
             assert (tables / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
@@ -129,12 +95,12 @@ def test_smoke_builds_every_table_with_the_papers_column(smoke_run):
     assert tex.isascii() and r"\begin{table*}" in tex and "D5-C5" in tex
 
 
-def test_smoke_builds_every_figure_and_the_report(smoke_run):
-    figures = smoke_run / "results" / "figures"
+def test_smoke_builds_every_figure_and_the_report(smoke_study):
+    figures = smoke_study / "results" / "figures"
     for name in FIGURES:
         for ext in ("png", "pdf"):
             assert (figures / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"
-    report = (smoke_run / "results" / "report.html").read_text()
+    report = (smoke_study / "results" / "report.html").read_text()
     for name in TABLES + FIGURES:
         assert f"id='{name}'" in report
     assert "Mine" in report or "mine" in report
@@ -142,58 +108,60 @@ def test_smoke_builds_every_figure_and_the_report(smoke_run):
     assert order == sorted(order)  # II, III, ..., IX, X: the paper's order
 
 
-def test_run_ends_saying_where_the_results_are(smoke_run):
-    out = (smoke_run / "snakemake.out").read_text()
+def test_run_ends_saying_where_the_results_are(smoke_study):
+    out = (smoke_study / "snakemake.out").read_text()
     assert "ifrnet-bench: finished in " in out
-    assert f"report:  {smoke_run.resolve() / 'results' / 'report.html'}" in out
+    assert f"report:  {smoke_study.resolve() / 'results' / 'report.html'}" in out
     assert "(9 tables: .csv, .md, .tex)" in out and "(12 figures: .png, .pdf)" in out
 
 
-def test_every_artefact_has_provenance(smoke_run):
-    record = json.loads((smoke_run / "results/figures/fig07.prov.json").read_text())
+def test_every_artefact_has_provenance(smoke_study):
+    record = json.loads((smoke_study / "results/figures/fig07.prov.json").read_text())
     assert {"config_sha256", "code_version", "packages", "seed", "inputs", "config", "device",
             "hardware"} <= set(record)
     assert record["config"]["models"]["mine"]["method"] == "my_recon:BoxFilteredZeroFilled"
     assert "results/recon/brain-real/radial-r0.10/mine.h5" in record["inputs"]
     assert record["packages"]["torch"] and len(record["config_sha256"]) == 64
-    table = json.loads((smoke_run / "results/tables/table_IV.prov.json").read_text())
+    table = json.loads((smoke_study / "results/tables/table_IV.prov.json").read_text())
     assert "config/published.yaml" in table["inputs"]
 
 
-def test_smoke_learned_methods_store_logs_and_maps(smoke_run):
-    model_dir = smoke_run / "results/models/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct"
+def test_smoke_learned_methods_store_logs_and_maps(smoke_study):
+    model_dir = smoke_study / "results/models/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct"
     log = pd.read_csv(model_dir / "train_log.csv")
     assert set(log["split"]) == {"train", "val"} and (log["loss"] > 0).all()
     assert not (model_dir / "checkpoints").exists()  # removed when training finished
-    with h5py.File(smoke_run / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct.h5",
+    with h5py.File(smoke_study / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct.h5",
                    "r") as f:
         assert f["maps"].shape == (2, 2, 64, 64) and list(f.attrs["maps_stages"]) == [1, 2]
         assert f.attrs["seconds_per_image"] > 0
-    stages = pd.read_csv(smoke_run / "results/stages/brain-real/radial-r0.40/"
+    stages = pd.read_csv(smoke_study / "results/stages/brain-real/radial-r0.40/"
                          "ifrnet-s3-k1-l8-dct.csv")
     assert sorted(stages["stage"].unique()) == [1, 2, 3]
 
 
-def test_generalisation_uses_models_trained_on_another_data_set(smoke_run):
-    assert (smoke_run / "results/recon/brain-coronal/radial-r0.10/admmnet-s3.h5").exists()
-    assert not (smoke_run / "results/models/brain-coronal").exists()
+def test_generalisation_uses_models_trained_on_another_data_set(smoke_study):
+    assert (smoke_study / "results/recon/brain-coronal/radial-r0.10/admmnet-s3.h5").exists()
+    assert not (smoke_study / "results/models/brain-coronal").exists()
 
 
-def test_smoke_rerun_has_nothing_to_do(smoke_run):
-    result = snakemake(smoke_run, "-n", "--cores", "1", "--configfile", "mine.yaml",
-                       extra_env={"PYTHONPATH": str(smoke_run)})
+def test_smoke_rerun_has_nothing_to_do(smoke_study):
+    result = snakemake(smoke_study, "-n", "--cores", "1", "--configfile", "mine.yaml",
+                       extra_env={"PYTHONPATH": str(smoke_study)})
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_single_table_then_all_tables_rebuilds_the_rest(smoke_run, tmp_path):
+def test_single_table_then_all_tables_rebuilds_the_rest(smoke_study, tmp_path):
     """Building one table first must not make the directory target look complete."""
+    # Its own copy of the study's data and models (not the tables): it deletes and rebuilds
+    # outputs, which the shared study must keep.
     work = workflow_copy(tmp_path)
-    shutil.copytree(smoke_run / "data", work / "data")
-    shutil.copytree(smoke_run / "results", work / "results",
+    shutil.copytree(smoke_study / "data", work / "data")
+    shutil.copytree(smoke_study / "results", work / "results",
                     ignore=shutil.ignore_patterns("tables", "figures", "report.html"))
     (work / "my_recon.py").write_text(USER_MODULE)
-    shutil.copy(smoke_run / "mine.yaml", work / "mine.yaml")
+    shutil.copy(smoke_study / "mine.yaml", work / "mine.yaml")
     env = {"PYTHONPATH": str(work)}
     args = ("--cores", "1", "--configfile", "mine.yaml")
     assert snakemake(work, "results/tables/table_IX.csv", *args, extra_env=env).returncode == 0
@@ -210,26 +178,33 @@ def _without_timing(csv: Path) -> bytes:
         index=False).encode()
 
 
-def test_smoke_study_is_deterministic(smoke_run, tmp_path):
-    """A second run from scratch gives the same tables, byte for byte apart from timings."""
-    work = workflow_copy(tmp_path)
-    (work / "my_recon.py").write_text(USER_MODULE)
-    shutil.copy(smoke_run / "mine.yaml", work / "mine.yaml")
+@pytest.fixture(scope="module")
+def second_study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The smoke study's tables built again from scratch, in a directory named with a space and
+    a quote: the second run of the determinism test and the run of the quoting test (one run
+    serves both; the shared smoke study cannot, being the first run in a plain directory)."""
+    odd = tmp_path_factory.mktemp("second") / "it's a dir"
+    odd.mkdir()
+    work = workflow_copy(odd)
+    smoke_with_user_method(work)
     result = snakemake(work, "results/tables", "--cores", "2", "--configfile", "mine.yaml",
                        extra_env={"PYTHONPATH": str(work)})
+    return work, result
+
+
+def test_smoke_study_is_deterministic(smoke_study, second_study):
+    """A second run from scratch gives the same tables, byte for byte apart from timings."""
+    work, result = second_study
     assert result.returncode == 0, result.stderr[-3000:]
     for name in TABLES:
-        ours, theirs = (run / "results" / "tables" / f"{name}.csv" for run in (smoke_run, work))
+        ours, theirs = (run / "results" / "tables" / f"{name}.csv" for run in (smoke_study, work))
         assert _without_timing(ours) == _without_timing(theirs), name
 
 
-def test_paths_with_spaces_and_quotes(tmp_path):
+def test_paths_with_spaces_and_quotes(second_study):
     """Config strings and paths reach the shell quoted: a work directory named with a space and
     a quote runs."""
-    odd = tmp_path / "it's a dir"
-    odd.mkdir()
-    work = workflow_copy(odd)
-    target = "results/metrics/brain-real/radial-r0.40/zero-filled.csv"
-    result = snakemake(work, target, "--cores", "2", "--configfile", "config/smoke.yaml")
+    work, result = second_study
+    assert " " in work.name and "'" in work.name
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(pd.read_csv(work / target)) == 2
+    assert len(pd.read_csv(work / "results/metrics/brain-real/radial-r0.40/zero-filled.csv")) == 2

@@ -12,6 +12,8 @@ from tests.workflow_helpers import ROOT, job_counts, snakemake
 
 SNAKEFILE = str(ROOT / "Snakefile")
 
+pytestmark = pytest.mark.slow  # every test runs Snakemake
+
 
 @pytest.mark.parametrize("configfile", [None, "config/smoke.yaml", "config/brain.yaml"])
 def test_dry_run_from_another_directory(tmp_path, configfile):
@@ -36,11 +38,12 @@ def test_dry_run_as_a_module(tmp_path):
     assert counts["ifrnet_table"] == 9 and counts["ifrnet_report"] == 1
 
 
-@pytest.mark.slow
 def test_run_from_another_directory_on_a_folder_of_the_users_slices(tmp_path):
     """A user's own slices (source: folder) benchmarked by one config entry, the workflow run
     from the user's directory: the table uses the paper's numbers and the report the captions
     of the repository."""
+    # Its own run, not the shared smoke study: the conditions under test are another
+    # directory than the workflow's and a config of the user's own (a folder source).
     slices = tmp_path / "my_slices"
     slices.mkdir()
     yy, xx = np.mgrid[-1:1:40j, -1:1:40j]

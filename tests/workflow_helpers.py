@@ -1,4 +1,5 @@
-"""Run the Snakemake workflow in a scratch copy of the project (tests never touch results/)."""
+"""Run the Snakemake workflow in a scratch copy of the project (tests never touch results/), and
+the user's own method that the smoke study (``tests/conftest.py``) registers through its config."""
 
 from __future__ import annotations
 
@@ -46,3 +47,45 @@ def job_counts(output: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+USER_MODULE = '''
+"""A user's own method, outside our packages: zero-filled followed by a box filter."""
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+from ifrnet.fourier import ifft2c
+from ifrnet.method import Method
+
+
+class BoxFilteredZeroFilled(Method):
+    def __init__(self, real=False, width=3):
+        super().__init__(real=real)
+        self.width = width
+
+    def reconstruct(self, kspace, mask):
+        x = ifft2c(kspace)
+        smooth = lambda a: uniform_filter(a, size=(1, self.width, self.width), mode="wrap")
+        return (smooth(x.real) + 1j * smooth(x.imag)).astype(np.complex64)
+'''
+
+
+def with_user_method(config: dict) -> dict:
+    """The config plus the user's method in every table and every reconstruction figure."""
+    config["models"]["mine"] = {"method": "my_recon:BoxFilteredZeroFilled", "label": "Mine",
+                                "params": {"width": 3}}
+    for spec in list(config["tables"].values()) + [
+            f for f in config["figures"].values() if f["kind"] == "reconstructions"]:
+        spec["models"].append("mine")
+    return config
+
+
+def smoke_with_user_method(work: Path) -> Path:
+    """Write the user's module and ``mine.yaml`` (the smoke config plus the user's method) into
+    the workflow copy ``work``; return the config file. Run with ``PYTHONPATH=work``."""
+    import yaml
+
+    (work / "my_recon.py").write_text(USER_MODULE)
+    config = with_user_method(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()))
+    (work / "mine.yaml").write_text(yaml.safe_dump(config))
+    return work / "mine.yaml"

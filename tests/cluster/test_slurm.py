@@ -14,8 +14,9 @@ import pytest
 HERE = Path(__file__).resolve().parent
 TARGET = "results/metrics/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct.csv"
 
-pytestmark = pytest.mark.skipif(os.environ.get("IFRNET_TEST_SLURM") != "1",
-                                reason="set IFRNET_TEST_SLURM=1 (root, Debian) to run")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.environ.get("IFRNET_TEST_SLURM") != "1",
+                                 reason="set IFRNET_TEST_SLURM=1 (root, Debian) to run")]
 
 
 def test_smoke_target_runs_through_slurm():
