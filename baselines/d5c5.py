@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ifrnet.fourier import ifft2c
-from ifrnet.layers import keep_real, replace_sampled
+from ifrnet.layers import keep_real, network_mask, replace_sampled
 
 
 class Cascade(nn.Module):
@@ -61,7 +61,7 @@ class D5C5(nn.Module):
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
-        mask = mask.to(device=kspace.device, dtype=kspace.real.dtype)
+        mask = network_mask(kspace, mask)
         x = ifft2c(kspace)
         for cascade in self.cascades:
             x = replace_sampled(cascade(x), kspace, mask)

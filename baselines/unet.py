@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ifrnet.fourier import ifft2c
-from ifrnet.layers import from_parts
+from ifrnet.layers import from_parts, network_mask
 
 
 class ConvBlock(nn.Module):
@@ -107,7 +107,9 @@ class UNetRecon(nn.Module):
         self.complex_data = complex_data  # the input is a magnitude either way
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """kspace complex (B, H, W), mask (unused: zeros mark unsampled) → image (B, H, W)."""
+        """kspace complex (B, H, W), mask (checked, otherwise unused: zeros mark unsampled) →
+        image (B, H, W)."""
+        network_mask(kspace, mask)
         magnitude = ifft2c(kspace).abs()
         mean = magnitude.mean(dim=(-2, -1), keepdim=True)
         std = magnitude.std(dim=(-2, -1), keepdim=True).clamp_min(1e-11)

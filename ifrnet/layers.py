@@ -45,11 +45,15 @@ def from_parts(parts: torch.Tensor, complex_data: bool) -> torch.Tensor:
 
 
 def network_mask(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """A network's input check: ValueError unless kspace is complex (B, H, W); returns the mask
-    ((H, W) or (B, H, W)) as a real tensor on kspace's device, in its real dtype."""
+    """A network's input check: ValueError unless kspace is complex (B, H, W) and the mask
+    (H, W) or (B, H, W) of the same size; returns the mask as a real tensor on kspace's device,
+    in its real dtype."""
     if kspace.dim() != 3 or not kspace.is_complex():
         raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
                          f"{tuple(kspace.shape)}")
+    if tuple(mask.shape) not in (tuple(kspace.shape[1:]), tuple(kspace.shape)):
+        raise ValueError(f"mask shape {tuple(mask.shape)} does not match k-space "
+                         f"{tuple(kspace.shape)}: expected (H, W) or (B, H, W)")
     return mask.to(device=kspace.device, dtype=kspace.real.dtype)
 
 

@@ -60,6 +60,8 @@ class Method:
     def _check_input(self, kspace: np.ndarray, mask: np.ndarray) -> None:
         if kspace.ndim != 3:
             raise ValueError(f"{type(self).__name__}: kspace must be (B, H, W), got {kspace.shape}")
+        if not np.iscomplexobj(kspace):
+            raise ValueError(f"{type(self).__name__}: kspace must be complex, got {kspace.dtype}")
         if mask.shape != kspace.shape[1:]:
             raise ValueError(
                 f"{type(self).__name__}: mask shape {mask.shape} does not match k-space "
