@@ -1,6 +1,7 @@
 """Collect a finished study's tables into a small reference folder (e.g. reference/brain-paper/).
 
-Copies the tables (Markdown, CSV, LaTeX, provenance) and the PNG figures, and writes
+Copies the tables (Markdown, CSV, LaTeX, provenance) and the PNG figures up to 500 kB (larger
+ones, e.g. a grid of reconstructions, are listed and left out), and writes
 ``training.csv`` (per trained model and mask: epochs run, best epoch, final and best validation
 loss, training wall minutes from Snakemake's benchmark files) and ``validation_curves.csv``
 (the validation loss of every epoch). The rest of the study's outputs stay where they are.
@@ -16,6 +17,8 @@ import shutil
 from pathlib import Path
 
 from ifrnet.io import write_text_atomic
+
+MAX_FIGURE_BYTES = 500_000
 
 
 def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
@@ -60,10 +63,14 @@ def main() -> None:
     if not (args.results / "tables").is_dir():
         raise SystemExit(f"{args.results}: no tables/ directory — is the study finished?")
     args.out.mkdir(parents=True, exist_ok=True)
-    for source in sorted((args.results / "tables").glob("*.*")):
-        shutil.copyfile(source, args.out / source.name)
+    for source in sorted((args.results / "tables").glob("*")):
+        if source.suffix in (".md", ".csv", ".tex", ".json") and not source.name.startswith("."):
+            shutil.copyfile(source, args.out / source.name)
     for source in sorted((args.results / "figures").glob("*.png")):
-        shutil.copyfile(source, args.out / source.name)
+        if source.stat().st_size <= MAX_FIGURE_BYTES:
+            shutil.copyfile(source, args.out / source.name)
+        else:
+            print(f"left out {source.name} ({source.stat().st_size / 1e6:.1f} MB)")
     summary, curves = training_rows(args.results)
     write_rows(summary, args.out / "training.csv")
     write_rows(curves, args.out / "validation_curves.csv")
