@@ -82,12 +82,13 @@ def shifted_stack(x: torch.Tensor, size: int, circular: bool = False) -> torch.T
 
 
 class _Conv2dSame(torch.autograd.Function):
-    """'same' correlation (zero or circular padding): F.conv2d forward, backward by GEMMs.
+    """'same' correlation (zero or circular padding) for few-channel filters.
 
-    PyTorch's CPU convolution backward is slow for the 1→L and L→1 filters of IFR-Net (a few
-    channels, large images): the weight gradient here is one matrix product against the im2col
-    of whichever side has fewer channels, and the input gradient is a forward convolution with
-    the flipped, transposed filters (the adjoint, with the same padding).
+    On float32/64 CPU tensors both passes run in the numba kernels of :mod:`ifrnet.conv_kernel`
+    (oneDNN is slow for the 1→L and L→1 filters of IFR-Net on large images). Elsewhere (CUDA):
+    F.conv2d forward; the weight gradient is one matrix product against the im2col of whichever
+    side has fewer channels, and the input gradient is a forward convolution with the flipped,
+    transposed filters (the adjoint, with the same padding).
     """
 
     @staticmethod
