@@ -15,7 +15,8 @@ def default() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "brain.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "brain.yaml", "brain-paper.yaml",
+                                  "paper.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load_config(ROOT / "config" / name, ROOT / "config" / "schema.yaml")
     assert experiments(config)
