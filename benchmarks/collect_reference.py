@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import shutil
 from pathlib import Path
 
@@ -51,8 +52,11 @@ def training_rows(results: Path) -> tuple[list[dict], list[dict]]:
 def write_rows(rows: list[dict], path: Path) -> None:
     if not rows:
         return
-    lines = [",".join(rows[0])] + [",".join(str(v) for v in row.values()) for row in rows]
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def main() -> None:

@@ -6,9 +6,13 @@ outside it continues with slope 1: ``x − p_0 + q_0`` for x ≤ −1, ``x − p
 x ≥ 1. The derivative at exactly ±1 is taken from the outer (slope-1) side.
 
 Two implementations with identical semantics:
-- a fused CPU kernel (numba, one pass over the pixels forward and one backward, per-plane
-  histograms for the gradient of q — no scatter over pixels), used for CPU tensors;
+- numba CPU kernels: forward one vectorised pass; backward per chunk of pixels one vectorised
+  pass (x's gradient, bins, weights) and one scatter into per-plane histograms for q's
+  gradient; used for float32/64 CPU tensors;
 - a torch-ops path (clamp, gather, bincount) for other devices (CUDA) or when numba is absent.
+
+A NaN input gives NaN output and NaN gradient and contributes nothing to q's gradient on both
+paths; it never becomes an index (it once did, and the CPU backward wrote out of bounds).
 """
 
 from __future__ import annotations
