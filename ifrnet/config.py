@@ -8,8 +8,9 @@ Every error names the offending key as a dotted path, e.g. ``datasets.brain-real
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import yaml
@@ -133,10 +134,22 @@ def load_config(path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     return config
 
 
-def is_network(entry: dict[str, Any]) -> bool:
-    """A model entry that reconstructs with a network checkpoint: trained here (``train``) or
-    converted from the authors' published weights (``weights``)."""
-    return "train" in entry or "weights" in entry
+#: What a model needs before it reconstructs: nothing (``plain``), a tuning result on the
+#: validation split (``tuned``), or a network checkpoint (``learned``: trained here, or converted
+#: from the authors' published ``weights``).
+ModelKind = Literal["plain", "tuned", "learned"]
+
+
+def model_kind(entry: Mapping[str, Any]) -> ModelKind:
+    """The kind of a model config entry: the one place that reads it from the entry's keys."""
+    if "train" in entry or "weights" in entry:
+        return "learned"
+    return "tuned" if "tune" in entry else "plain"
+
+
+def is_network(entry: Mapping[str, Any]) -> bool:
+    """A model entry that reconstructs with a network checkpoint (:func:`model_kind` learned)."""
+    return model_kind(entry) == "learned"
 
 
 def published_model_path(model: str) -> str:
