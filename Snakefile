@@ -1,5 +1,6 @@
 # ifrnet-bench: config → thin rules → library functions → results/.
-# Targets: results/tables, results/figures, any single file in them, results/report.html.
+# Targets: every file (default), results/tables, results/figures (rules named so), any single
+# file in them, results/report.html.
 # See README.md.
 import time
 
@@ -31,9 +32,9 @@ include: "workflow/rules/artefacts.smk"
 rule all:
     default_target: True
     input:
-        "results/tables",
-        "results/figures",
-        "results/report.html",
+        TABLE_FILES,
+        FIGURE_FILES,
+        paths.REPORT,
 
 
 onsuccess:

@@ -184,21 +184,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_table(args: argparse.Namespace) -> None:
     from ifrnet.render.build import build_table
 
-    for path in build_table(args.config, args.name, args.out_dir, args.published):
+    for path in build_table(args.view, args.name, args.out, metrics=args.metrics,
+                            masks=args.masks, data=args.data, tuned=args.tuned,
+                            published=args.published, device=args.run_device):
         print(f"wrote {path}")
 
 
 def cmd_figure(args: argparse.Namespace) -> None:
     from ifrnet.render.build import build_figure
 
-    for path in build_figure(args.config, args.name, args.out):
-        print(f"wrote {path}")
-
-
-def cmd_publish(args: argparse.Namespace) -> None:
-    from ifrnet.render.build import publish
-
-    for path in publish(args.files, args.out_dir):
+    for path in build_figure(args.view, args.name, args.inputs, args.out, args.run_device):
         print(f"wrote {path}")
 
 
@@ -214,7 +209,10 @@ def cmd_stage_metrics(args: argparse.Namespace) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from ifrnet.render.report import build_report
 
-    out = build_report(args.tables, args.figures, args.captions, args.out, config=args.config,
+    config = args.config
+    if config is not None and args.run_device:
+        config = {**config, "device": args.run_device}
+    out = build_report(args.tables, args.figures, args.captions, args.out, config=config,
                        benchmarks=args.benchmarks)
     print(f"wrote {out}")
 
@@ -340,23 +338,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("table", help="render one table of a config (CSV, Markdown, LaTeX)")
-    p.add_argument("--config", required=True, type=_json, help="the whole config, JSON")
+    p = sub.add_parser("table", help="render one table (CSV, Markdown, LaTeX) from its files")
     p.add_argument("--name", required=True, help="table name (config key)")
-    p.add_argument("--published", type=Path, default=Path("config/published.yaml"))
-    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--view", required=True, type=_json,
+                   help="the table's view of the config, JSON (ifrnet.artefacts.table_view)")
+    p.add_argument("--metrics", required=True, nargs="+", type=Path,
+                   help="per-image metrics CSV of each cell (masks outer, models inner)")
+    p.add_argument("--masks", required=True, nargs="+", type=Path,
+                   help="mask file of each mask of the table, in its order")
+    p.add_argument("--tuned", nargs="*", type=Path, default=[],
+                   help="tuning result of each cell of a tuned model, in cell order")
+    p.add_argument("--data", required=True, type=Path, help="prepared test split .h5")
+    p.add_argument("--published", type=Path,
+                   help="published-results file (config/published.yaml), if the table has a paper")
+    p.add_argument("--run-device", default="cpu",
+                   help="device the timings were measured on (caption, provenance)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="table .csv (the .md, .tex and .prov.json go beside)")
     p.set_defaults(func=cmd_table)
 
-    p = sub.add_parser("figure", help="draw one figure of a config (PNG + PDF)")
-    p.add_argument("--config", required=True, type=_json, help="the whole config, JSON")
+    p = sub.add_parser("figure", help="draw one figure (PNG + PDF) from its files")
     p.add_argument("--name", required=True, help="figure name (config key)")
+    p.add_argument("--view", required=True, type=_json,
+                   help="the figure's view of the config, JSON (ifrnet.artefacts.figure_view)")
+    p.add_argument("--inputs", nargs="*", type=Path, default=[],
+                   help="the files its kind draws from, in the kind's order")
+    p.add_argument("--run-device", default="cpu", help="device of the run (provenance)")
     p.add_argument("--out", required=True, type=Path, help="output .png (the .pdf goes beside)")
     p.set_defaults(func=cmd_figure)
-
-    p = sub.add_parser("publish", help="copy built artefacts into a results directory")
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--out-dir", required=True, type=Path)
-    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("stage-metrics", help="metrics of every stage output of a trained net")
     p.add_argument("--data", required=True, type=Path, help="prepared split .h5")
@@ -372,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", nargs="*", type=Path, default=[], help="figure PNGs")
     p.add_argument("--captions", type=Path, default=Path("workflow/report"))
     p.add_argument("--config", type=_json, help="the whole config, JSON (titles, provenance)")
+    p.add_argument("--run-device", help="device of the run (shown with the config)")
     p.add_argument("--benchmarks", type=Path, help="Snakemake benchmark folder (job times)")
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=cmd_report)

@@ -127,10 +127,28 @@ def load_config(path: str | os.PathLike[str], schema_path: str | os.PathLike[str
     """Read a YAML config file and validate it (ConfigError naming the file on failure)."""
     with open(path, encoding="utf-8") as f:
         config = yaml.safe_load(f)
+    schema = load_schema(schema_path)
     try:
-        validate_config(config, load_schema(schema_path))
+        validate_config(config, schema)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+    return apply_defaults(config, schema)
+
+
+def apply_defaults(config: Any, schema: Mapping[str, Any]) -> Any:
+    """``config`` (valid against ``schema``) with every absent key that has a ``default:`` in the
+    schema filled in, nested (the one place defaults come from); returns it, edited in place."""
+    if not isinstance(config, dict):
+        return config
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = sub["default"]
+        if key in config:
+            apply_defaults(config[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key in set(config) - set(schema.get("properties", {})):
+            apply_defaults(config[key], extra)
     return config
 
 
@@ -152,11 +170,6 @@ def is_network(entry: Mapping[str, Any]) -> bool:
     return model_kind(entry) == "learned"
 
 
-def published_model_path(model: str) -> str:
-    """Checkpoint converted from a model's published weights (one for every data set, mask)."""
-    return f"results/models/published/{model}/model.pt"
-
-
 def file_downloads(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """{local path: (URL, SHA-256)} of the mask files and published weights the config
     downloads (data sets list theirs in :func:`ifrnet.data.sources.downloads`)."""
@@ -169,52 +182,3 @@ def mask_files(spec: dict[str, Any]) -> list[str]:
     """Files a mask entry is read from (the workflow's inputs of its job): ``path`` of a
     ``file`` mask, none for generated kinds."""
     return [spec["path"]] if spec["kind"] == "file" else []
-
-
-def image_shape(config: dict[str, Any], dataset: str) -> tuple[int, int]:
-    """Image shape (H, W) of a data set."""
-    size = int(config["datasets"][dataset]["size"])
-    return size, size
-
-
-def mask_path(config: dict[str, Any], dataset: str, mask: str) -> str:
-    """The mask file a data set's experiments use: ``results/masks/{mask}-{H}x{W}.npz``."""
-    h, w = image_shape(config, dataset)
-    return f"results/masks/{mask}-{h}x{w}.npz"
-
-
-def experiments(config: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Every (dataset, mask, model) that some table or figure shows, sorted, without repeats."""
-    from ifrnet.artefacts import figure_experiments
-
-    found = {
-        (spec["dataset"], mask, model)
-        for spec in config["tables"].values()
-        for mask in spec["masks"]
-        for model in spec["models"]
-    }
-    for spec in config.get("figures", {}).values():
-        found.update(figure_experiments(spec))
-    return sorted(found)
-
-
-def table_cells(config: dict[str, Any], table: str) -> list[tuple[str, str, str]]:
-    """The (dataset, mask, model) cells of one table, in the order the config lists them."""
-    spec = config["tables"][table]
-    return [(spec["dataset"], mask, model) for mask in spec["masks"] for model in spec["models"]]
-
-
-def prepared_path(dataset: str, split: str) -> str:
-    """Prepared split of a data set (the file contract)."""
-    return f"data/prepared/{dataset}/{split}.h5"
-
-
-def metrics_path(dataset: str, mask: str, model: str) -> str:
-    """Per-image metrics file of one experiment."""
-    return f"results/metrics/{dataset}/{mask}/{model}.csv"
-
-
-def tuning_path(dataset: str, mask: str, model: str) -> str:
-    """Tuning result of one experiment of a tuned method."""
-    return f"results/tuning/{dataset}/{mask}/{model}.json"
-

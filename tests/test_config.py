@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ifrnet.config import ConfigError, experiments, load_config, load_schema, validate_config
+from ifrnet.artefacts import experiments
+from ifrnet.config import ConfigError, load_config, load_schema, validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = load_schema(ROOT / "config" / "schema.yaml")

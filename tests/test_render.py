@@ -1,5 +1,4 @@
-"""Rendering pieces: paper-row matching, paired tests, table summaries, provenance, diagrams,
-and the stale-directory flag."""
+"""Rendering pieces: paper-row matching, paired tests, table summaries, provenance, diagrams."""
 
 import hashlib
 import json
@@ -13,7 +12,6 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from ifrnet.artefacts import refresh_flag
 from ifrnet.io import file_sha256
 from ifrnet.render.build import paper_caption
 from ifrnet.render.diagrams import ifrnet_diagram, model_settings
@@ -220,15 +218,3 @@ def test_ifrnet_diagram_follows_the_architecture():
                                               "filters": 16}}))
     assert "N = 3 stages (shared" in shared and "C1: 16 filters" in shared
     assert "$Z^{(3)}$" in shared and "…" not in shared
-
-
-def test_refresh_flag_is_touched_only_when_the_directory_is_incomplete(tmp_path):
-    directory, flag = tmp_path / "tables", tmp_path / "flags" / "tables"
-    refresh_flag(str(directory), ["a.csv"], str(flag))
-    assert os.path.getmtime(flag) == 0  # no directory yet: created, old
-    directory.mkdir()
-    (directory / "a.csv").write_text("x")
-    refresh_flag(str(directory), ["a.csv"], str(flag))
-    assert os.path.getmtime(flag) == 0  # complete: untouched
-    refresh_flag(str(directory), ["a.csv", "b.csv"], str(flag))
-    assert os.path.getmtime(flag) >= os.path.getmtime(directory / "a.csv")

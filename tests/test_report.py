@@ -220,4 +220,4 @@ def test_run_summary_names_the_results_and_the_time(tmp_path):
     assert f"report:  {results / 'report.html'}" in text
     assert f"{results / 'tables'}/  (1 tables" in text and "figures" not in text.split(
         "logs")[0]
-    assert "snakemake --report" in text
+    assert "snakemake --report" not in text  # one report: results/report.html

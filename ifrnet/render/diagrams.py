@@ -141,8 +141,9 @@ def ifrnet_diagram(settings: dict[str, Any]) -> plt.Figure:
 DIAGRAMS = {"ifrcs": ifrcs_diagram, "unfolding": unfolding_diagram, "ifrnet": ifrnet_diagram}
 
 
-def diagram(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
-    """The diagram named by ``spec['diagram']`` for the model ``spec['model']``."""
+def diagram(view: dict[str, Any], inputs: list[Any]) -> plt.Figure:
+    """The diagram named by the entry's ``diagram`` for its ``model`` (no input files)."""
+    spec = view["entry"]
     if spec["diagram"] not in DIAGRAMS:
         raise ValueError(f"unknown diagram {spec['diagram']!r}; known: {sorted(DIAGRAMS)}")
-    return DIAGRAMS[spec["diagram"]](model_settings(config["models"][spec["model"]]))
+    return DIAGRAMS[spec["diagram"]](model_settings(view["models"][spec["model"]]))

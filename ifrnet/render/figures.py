@@ -1,7 +1,9 @@
 """Result figures of the paper (Figs. 4–12) from the files the workflow wrote.
 
-One function per figure kind of the config's ``figures`` section; each takes the figure's
-config entry, the whole config and returns a matplotlib Figure. :func:`save_figure` writes it as
+One draw function per figure kind of the config's ``figures`` section (registered in
+:mod:`ifrnet.render.kinds`); each takes the figure's view of the config (``view["entry"]`` its
+own entry; the ``models``, ``datasets``, ``masks`` it names) and the files its kind lists, in
+that order, and returns a matplotlib Figure. :func:`save_figure` writes it as
 PNG and PDF atomically. Reconstruction figures show magnitudes on one grey scale per figure
 (0 to the reference's maximum) and absolute errors on one shared colour scale, with a colour
 bar, and a zoomed inset of one region in every panel.
@@ -21,8 +23,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from ifrnet.artefacts import model_dir, recon_path, stages_path  # noqa: E402
-from ifrnet.config import mask_path, prepared_path  # noqa: E402
 from ifrnet.data.prepared import read_split  # noqa: E402
 from ifrnet.io import atomic_path  # noqa: E402
 from ifrnet.masks import load_mask  # noqa: E402
@@ -44,10 +44,15 @@ def _off(ax: plt.Axes) -> None:
     ax.set_yticks([])
 
 
-def test_images(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
-    """Fig. 4: the first ``n`` test images of each data set (magnitude), one row per set."""
+Files = list[Path]
+
+
+def test_images(view: dict[str, Any], inputs: Files) -> plt.Figure:
+    """Fig. 4: the first ``n`` test images of each data set (magnitude), one row per set;
+    ``inputs``: the test split of each data set."""
+    spec = view["entry"]
     n = spec.get("n", 5)
-    rows = [read_split(prepared_path(d, "test"))[0][:n] for d in spec["datasets"]]
+    rows = [read_split(path)[0][:n] for path in inputs]
     cols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), cols, figsize=(2 * cols, 2.1 * len(rows)), squeeze=False)
     for r, (dataset, images) in enumerate(zip(spec["datasets"], rows, strict=True)):
@@ -60,17 +65,19 @@ def test_images(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     return fig
 
 
-def masks(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
+def masks(view: dict[str, Any], inputs: Files) -> plt.Figure:
     """Fig. 5: sampling masks (k-space centre in the middle) with their sampled fraction and, for
-    real-valued data, the fraction of k-space they determine (``Mask.statistics``)."""
+    real-valued data, the fraction of k-space they determine (``Mask.statistics``); ``inputs``:
+    the mask files."""
+    spec = view["entry"]
     names = spec["masks"]
     fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.9), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        mask = load_mask(mask_path(config, spec["dataset"], name))
+    for ax, name, path in zip(axes[0], names, inputs, strict=True):
+        mask = load_mask(path)
         ax.imshow(mask.array, cmap="gray", interpolation="nearest")
         stats = mask.statistics
         title = f"{name}\n{100 * stats.sampled:.1f} % sampled"
-        if config["datasets"][spec["dataset"]]["kind"] == "real":
+        if view["datasets"][spec["dataset"]]["kind"] == "real":
             title += (f"\nreal data: {100 * stats.coverage:.1f} % determined,\n"
                       f"{100 * stats.mirrored:.0f} % of samples mirrored")
         ax.set_title(title, fontsize=8)
@@ -78,9 +85,12 @@ def masks(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     return fig
 
 
-def stages(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
-    """Fig. 6: mean ± std of PSNR, HFEN and SSIM of the stage outputs n = 1..N."""
-    table = pd.read_csv(stages_path(spec["dataset"], spec["mask"], spec["model"]))
+def stages(view: dict[str, Any], inputs: Files) -> plt.Figure:
+    """Fig. 6: mean ± std of PSNR, HFEN and SSIM of the stage outputs n = 1..N; ``inputs``: the
+    stage metrics file."""
+    spec = view["entry"]
+    (path,) = inputs
+    table = pd.read_csv(path)
     stats = table.groupby("stage")[["psnr", "hfen", "ssim"]].agg(["mean", "std"])
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     labels = {"psnr": "PSNR (dB)", "hfen": "HFEN", "ssim": "SSIM"}
@@ -92,7 +102,7 @@ def stages(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
         ax.set_ylabel(labels[metric])
         ax.set_xticks(stats.index)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{display_name(config, spec['model'])} stage outputs, {spec['mask']} "
+    fig.suptitle(f"{display_name(view, spec['model'])} stage outputs, {spec['mask']} "
                  f"({spec['dataset']})", fontsize=10)
     fig.tight_layout()
     return fig
@@ -117,17 +127,19 @@ def _with_inset(ax: plt.Axes, image: np.ndarray, box: tuple[int, int, int], **sh
     _off(inset)
 
 
-def reconstructions(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
+def reconstructions(view: dict[str, Any], inputs: Files) -> plt.Figure:
     """Figs. 7–9, 11: per mask, a row of reconstructions (reference first) and a row of
-    absolute error maps on one shared scale; PSNR/SSIM in each title; zoomed insets."""
-    all_truth = read_split(prepared_path(spec["dataset"], "test"))[0]
+    absolute error maps on one shared scale; PSNR/SSIM in each title; zoomed insets.
+    ``inputs``: the test split, then the reconstruction of each (mask, model), masks outer."""
+    spec = view["entry"]
+    all_truth = read_split(inputs[0])[0]
     k = shown_image(spec, all_truth)
     truth = all_truth[k]
     reference = np.abs(truth)
     vmax = float(reference.max())
     models, masks_ = spec["models"], spec["masks"]
-    recons = {(m, model): read_recon(recon_path(spec["dataset"], m, model))[0][k]
-              for m in masks_ for model in models}
+    keys = [(m, model) for m in masks_ for model in models]
+    recons = {key: read_recon(path)[0][k] for key, path in zip(keys, inputs[1:], strict=True)}
     errors = {key: np.abs(np.abs(r) - reference) for key, r in recons.items()}
     err_max = float(np.percentile(np.concatenate([e.ravel() for e in errors.values()]), 99.5))
     err_max = max(err_max, 1e-6)
@@ -148,7 +160,7 @@ def reconstructions(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
             recon = recons[(m, model)]
             scores = evaluate(recon, truth)
             _with_inset(top[j], np.abs(recon), box, **grey)
-            top[j].set_title(f"{display_name(config, model)}\n{scores['psnr']:.2f} dB, "
+            top[j].set_title(f"{display_name(view, model)}\n{scores['psnr']:.2f} dB, "
                              f"SSIM {scores['ssim']:.3f}", fontsize=8)
             _off(top[j])
             error_image = bottom[j].imshow(errors[(m, model)], cmap="inferno", vmin=0,
@@ -160,11 +172,12 @@ def reconstructions(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     return fig
 
 
-def loss_curves(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
+def loss_curves(view: dict[str, Any], inputs: Files) -> plt.Figure:
     """Fig. 10: training loss per iteration (and its running mean) and validation loss per
-    epoch, against iterations."""
-    log = pd.read_csv(Path(model_dir(spec["dataset"], spec["mask"], spec["model"]))
-                      / "train_log.csv")
+    epoch, against iterations; ``inputs``: the training log."""
+    spec = view["entry"]
+    (path,) = inputs
+    log = pd.read_csv(path)
     train, val = log[log["split"] == "train"], log[log["split"] == "val"]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(train["iteration"], train["loss"], lw=0.5, alpha=0.35, color="C0")
@@ -174,9 +187,9 @@ def loss_curves(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     ax.plot(val["iteration"], val["loss"], "o-", color="C1", label="validation (per epoch)")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    loss_name = config["models"][spec["model"]].get("train", {}).get("loss", "relative_l2")
+    loss_name = view["models"][spec["model"]].get("train", {}).get("loss", "relative_l2")
     ax.set_ylabel(f"loss ({loss_name})")
-    ax.set_title(f"{display_name(config, spec['model'])}, {spec['mask']} ({spec['dataset']})",
+    ax.set_title(f"{display_name(view, spec['model'])}, {spec['mask']} ({spec['dataset']})",
                  fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
@@ -184,15 +197,16 @@ def loss_curves(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
     return fig
 
 
-def maps(spec: dict[str, Any], config: dict[str, Any]) -> plt.Figure:
+def maps(view: dict[str, Any], inputs: Files) -> plt.Figure:
     """Fig. 12: the reference image and the feature-descriptor maps T of the saved stages, on
-    one shared colour scale."""
+    one shared colour scale; ``inputs``: the test split and the reconstruction."""
     import h5py
 
-    all_truth = read_split(prepared_path(spec["dataset"], "test"))[0]
+    spec = view["entry"]
+    data, path = inputs
+    all_truth = read_split(data)[0]
     k = shown_image(spec, all_truth)
     truth = all_truth[k]
-    path = recon_path(spec["dataset"], spec["mask"], spec["model"])
     with h5py.File(path, "r") as f:
         if "maps" not in f:
             raise ValueError(f"{path}: no T maps stored; set save_maps for {spec['model']}")

@@ -1,7 +1,8 @@
 """Provenance sidecars: what made an artefact, as ``{artefact stem}.prov.json``.
 
-The record holds the config itself (rerun from it: ``snakemake --configfile`` on the ``config``
-entry written out as YAML or JSON) and its SHA-256 (of its canonical JSON), the code version
+The record holds the part of the config the artefact was built from (its own entry and what
+it shows of the models, data sets and masks it names; :mod:`ifrnet.artefacts`) and its SHA-256
+(of its canonical JSON), the code version
 (``git describe`` of the working tree, marked ``-dirty`` when it has local changes, else the
 package version), the versions of the packages the numbers depend on, the configured ``device``,
 the hardware and torch/CUDA build of the machine that wrote the record, the master seed, and the
@@ -96,8 +97,12 @@ def hardware() -> dict[str, Any]:
 
 
 def write_provenance(artefact: str | os.PathLike[str], config: dict[str, Any],
-                     inputs: list[str | os.PathLike[str]]) -> Path:
-    """Write the sidecar of ``artefact`` (``stem.prov.json`` beside it) and return its path."""
+                     inputs: list[str | os.PathLike[str]], device: str | None = None) -> Path:
+    """Write the sidecar of ``artefact`` (``stem.prov.json`` beside it) and return its path.
+
+    ``config``: what the artefact was built from (the workflow hands its view of the config:
+    :func:`ifrnet.artefacts.table_view`); ``device``: where the jobs ran (default the config's).
+    """
     artefact = Path(artefact)
     record = {
         "artefact": artefact.stem,
@@ -105,7 +110,7 @@ def write_provenance(artefact: str | os.PathLike[str], config: dict[str, Any],
         "code_version": code_version(),
         "packages": package_versions(),
         "seed": config.get("seed"),
-        "device": config.get("device"),
+        "device": device if device is not None else config.get("device"),
         "hardware": hardware(),
         "config": public_config(config),
         "inputs": {str(p): file_sha256(p) for p in sorted(map(str, inputs))},

@@ -8,7 +8,8 @@ project's caption from ``workflow/report/{name}.rst`` and the caption the table 
 package versions, hardware and the other fields of the artefacts' provenance sidecars, the
 sum of the jobs' times from Snakemake's benchmark records, and the config. A small inline
 stylesheet keeps it readable at 1400 px without horizontal scrolling; nothing is loaded from
-elsewhere. (``snakemake --report`` embeds this page; see README.md.)
+elsewhere. It is the project's one report (the workflow has no Snakemake ``report()``
+annotations; see README.md).
 """
 
 from __future__ import annotations

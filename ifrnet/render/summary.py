@@ -23,6 +23,4 @@ def run_summary(results: str | os.PathLike[str], seconds: float) -> str:
         if count:
             lines.append(f"  {kind}:{' ' * (8 - len(kind))}{folder}/  ({count} {kind}: {what})")
     lines.append(f"  logs:    {results / 'logs'}/  (job times: {results / 'benchmarks'}/)")
-    lines.append("  Snakemake's report of this run (job times, rules, the report above): "
-                 "snakemake --report results/snakemake-report.html")
     return "\n".join(lines)

@@ -1,22 +1,24 @@
-# Tables, figures and the report (ifrnet.render.build). Each artefact is built once into
-# results/artefacts/ (with its provenance sidecar) and published by copy: one file alone into
-# results/{tables,figures}/ (e.g. results/figures/fig07.png), or all of them as the directory
-# targets results/tables and results/figures. The report, results/report.html, is the one place
-# a reader finds them all (ifrnet.render.report); `snakemake --report` embeds it beside
-# Snakemake's own run statistics.
+# Tables, figures and the report (ifrnet.render.build, ifrnet.render.report). Each artefact is
+# built straight into results/tables/ or results/figures/ with its provenance sidecar, from the
+# files its rule hands it (ifrnet.artefacts.*_inputs) and the part of the config it shows
+# (ifrnet.artefacts.*_view), so editing one table's entry reruns that table only.
+
 
 rule table:
     input:
-        lambda wc: table_inputs(config, wc.table, PUBLISHED),
+        unpack(lambda wc: table_inputs(config, wc.table, PUBLISHED)),
     output:
-        csv=f"{ART}/tables/{{table}}.csv",
-        md=f"{ART}/tables/{{table}}.md",
-        tex=f"{ART}/tables/{{table}}.tex",
-        provenance=f"{ART}/tables/{{table}}.prov.json",
+        csv=f"{paths.TABLES}/{{table}}.csv",
+        md=f"{paths.TABLES}/{{table}}.md",
+        tex=f"{paths.TABLES}/{{table}}.tex",
+        provenance=f"{paths.TABLES}/{{table}}.prov.json",
     params:
-        config=as_json(config),
-        out_dir=lambda wc, output: str(Path(output.csv).parent),
-        published=PUBLISHED,
+        view=lambda wc: as_json(table_view(config, wc.table)),
+        published=lambda wc, input: " ".join(f"--published {shlex.quote(f)}"
+                                             for f in input.published),
+        tuned=lambda wc, input: " ".join(shlex.quote(f) for f in input.tuned),
+    resources:
+        device=DEVICE,
     log:
         "results/logs/table/{table}.log",
     benchmark:
@@ -24,19 +26,23 @@ rule table:
     conda:
         ENV
     shell:
-        "ifrnet table --config {params.config:q} --name {wildcards.table:q} "
-        "--published {params.published:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "ifrnet table --name {wildcards.table:q} --view {params.view:q} "
+        "--metrics {input.metrics:q} --masks {input.masks:q} --tuned {params.tuned} "
+        "--data {input.data:q} {params.published} --run-device {resources.device:q} "
+        "--out {output.csv:q} > {log:q} 2>&1"
 
 
 rule figure:
     input:
         lambda wc: figure_inputs(config, wc.figure),
     output:
-        png=f"{ART}/figures/{{figure}}.png",
-        pdf=f"{ART}/figures/{{figure}}.pdf",
-        provenance=f"{ART}/figures/{{figure}}.prov.json",
+        png=f"{paths.FIGURES}/{{figure}}.png",
+        pdf=f"{paths.FIGURES}/{{figure}}.pdf",
+        provenance=f"{paths.FIGURES}/{{figure}}.prov.json",
     params:
-        config=as_json(config),
+        view=lambda wc: as_json(figure_view(config, wc.figure)),
+    resources:
+        device=DEVICE,
     log:
         "results/logs/figure/{figure}.log",
     benchmark:
@@ -44,104 +50,45 @@ rule figure:
     conda:
         ENV
     shell:
-        "ifrnet figure --config {params.config:q} --name {wildcards.figure:q} "
-        "--out {output.png:q} > {log:q} 2>&1"
+        "ifrnet figure --name {wildcards.figure:q} --view {params.view:q} "
+        "--inputs {input:q} --run-device {resources.device:q} --out {output.png:q} "
+        "> {log:q} 2>&1"
 
 
 rule stage_metrics:
     input:
-        data="data/prepared/{dataset}/test.h5",
+        data=paths.prepared("{dataset}", "test"),
         mask=mask_for,
-        checkpoint=lambda wc: checkpoint_path(wc.dataset, wc.mask, wc.model),
+        checkpoint=lambda wc: checkpoint_file(config, wc.dataset, wc.mask, wc.model),
     output:
-        "results/stages/{dataset}/{mask}/{model}.csv",
-    params:
-        device=config["device"],
+        paths.stage_metrics("{dataset}", "{mask}", "{model}"),
     threads: 1
+    resources:
+        device=DEVICE,
     log:
         "results/logs/stage_metrics/{dataset}/{mask}/{model}.log",
     conda:
         ENV
     shell:
         "ifrnet stage-metrics --data {input.data:q} --mask {input.mask:q} "
-        "--checkpoint {input.checkpoint:q} --out {output:q} --device {params.device:q} "
+        "--checkpoint {input.checkpoint:q} --out {output:q} --device {resources.device:q} "
         "--threads {threads} > {log:q} 2>&1"
-
-
-rule table_file:
-    input:
-        f"{ART}/tables/{{file}}",
-    output:
-        "results/tables/{file}",
-    log:
-        "results/logs/publish/tables/{file}.log",
-    conda:
-        ENV
-    shell:
-        "ifrnet publish {input:q} --out-dir results/tables > {log:q} 2>&1"
-
-
-rule figure_file:
-    input:
-        f"{ART}/figures/{{file}}",
-    output:
-        "results/figures/{file}",
-    log:
-        "results/logs/publish/figures/{file}.log",
-    conda:
-        ENV
-    shell:
-        "ifrnet publish {input:q} --out-dir results/figures > {log:q} 2>&1"
-
-
-rule tables:
-    input:
-        files=table_files(table_names()),
-        refresh=lambda wc: refresh_flag(
-            "results/tables",
-            [Path(f).name for f in table_files(table_names())],
-            "results/.refresh/tables",
-        ),
-    output:
-        directory("results/tables"),
-    log:
-        "results/logs/publish/tables.log",
-    conda:
-        ENV
-    shell:
-        "ifrnet publish {input.files:q} --out-dir {output:q} > {log:q} 2>&1"
-
-
-rule figures:
-    input:
-        files=figure_files(figure_names()),
-        refresh=lambda wc: refresh_flag(
-            "results/figures",
-            [Path(f).name for f in figure_files(figure_names())],
-            "results/.refresh/figures",
-        ),
-    output:
-        directory("results/figures"),
-    log:
-        "results/logs/publish/figures.log",
-    conda:
-        ENV
-    shell:
-        "ifrnet publish {input.files:q} --out-dir {output:q} > {log:q} 2>&1"
 
 
 rule report:
     input:
-        tables=table_files(table_names()),
-        figures=figure_files(figure_names()),
+        tables=TABLE_FILES,
+        figures=FIGURE_FILES,
         captions=[repo_file(f"workflow/report/{n}.rst") for n in table_names() + figure_names()],
     output:
-        report("results/report.html", caption="../report/report.rst", category="Report"),
+        paths.REPORT,
     params:
         csvs=lambda wc, input: [f for f in input.tables if f.endswith(".csv")],
         pngs=lambda wc, input: [f for f in input.figures if f.endswith(".png")],
         captions=lambda wc, input: os.path.dirname(input.captions[0]),
-        config=as_json(config),
+        config=as_json({k: v for k, v in config.items() if k != "device"}),
+    resources:
+        device=DEVICE,
     log:
         "results/logs/report.log",
     conda:
@@ -149,4 +96,23 @@ rule report:
     shell:
         "ifrnet report --tables {params.csvs:q} --figures {params.pngs:q} "
         "--captions {params.captions:q} --config {params.config:q} "
-        "--benchmarks results/benchmarks --out {output:q} > {log:q} 2>&1"
+        "--run-device {resources.device:q} --benchmarks results/benchmarks --out {output:q} "
+        "> {log:q} 2>&1"
+
+
+# `snakemake results/tables` and `snakemake results/figures`: a target that names a rule runs
+# that rule (Snakemake checks rule names before file paths), and the `name:` directive lets a
+# rule be named by the folder it fills. No directory() output, no copy: the rule lists the
+# files, so a folder with some tables missing builds exactly the missing ones.
+rule:
+    name:
+        paths.TABLES
+    input:
+        TABLE_FILES,
+
+
+rule:
+    name:
+        paths.FIGURES
+    input:
+        FIGURE_FILES,

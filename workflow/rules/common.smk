@@ -5,12 +5,15 @@ import re
 import shlex
 from pathlib import Path
 
+from ifrnet import paths
 from ifrnet.artefacts import (
+    checkpoint_file,
     figure_inputs,
-    model_dir,
-    refresh_flag,
+    figure_view,
+    mask_file,
     table_inputs,
-    training_dataset,
+    table_view,
+    tuning_file,
 )
 from ifrnet.device import check_device
 from ifrnet.data.sources import downloads, fastmri_fetches, source_files
@@ -18,16 +21,11 @@ from ifrnet.jobs import job_prefix
 from snakemake.settings.types import DeploymentMethod
 from ifrnet.config import (
     ConfigError,
-    experiments,
+    apply_defaults,
     file_downloads,
-    is_network,
     load_schema,
     mask_files,
-    mask_path,
-    metrics_path,
-    prepared_path,
-    published_model_path,
-    tuning_path,
+    model_kind,
     validate_config,
 )
 
@@ -56,10 +54,12 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method and 
     shell.prefix(job_prefix(os.path.abspath(repo_file("."))).replace("{", "{{").replace("}", "}}"))
 
 
+SCHEMA = load_schema(repo_file("config/schema.yaml"))
 try:
-    validate_config(config, load_schema(repo_file("config/schema.yaml")))
+    validate_config(config, SCHEMA)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+apply_defaults(config, SCHEMA)  # the schema's `default:`s, the one place defaults live
 
 
 def check_configured_device():
@@ -98,7 +98,7 @@ for _spec in config["datasets"].values():
     for _location in (_spec, _spec.get("test_source", {})):
         _shipped_checksums(_location)
 
-SPLITS = ["train", "val", "test"]
+SPLITS = list(paths.SPLITS)
 
 
 wildcard_constraints:
@@ -117,7 +117,26 @@ def as_json(value):
 
 def mask_for(wildcards):
     """Mask file of an experiment (its shape follows the data set)."""
-    return mask_path(config, wildcards.dataset, wildcards.mask)
+    return mask_file(config, wildcards.dataset, wildcards.mask)
+
+
+# Display-only or machine-only keys: never params of a computing job, so editing them reruns
+# nothing (a label shows in the artefacts' views; threads and device reach jobs as `threads:`
+# and as the `device` resource, which are not rerun triggers).
+DISPLAY_ONLY = ("label", "threads")
+
+
+def model_spec(wildcards):
+    """A model's entry as a reconstruction job sees it: without its display-only keys."""
+    entry = config["models"][wildcards.model]
+    return as_json({k: v for k, v in entry.items() if k not in DISPLAY_ONLY})
+
+
+# The configured device reaches the jobs that use it as a resource, not a param: Snakemake
+# reruns a job whose params changed, but a computation's result does not depend on which
+# device ran it, so switching device reruns nothing (a typo stops the run: schema pattern,
+# then check_configured_device where jobs run, then the job's own --device check).
+DEVICE = config["device"]
 
 
 DOWNLOADS = {**downloads(config["datasets"]), **file_downloads(config)}
@@ -157,6 +176,10 @@ def figure_names():
     return sorted(config.get("figures", {}))
 
 
+TABLE_FILES = [f for name in table_names() for f in paths.table_files(name)]
+FIGURE_FILES = [f for name in figure_names() for f in paths.figure_files(name)]
+
+
 def train_spec(wildcards):
     """What a training job depends on: method, params and train settings (not save_maps &c.),
     so that editing reconstruction-only options does not retrain."""
@@ -171,29 +194,22 @@ def tune_spec(wildcards):
 
 
 def model_threads(wildcards):
-    """Cores for a model's tuning and reconstruction jobs (config `threads`, default 1: on a
-    small machine single-threaded jobs pack every core, where a 2-thread job waits for two free
-    cores while a 1-thread training job holds one)."""
-    return config["models"][wildcards.model].get("threads", 1)
-
-
-def checkpoint_path(source, mask, model):
-    """model.pt of a network: trained on the data set `source` with `mask`, or converted from
-    the authors' published weights (the same file for every data set and mask)."""
-    if "weights" in config["models"][model]:
-        return published_model_path(model)
-    return f"{model_dir(source, mask, model)}/model.pt"
+    """Cores for a model's tuning and reconstruction jobs (config `threads`, schema default 1:
+    on a small machine single-threaded jobs pack every core, where a 2-thread job waits for two
+    free cores while a 1-thread training job holds one)."""
+    return config["models"][wildcards.model]["threads"]
 
 
 def recon_inputs(wildcards):
     """Inputs of a reconstruction: the test split, the mask and, if learned or tuned, the
     checkpoint or tuning result (from the data set named by `train_on`, if any)."""
-    inputs = {"data": prepared_path(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
-    source = training_dataset(config, wildcards.dataset)
-    if is_network(config["models"][wildcards.model]):
-        inputs["checkpoint"] = checkpoint_path(source, wildcards.mask, wildcards.model)
-    if "tune" in config["models"][wildcards.model]:
-        inputs["tuned"] = tuning_path(source, wildcards.mask, wildcards.model)
+    experiment = (wildcards.dataset, wildcards.mask, wildcards.model)
+    inputs = {"data": paths.prepared(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
+    kind = model_kind(config["models"][wildcards.model])
+    if kind == "learned":
+        inputs["checkpoint"] = checkpoint_file(config, *experiment)
+    elif kind == "tuned":
+        inputs["tuned"] = tuning_file(config, *experiment)
     return inputs
 
 
@@ -207,21 +223,7 @@ def method_args(wildcards, input):
     return " ".join(args)
 
 
-# Artefacts (tables, figures) are built into ART and published by copy (artefacts.smk).
-TABLE_EXTS = [".csv", ".md", ".tex", ".prov.json"]
-FIGURE_EXTS = [".png", ".pdf", ".prov.json"]
-ART = "results/artefacts"
-
 
 wildcard_constraints:
     table=r"[^/.]+",
     figure=r"[^/.]+",
-    file=r"[^/]+",
-
-
-def table_files(names):
-    return [f"{ART}/tables/{n}{ext}" for n in names for ext in TABLE_EXTS]
-
-
-def figure_files(names):
-    return [f"{ART}/figures/{n}{ext}" for n in names for ext in FIGURE_EXTS]

@@ -42,10 +42,11 @@ rule prepare_data:
     input:
         lambda wc: source_files(config["datasets"][wc.dataset]),
     output:
-        expand("data/prepared/{{dataset}}/{split}.h5", split=SPLITS),
+        [paths.prepared("{dataset}", split) for split in SPLITS],
     params:
         spec=lambda wc: as_json(config["datasets"][wc.dataset]),
         seed=config["seed"],
+        out_dir=lambda wc: paths.prepared_dir(wc.dataset),
     log:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
@@ -54,4 +55,4 @@ rule prepare_data:
         ENV
     shell:
         "ifrnet prepare --dataset {wildcards.dataset:q} --spec {params.spec:q} "
-        "--seed {params.seed} --out-dir data/prepared/{wildcards.dataset:q} > {log:q} 2>&1"
+        "--seed {params.seed} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -3,10 +3,10 @@
 
 rule evaluate:
     input:
-        recon="results/recon/{dataset}/{mask}/{model}.h5",
-        data="data/prepared/{dataset}/test.h5",
+        recon=paths.recon("{dataset}", "{mask}", "{model}"),
+        data=paths.prepared("{dataset}", "test"),
     output:
-        "results/metrics/{dataset}/{mask}/{model}.csv",
+        paths.metrics("{dataset}", "{mask}", "{model}"),
     log:
         "results/logs/evaluate/{dataset}/{mask}/{model}.log",
     benchmark:

@@ -5,8 +5,8 @@ rule make_mask:
     input:
         lambda wc: mask_files(config["masks"][wc.mask]),
     output:
-        npz="results/masks/{mask}-{height}x{width}.npz",
-        png="results/masks/{mask}-{height}x{width}.png",
+        npz=paths.mask("{mask}", "{height}", "{width}"),
+        png=paths.mask_preview("{mask}", "{height}", "{width}"),
     wildcard_constraints:
         height=r"\d+",
         width=r"\d+",

@@ -5,13 +5,14 @@ rule reconstruct:
     input:
         unpack(recon_inputs),
     output:
-        "results/recon/{dataset}/{mask}/{model}.h5",
+        paths.recon("{dataset}", "{mask}", "{model}"),
     params:
-        spec=lambda wc: as_json(config["models"][wc.model]),
-        batch_size=config.get("batch_size", 4),
-        device=config["device"],
+        spec=model_spec,
+        batch_size=config["batch_size"],
         method_args=method_args,
     threads: model_threads
+    resources:
+        device=DEVICE,
     log:
         "results/logs/reconstruct/{dataset}/{mask}/{model}.log",
     benchmark:
@@ -21,5 +22,5 @@ rule reconstruct:
     shell:
         "ifrnet recon-split --data {input.data:q} --mask {input.mask:q} "
         "--model {wildcards.model:q} --spec {params.spec:q} --out {output:q} "
-        "--batch-size {params.batch_size} --device {params.device:q} --threads {threads} "
+        "--batch-size {params.batch_size} --device {resources.device:q} --threads {threads} "
         "{params.method_args} > {log:q} 2>&1"

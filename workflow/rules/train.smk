@@ -7,21 +7,21 @@
 
 rule train:
     input:
-        train="data/prepared/{dataset}/train.h5",
-        val="data/prepared/{dataset}/val.h5",
+        train=paths.prepared("{dataset}", "train"),
+        val=paths.prepared("{dataset}", "val"),
         mask=mask_for,
     output:
-        model="results/models/{dataset}/{mask}/{model}/model.pt",
-        train_log="results/models/{dataset}/{mask}/{model}/train_log.csv",
+        model=paths.checkpoint("{dataset}", "{mask}", "{model}"),
+        train_log=paths.train_log("{dataset}", "{mask}", "{model}"),
     params:
         spec=train_spec,
         seed=config["seed"],
-        device=config["device"],
         out_dir=lambda wc, output: str(Path(output.model).parent),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=240,
+        device=DEVICE,
     log:
         "results/logs/train/{dataset}/{mask}/{model}.log",
     benchmark:
@@ -31,14 +31,14 @@ rule train:
     shell:
         "ifrnet train --train {input.train:q} --val {input.val:q} --mask {input.mask:q} "
         "--model {wildcards.model:q} --spec {params.spec:q} --out-dir {params.out_dir:q} "
-        "--seed {params.seed} --device {params.device:q} --threads {threads} > {log:q} 2>&1"
+        "--seed {params.seed} --device {resources.device:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule convert_weights:
     input:
         lambda wc: config["models"][wc.model]["weights"]["path"],
     output:
-        "results/models/published/{model}/model.pt",
+        paths.published_checkpoint("{model}"),
     params:
         method=lambda wc: config["models"][wc.model]["method"],
     log:

@@ -3,10 +3,10 @@
 
 rule tune:
     input:
-        val="data/prepared/{dataset}/val.h5",
+        val=paths.prepared("{dataset}", "val"),
         mask=mask_for,
     output:
-        "results/tuning/{dataset}/{mask}/{model}.json",
+        paths.tuning("{dataset}", "{mask}", "{model}"),
     params:
         spec=tune_spec,
     threads: model_threads
