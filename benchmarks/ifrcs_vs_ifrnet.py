@@ -28,7 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ifrnet.config import load_config, mask_path, prepared_path, tuning_path  # noqa: E402
+from ifrnet import paths  # noqa: E402
+from ifrnet.artefacts import mask_file  # noqa: E402
+from ifrnet.config import load_config  # noqa: E402
 from ifrnet.data.measure import measure  # noqa: E402
 from ifrnet.data.prepared import read_split  # noqa: E402
 from ifrnet.masks import load_mask  # noqa: E402
@@ -62,12 +64,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config, ROOT / "config" / "schema.yaml")
-    images, attrs = read_split(ROOT / prepared_path(args.dataset, "test"))
-    mask = load_mask(ROOT / mask_path(config, args.dataset, args.mask)).array
+    images, attrs = read_split(ROOT / paths.prepared(args.dataset, "test"))
+    mask = load_mask(ROOT / mask_file(config, args.dataset, args.mask)).array
     kspace = measure(images, mask, float(attrs["noise_sigma"]), int(attrs["seed"]), "test")
     real = attrs["kind"] == "real"
-    checkpoint = ROOT / f"results/models/{args.dataset}/{args.mask}/{NOMINAL}/model.pt"
-    tuned = ROOT / tuning_path(args.dataset, args.mask, "ifrcs")
+    checkpoint = ROOT / paths.checkpoint(args.dataset, args.mask, NOMINAL)
+    tuned = ROOT / paths.tuning(args.dataset, args.mask, "ifrcs")
     ifrcs_spec = config["models"]["ifrcs"]
     converged = {**ifrcs_spec["params"], **read_tuned(tuned), "max_iter": 2000, "tol": 1e-6}
     methods = {

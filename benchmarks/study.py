@@ -28,8 +28,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ifrnet.artefacts import training_dataset  # noqa: E402
-from ifrnet.config import experiments  # noqa: E402
+from ifrnet import paths  # noqa: E402
+from ifrnet.artefacts import experiments, training_dataset  # noqa: E402
+from ifrnet.config import model_kind  # noqa: E402
+
+#: The rule that fits a model of each kind before it reconstructs (plain models fit nothing).
+FIT_STEP = {"learned": "train", "tuned": "tune"}
+
+
+def under(results: Path, path: str) -> Path:
+    """A workflow path (:mod:`ifrnet.paths`, under ``results/``) under the folder ``results``."""
+    return results / Path(path).relative_to(paths.RESULTS)
 
 
 def job_table(results: Path) -> pd.DataFrame:
@@ -57,8 +66,8 @@ def critical_path(jobs: pd.DataFrame, config: dict) -> tuple[float, list[str]]:
     for dataset, mask, model in experiments(config):
         source = training_dataset(config, dataset)
         entry = config["models"][model]
-        fit = (f"train/{source}/{mask}/{model}" if "train" in entry
-               else f"tune/{source}/{mask}/{model}" if "tune" in entry else None)
+        step = None if "weights" in entry else FIT_STEP.get(model_kind(entry))
+        fit = f"{step}/{source}/{mask}/{model}" if step else None
         chain = [f"prepare_data/{source}", f"make_mask/{mask}-{size[dataset]}x{size[dataset]}"]
         chain += [f"prepare_data/{dataset}"] if dataset != source else []
         chain += [fit] if fit else []
@@ -74,7 +83,7 @@ def method_speeds(results: Path, config: dict) -> pd.DataFrame:
     """Per model and experiment: inference s/image (recon files), training images/s."""
     rows = []
     for dataset, mask, model in experiments(config):
-        recon = results / "recon" / dataset / mask / f"{model}.h5"
+        recon = under(results, paths.recon(dataset, mask, model))
         if not recon.exists():
             continue
         with h5py.File(recon, "r") as f:
@@ -83,8 +92,8 @@ def method_speeds(results: Path, config: dict) -> pd.DataFrame:
         row = {"model": model, "method": entry["method"], "dataset": dataset, "mask": mask,
                "infer_s_per_image": per_image, "train_img_per_s": np.nan}
         source = training_dataset(config, dataset)
-        log = results / "models" / source / mask / model / "train_log.csv"
-        if "train" in entry and log.exists():
+        log = under(results, paths.train_log(source, mask, model))
+        if "train" in entry and log.exists():  # trained here (not published weights)
             train = pd.read_csv(log)
             steps = train[train["split"] == "train"]
             images = len(steps) * entry["train"].get("batch_size", 1)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import jsonschema
@@ -182,3 +184,80 @@ def mask_files(spec: dict[str, Any]) -> list[str]:
     """Files a mask entry is read from (the workflow's inputs of its job): ``path`` of a
     ``file`` mask, none for generated kinds."""
     return [spec["path"]] if spec["kind"] == "file" else []
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy: mappings as MappingProxyType, lists as tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One named entry of a config section, read-only (``spec``: its keys, defaults filled)."""
+
+    name: str
+    spec: Mapping[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.spec.get(key, default)
+
+
+@dataclass(frozen=True)
+class Dataset(Entry):
+    @property
+    def size(self) -> int:
+        return int(self.spec["size"])
+
+    @property
+    def train_on(self) -> str:
+        """The data set whose train/val splits fit the models tested on this one."""
+        return self.spec.get("train_on", self.name)
+
+
+@dataclass(frozen=True)
+class Model(Entry):
+    @property
+    def method(self) -> str:
+        return self.spec["method"]
+
+    @property
+    def kind(self) -> ModelKind:
+        return model_kind(self.spec)
+
+    @property
+    def threads(self) -> int:
+        return int(self.spec["threads"])
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated config with its schema defaults, read once: typed, immutable entries.
+    ``config`` keeps the plain dictionary (for JSON arguments and :mod:`ifrnet.artefacts`)."""
+
+    config: Mapping[str, Any]
+    seed: int
+    device: str
+    batch_size: int
+    datasets: Mapping[str, Dataset]
+    masks: Mapping[str, Entry]
+    models: Mapping[str, Model]
+    tables: Mapping[str, Entry]
+    figures: Mapping[str, Entry]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], schema: Mapping[str, Any]) -> Study:
+        """Validate ``config`` (ConfigError), fill in the schema's defaults, freeze it."""
+        validate_config(config, schema)
+        apply_defaults(config, schema)
+
+        def section(name: str, kind: type[Entry] = Entry) -> Mapping[str, Any]:
+            return MappingProxyType({key: kind(key, _frozen(spec))
+                                     for key, spec in config.get(name, {}).items()})
+
+        return cls(config, config["seed"], config["device"], config["batch_size"],
+                   section("datasets", Dataset), section("masks"), section("models", Model),
+                   section("tables"), section("figures"))

@@ -82,3 +82,23 @@ def test_validation_imports_no_torch():
             "validate_config(yaml.safe_load(open('config/config.yaml')), "
             "load_schema('config/schema.yaml')); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_study_is_read_once_into_typed_read_only_entries():
+    import dataclasses
+
+    from ifrnet.config import Study
+
+    study = Study.from_config(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()),
+                              SCHEMA)
+    assert study.models["ifrcs"].kind == "tuned" and study.models["zero-filled"].kind == "plain"
+    assert study.models["ifrcs"].threads == 1  # the schema's default
+    assert study.datasets["brain-coronal"].train_on == "brain-real"
+    with pytest.raises(TypeError):
+        study.models["ifrcs"].spec["method"] = "x"  # read-only
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        study.seed = 1
+    bad = default()
+    bad["device"] = "cdua"
+    with pytest.raises(ConfigError, match="device"):
+        Study.from_config(bad, SCHEMA)

@@ -35,8 +35,8 @@ def test_default_tables_target_plans_exactly_the_table_jobs(tmp_path):
     result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all", "results/tables")
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    assert counts["table"] == 9 and counts["tables"] == 1
-    assert not {"figure", "figures", "stage_metrics", "report"} & set(counts)
+    assert counts["table"] == 9 and counts["results/tables"] == 1
+    assert not {"figure", "results/figures", "stage_metrics", "report"} & set(counts)
     for rule in ("prepare_data", "make_mask", "train", "tune", "reconstruct", "evaluate"):
         assert counts.get(rule, 0) > 0, f"{rule} missing from the plan"
 
@@ -45,7 +45,7 @@ def test_mask_figure_needs_no_training(tmp_path):
     result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all",
                        "results/figures/fig05.png")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stdout) == {"make_mask": 3, "figure": 1, "figure_file": 1}
+    assert job_counts(result.stdout) == {"make_mask": 3, "figure": 1}
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_smoke_rerun_has_nothing_to_do(smoke_study):
 
 
 def test_single_table_then_all_tables_rebuilds_the_rest(smoke_study, tmp_path):
-    """Building one table first must not make the directory target look complete."""
+    """Building one table first must not make the folder target look complete."""
     # Its own copy of the study's data and models (not the tables): it deletes and rebuilds
     # outputs, which the shared study must keep.
     work = workflow_copy(tmp_path)
@@ -165,7 +165,8 @@ def test_single_table_then_all_tables_rebuilds_the_rest(smoke_study, tmp_path):
     env = {"PYTHONPATH": str(work)}
     args = ("--cores", "1", "--configfile", "mine.yaml")
     assert snakemake(work, "results/tables/table_IX.csv", *args, extra_env=env).returncode == 0
-    assert sorted(p.name for p in (work / "results/tables").iterdir()) == ["table_IX.csv"]
+    assert sorted(p.name for p in (work / "results/tables").iterdir()) == [
+        "table_IX.csv", "table_IX.md", "table_IX.prov.json", "table_IX.tex"]
     result = snakemake(work, "results/tables", *args, extra_env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((work / "results/tables").glob("*.csv"))) == 9
@@ -208,3 +209,80 @@ def test_paths_with_spaces_and_quotes(second_study):
     assert " " in work.name and "'" in work.name
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(pd.read_csv(work / "results/metrics/brain-real/radial-r0.40/zero-filled.csv")) == 2
+
+
+@pytest.fixture(scope="module")
+def edited_study(smoke_study, tmp_path_factory) -> Path:
+    """A copy of the finished smoke study (with Snakemake's records of it) whose config the
+    rerun tests edit; they only dry-run it."""
+    work = tmp_path_factory.mktemp("edited") / "study"
+    shutil.copytree(smoke_study, work, symlinks=True)
+    return work
+
+
+def _dry_run_after(work: Path, edit) -> dict[str, int]:
+    """Job counts of a dry run of every target after ``edit`` of the smoke study's config
+    (empty: nothing to do)."""
+    config = yaml.safe_load((work / "mine.yaml").read_text())
+    edit(config)
+    (work / "edited.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "-n", "--cores", "1", "--configfile", "edited.yaml",
+                       extra_env={"PYTHONPATH": str(work)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    if "Nothing to be done" in result.stdout + result.stderr:
+        return {}
+    return job_counts(result.stdout)
+
+
+def _showing(model: str) -> tuple[int, int]:
+    """(tables, figures) of the smoke study that show ``model``."""
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    shows = [spec for spec in config["tables"].values() if model in spec["models"]]
+    figures = [spec for spec in config["figures"].values()
+               if model in spec.get("models", []) or spec.get("model") == model]
+    return len(shows), len(figures)
+
+
+def test_editing_threads_or_switching_device_reruns_nothing(edited_study):
+    def threads(config):
+        config["models"]["ifrcs"]["threads"] = 2
+        config["models"]["ifrnet-s2-k1-l8-dct"]["threads"] = 2
+
+    assert _dry_run_after(edited_study, threads) == {}
+    assert _dry_run_after(edited_study, lambda c: c.update(device="cuda")) == {}
+
+
+def test_a_label_edit_rerenders_only_the_artefacts_that_show_it(edited_study):
+    def relabel(config):
+        config["models"]["ifrcs"]["label"] = "IFR-CS (tuned)"
+
+    tables, figures = _showing("ifrcs")
+    assert tables and figures
+    counts = _dry_run_after(edited_study, relabel)
+    assert counts == {"table": tables, "figure": figures, "report": 1, "all": 1}
+
+
+def test_editing_one_tables_entry_reruns_that_table_only(edited_study):
+    def retitle(config):
+        config["tables"]["table_IV"]["title"] += " (edited)"
+
+    assert _dry_run_after(edited_study, retitle) == {"table": 1, "report": 1, "all": 1}
+
+
+def test_a_device_that_is_not_there_stops_the_run(edited_study):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: cuda is a valid device here")
+    config = yaml.safe_load((edited_study / "mine.yaml").read_text())
+    config["device"] = "cuda"
+    (edited_study / "gpu.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(edited_study, "--cores", "1", "--configfile", "gpu.yaml", "-f",
+                       "results/tables/table_IV.md", extra_env={"PYTHONPATH": str(edited_study)})
+    assert result.returncode != 0
+    assert "cuda" in result.stdout + result.stderr
+    config["device"] = "cdua"  # a typo: the schema's pattern
+    (edited_study / "typo.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(edited_study, "-n", "--cores", "1", "--configfile", "typo.yaml",
+                       extra_env={"PYTHONPATH": str(edited_study)})
+    assert result.returncode != 0 and "device" in result.stdout + result.stderr

@@ -21,11 +21,10 @@ from ifrnet.jobs import job_prefix
 from snakemake.settings.types import DeploymentMethod
 from ifrnet.config import (
     ConfigError,
-    apply_defaults,
+    Study,
     file_downloads,
     load_schema,
     mask_files,
-    model_kind,
     validate_config,
 )
 
@@ -59,7 +58,6 @@ try:
     validate_config(config, SCHEMA)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
-apply_defaults(config, SCHEMA)  # the schema's `default:`s, the one place defaults live
 
 
 def check_configured_device():
@@ -98,6 +96,10 @@ for _spec in config["datasets"].values():
     for _location in (_spec, _spec.get("test_source", {})):
         _shipped_checksums(_location)
 
+# The config read once: typed, read-only entries with the schema's `default:`s filled in (the
+# one place defaults live); `config` keeps the same values as plain dictionaries.
+STUDY = Study.from_config(config, SCHEMA)
+
 SPLITS = list(paths.SPLITS)
 
 
@@ -112,7 +114,7 @@ ENV = "../../envs/ifrnet.yaml"
 
 def as_json(value):
     """Config entry → JSON string for a command-line argument (quoted with :q in shell)."""
-    return json.dumps(value, sort_keys=True)
+    return json.dumps(value, sort_keys=True, default=dict)  # read-only entries: as dicts
 
 
 def mask_for(wildcards):
@@ -128,7 +130,7 @@ DISPLAY_ONLY = ("label", "threads")
 
 def model_spec(wildcards):
     """A model's entry as a reconstruction job sees it: without its display-only keys."""
-    entry = config["models"][wildcards.model]
+    entry = STUDY.models[wildcards.model].spec
     return as_json({k: v for k, v in entry.items() if k not in DISPLAY_ONLY})
 
 
@@ -136,7 +138,7 @@ def model_spec(wildcards):
 # reruns a job whose params changed, but a computation's result does not depend on which
 # device ran it, so switching device reruns nothing (a typo stops the run: schema pattern,
 # then check_configured_device where jobs run, then the job's own --device check).
-DEVICE = config["device"]
+DEVICE = STUDY.device
 
 
 DOWNLOADS = {**downloads(config["datasets"]), **file_downloads(config)}
@@ -169,11 +171,11 @@ def url_source_args(source):
 
 
 def table_names():
-    return sorted(config["tables"])
+    return sorted(STUDY.tables)
 
 
 def figure_names():
-    return sorted(config.get("figures", {}))
+    return sorted(STUDY.figures)
 
 
 TABLE_FILES = [f for name in table_names() for f in paths.table_files(name)]
@@ -183,13 +185,13 @@ FIGURE_FILES = [f for name in figure_names() for f in paths.figure_files(name)]
 def train_spec(wildcards):
     """What a training job depends on: method, params and train settings (not save_maps &c.),
     so that editing reconstruction-only options does not retrain."""
-    entry = config["models"][wildcards.model]
+    entry = STUDY.models[wildcards.model].spec
     return as_json({k: entry[k] for k in ("method", "params", "train") if k in entry})
 
 
 def tune_spec(wildcards):
     """What a tuning job depends on: method, params and the grid."""
-    entry = config["models"][wildcards.model]
+    entry = STUDY.models[wildcards.model].spec
     return as_json({k: entry[k] for k in ("method", "params", "tune") if k in entry})
 
 
@@ -197,7 +199,7 @@ def model_threads(wildcards):
     """Cores for a model's tuning and reconstruction jobs (config `threads`, schema default 1:
     on a small machine single-threaded jobs pack every core, where a 2-thread job waits for two
     free cores while a 1-thread training job holds one)."""
-    return config["models"][wildcards.model]["threads"]
+    return STUDY.models[wildcards.model].threads
 
 
 def recon_inputs(wildcards):
@@ -205,7 +207,7 @@ def recon_inputs(wildcards):
     checkpoint or tuning result (from the data set named by `train_on`, if any)."""
     experiment = (wildcards.dataset, wildcards.mask, wildcards.model)
     inputs = {"data": paths.prepared(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
-    kind = model_kind(config["models"][wildcards.model])
+    kind = STUDY.models[wildcards.model].kind
     if kind == "learned":
         inputs["checkpoint"] = checkpoint_file(config, *experiment)
     elif kind == "tuned":
@@ -217,7 +219,7 @@ def method_args(wildcards, input):
     """`--checkpoint PATH` for learned models, `--tuned PATH` for tuned ones (shell-quoted)."""
     args = [f"--{key} {shlex.quote(input[key])}" for key in ("checkpoint", "tuned")
             if key in input.keys()]
-    stages = config["models"][wildcards.model].get("save_maps")
+    stages = STUDY.models[wildcards.model].get("save_maps")
     if stages:
         args.append("--maps " + ",".join(str(s) for s in stages))
     return " ".join(args)

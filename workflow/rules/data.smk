@@ -45,7 +45,7 @@ rule prepare_data:
         [paths.prepared("{dataset}", split) for split in SPLITS],
     params:
         spec=lambda wc: as_json(config["datasets"][wc.dataset]),
-        seed=config["seed"],
+        seed=STUDY.seed,
         out_dir=lambda wc: paths.prepared_dir(wc.dataset),
     log:
         "results/logs/prepare_data/{dataset}.log",

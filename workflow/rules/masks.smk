@@ -3,7 +3,7 @@
 
 rule make_mask:
     input:
-        lambda wc: mask_files(config["masks"][wc.mask]),
+        lambda wc: mask_files(STUDY.masks[wc.mask].spec),
     output:
         npz=paths.mask("{mask}", "{height}", "{width}"),
         png=paths.mask_preview("{mask}", "{height}", "{width}"),
@@ -11,8 +11,8 @@ rule make_mask:
         height=r"\d+",
         width=r"\d+",
     params:
-        spec=lambda wc: as_json(config["masks"][wc.mask]),
-        seed=config["seed"],
+        spec=lambda wc: as_json(STUDY.masks[wc.mask].spec),
+        seed=STUDY.seed,
     log:
         "results/logs/make_mask/{mask}-{height}x{width}.log",
     benchmark:

@@ -8,7 +8,7 @@ rule reconstruct:
         paths.recon("{dataset}", "{mask}", "{model}"),
     params:
         spec=model_spec,
-        batch_size=config["batch_size"],
+        batch_size=STUDY.batch_size,
         method_args=method_args,
     threads: model_threads
     resources:

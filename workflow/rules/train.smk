@@ -15,7 +15,7 @@ rule train:
         train_log=paths.train_log("{dataset}", "{mask}", "{model}"),
     params:
         spec=train_spec,
-        seed=config["seed"],
+        seed=STUDY.seed,
         out_dir=lambda wc, output: str(Path(output.model).parent),
     threads: 1
     resources:
@@ -36,11 +36,11 @@ rule train:
 
 rule convert_weights:
     input:
-        lambda wc: config["models"][wc.model]["weights"]["path"],
+        lambda wc: STUDY.models[wc.model].spec["weights"]["path"],
     output:
         paths.published_checkpoint("{model}"),
     params:
-        method=lambda wc: config["models"][wc.model]["method"],
+        method=lambda wc: STUDY.models[wc.model].method,
     log:
         "results/logs/convert_weights/{model}.log",
     conda:
