@@ -243,13 +243,16 @@ def _showing(model: str) -> tuple[int, int]:
     return len(shows), len(figures)
 
 
-def test_editing_threads_or_switching_device_reruns_nothing(edited_study):
+def test_switching_device_reruns_nothing(edited_study):
+    assert _dry_run_after(edited_study, lambda c: c.update(device="cuda")) == {}
+
+
+def test_editing_threads_reruns_only_the_report_that_shows_the_config(edited_study):
     def threads(config):
         config["models"]["ifrcs"]["threads"] = 2
         config["models"]["ifrnet-s2-k1-l8-dct"]["threads"] = 2
 
-    assert _dry_run_after(edited_study, threads) == {}
-    assert _dry_run_after(edited_study, lambda c: c.update(device="cuda")) == {}
+    assert _dry_run_after(edited_study, threads) == {"report": 1, "all": 1}
 
 
 def test_a_label_edit_rerenders_only_the_artefacts_that_show_it(edited_study):
