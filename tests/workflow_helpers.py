@@ -3,6 +3,7 @@ the user's own method that the smoke study (``tests/conftest.py``) registers thr
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,11 @@ def snakemake(workdir: Path, *args: str, timeout: float = 900,
     bindir = str(Path(sys.executable).parent)
     env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(workdir), "PYTHONHASHSEED": "0",
            **(extra_env or {})}
+    # The checkout under test comes first when the tests run with it on PYTHONPATH (an
+    # interpreter whose editable install points at another checkout, say).
+    inherited = os.environ.get("PYTHONPATH")
+    if inherited:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (env.get("PYTHONPATH"), inherited)))
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env, text=True,
         capture_output=True, timeout=timeout,
