@@ -24,7 +24,7 @@ def workflow_copy(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 900,
+def snakemake(workdir: Path, *args: str, timeout: float = 2400,
               extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``snakemake ARGS`` in ``workdir`` with this interpreter; output captured as text."""
     bindir = str(Path(sys.executable).parent)
