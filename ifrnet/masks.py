@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ifrnet.formats import read_mask_npz, write_mask_npz
 from ifrnet.io import atomic_path
 
 Shape = tuple[int, int]
@@ -295,13 +296,8 @@ def mask_id(kind: str, rate: float | None = None, acceleration: int | None = Non
 
 
 def save_mask(mask: Mask, path: str | os.PathLike[str]) -> None:
-    """Write a mask and its provenance to ``.npz`` atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, mask=mask.array, kind=mask.kind,
-                 rate_asked=np.nan if mask.rate_asked is None else mask.rate_asked,
-                 acceleration=-1 if mask.acceleration is None else mask.acceleration,
-                 rate_achieved=mask.rate_achieved, shape=np.array(mask.array.shape),
-                 seed=mask.seed)
+    """Write a mask and its provenance to ``.npz`` atomically (:mod:`ifrnet.formats`)."""
+    write_mask_npz(path, mask.array, mask.kind, mask.rate_asked, mask.acceleration, mask.seed)
 
 
 def _as_bool_mask(array: np.ndarray, path: Path) -> np.ndarray:
@@ -325,21 +321,7 @@ def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None,
         raise FileNotFoundError(f"{path}: mask file does not exist")
     meta: dict[str, Any] = {"kind": "user", "rate_asked": None, "acceleration": None, "seed": 0}
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as content:
-                if "mask" not in content:
-                    raise ValueError(f"{path}: no array 'mask' in the file")
-                array = content["mask"]
-                meta["kind"] = str(content["kind"]) if "kind" in content else "user"
-                if "rate_asked" in content and np.isfinite(content["rate_asked"]):
-                    meta["rate_asked"] = float(content["rate_asked"])
-                if "acceleration" in content and int(content["acceleration"]) > 0:
-                    meta["acceleration"] = int(content["acceleration"])
-                meta["seed"] = int(content["seed"]) if "seed" in content else 0
-        except (OSError, EOFError, ValueError) as err:
-            if str(path) in str(err):
-                raise
-            raise ValueError(f"{path}: not a readable mask file ({err})") from err
+        array, meta = read_mask_npz(path)
     else:
         from ifrnet.userio import read_array
 
