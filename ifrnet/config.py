@@ -51,24 +51,18 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> None:
 
 
 def _cross_reference(config: dict[str, Any]) -> list[str]:
+    from ifrnet.data.sources import SOURCES
+    from ifrnet.masks import MASK_KINDS
+
     problems = []
     for name, mask in config["masks"].items():
-        if mask["kind"] == "fastmri" and "acceleration" not in mask:
-            problems.append(f"masks.{name}: kind fastmri needs 'acceleration'")
-        if mask["kind"] not in ("fastmri", "file") and "rate" not in mask:
-            problems.append(f"masks.{name}: kind {mask['kind']} needs 'rate'")
+        problems += MASK_KINDS[mask["kind"]].problems(name, mask)
     for name, spec in config["models"].items():
         if "weights" in spec and spec["method"] not in ("ifrnet", "admmnet"):
             problems.append(f"models.{name}.weights: published weights convert for methods "
                             f"ifrnet and admmnet, not {spec['method']!r}")
     for name, spec in config["datasets"].items():
-        if spec["source"] in ("siat", "fastmri", "folder") and "dir" not in spec:
-            problems.append(f"datasets.{name}: source {spec['source']} needs 'dir'")
-        if spec["source"] == "siat" and spec["size"] != 256:
-            problems.append(f"datasets.{name}.size: siat slices are 256×256, got {spec['size']}")
-        if spec["source"] == "fastmri" and spec["size"] != spec.get("crop", 320):
-            problems.append(f"datasets.{name}.size: must equal the fastMRI crop "
-                            f"{spec.get('crop', 320)}, got {spec['size']}")
+        problems += SOURCES[spec["source"]].problems(name, spec)
         for part, source in spec.get("urls", {}).items():
             if isinstance(source, str):  # not echoed: it may be a signed URL
                 problems.append(f"datasets.{name}.urls.{part}: give {{env: NAME}} or "
