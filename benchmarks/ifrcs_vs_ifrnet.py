@@ -29,9 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ifrnet.config import load_config, mask_path, prepared_path, tuning_path  # noqa: E402
-from ifrnet.data.measure import measure  # noqa: E402
-from ifrnet.data.prepared import read_split  # noqa: E402
-from ifrnet.masks import load_mask  # noqa: E402
+from ifrnet.data.measure import measured_split  # noqa: E402
 from ifrnet.metrics import evaluate  # noqa: E402
 from ifrnet.pipeline import build_method  # noqa: E402
 from ifrnet.registry import resolve  # noqa: E402
@@ -62,10 +60,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config, ROOT / "config" / "schema.yaml")
-    images, attrs = read_split(ROOT / prepared_path(args.dataset, "test"))
-    mask = load_mask(ROOT / mask_path(config, args.dataset, args.mask)).array
-    kspace = measure(images, mask, float(attrs["noise_sigma"]), int(attrs["seed"]), "test")
-    real = attrs["kind"] == "real"
+    split = measured_split(ROOT / prepared_path(args.dataset, "test"),
+                           ROOT / mask_path(config, args.dataset, args.mask))
+    images, mask, kspace, real = split.images, split.mask.array, split.kspace, split.real
     checkpoint = ROOT / f"results/models/{args.dataset}/{args.mask}/{NOMINAL}/model.pt"
     tuned = ROOT / tuning_path(args.dataset, args.mask, "ifrcs")
     ifrcs_spec = config["models"]["ifrcs"]

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from baselines.admmnet import ADMMNet
-from ifrnet.config import SCHEMA_PATH, _cross_reference
+from ifrnet.config import SCHEMA_PATH, _cross_reference, mask_files
 from ifrnet.data import sources
 from ifrnet.data.measure import measure, measured_split
 from ifrnet.data.sources import SOURCES, DataSource, prepare_dataset
@@ -77,6 +77,12 @@ def test_a_new_mask_kind_and_source_are_one_registry_line_each(tmp_path, monkeyp
     config = {"masks": {"c": {"kind": "checker"}}, "models": {}, "tables": {},
               "datasets": {"t": {**spec, "n_val": 0}}}
     assert _cross_reference(config) == ["masks.c: kind checker needs 'rate'"]
+
+
+@pytest.mark.parametrize("kind", sorted(MASK_KINDS))
+def test_mask_kind_files_agree_with_the_config(kind):
+    spec = {"kind": kind, "path": "m.mat"} if kind == "file" else {"kind": kind}
+    assert MASK_KINDS[kind].files(spec) == mask_files(spec)
 
 
 def test_unknown_kinds_and_sources_name_the_known_ones(tmp_path):
