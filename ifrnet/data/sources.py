@@ -240,7 +240,7 @@ class DataSource:
 
 
 SOURCES: dict[str, DataSource] = {
-    "embedded": DataSource(_embedded, defaults={"plane": "axial", "min_brain_fraction": 0.10},
+    "embedded": DataSource(_embedded, defaults=embedded.DEFAULTS,
                            synthetic_phase=lambda images: True),
     "siat": DataSource(_siat, needs=("dir",), size_problem=_siat_size),
     "fastmri": DataSource(_fastmri, needs=("dir",), defaults={"crop": 320, "per_volume": 8},
