@@ -31,9 +31,7 @@ sys.path.insert(0, str(ROOT))
 from ifrnet import paths  # noqa: E402
 from ifrnet.artefacts import mask_file  # noqa: E402
 from ifrnet.config import load_config  # noqa: E402
-from ifrnet.data.measure import measure  # noqa: E402
-from ifrnet.data.prepared import read_split  # noqa: E402
-from ifrnet.masks import load_mask  # noqa: E402
+from ifrnet.data.measure import measured_split  # noqa: E402
 from ifrnet.metrics import evaluate  # noqa: E402
 from ifrnet.pipeline import build_method  # noqa: E402
 from ifrnet.registry import resolve  # noqa: E402
@@ -64,10 +62,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config, ROOT / "config" / "schema.yaml")
-    images, attrs = read_split(ROOT / paths.prepared(args.dataset, "test"))
-    mask = load_mask(ROOT / mask_file(config, args.dataset, args.mask)).array
-    kspace = measure(images, mask, float(attrs["noise_sigma"]), int(attrs["seed"]), "test")
-    real = attrs["kind"] == "real"
+    split = measured_split(ROOT / paths.prepared(args.dataset, "test"),
+                           ROOT / mask_file(config, args.dataset, args.mask))
+    images, mask, kspace, real = split.images, split.mask.array, split.kspace, split.real
     checkpoint = ROOT / paths.checkpoint(args.dataset, args.mask, NOMINAL)
     tuned = ROOT / paths.tuning(args.dataset, args.mask, "ifrcs")
     ifrcs_spec = config["models"]["ifrcs"]

@@ -22,12 +22,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from ifrnet.config import is_network
+from ifrnet.formats import USER_SUFFIXES, write_user_recon
 from ifrnet.fourier import fft2c, zero_filled
-from ifrnet.io import atomic_path
 from ifrnet.learned import LearnedMethod, load_network
 from ifrnet.masks import load_mask
 from ifrnet.metrics import evaluate
@@ -44,24 +43,6 @@ def _as_stack(data: np.ndarray, path: PathLike) -> np.ndarray:
     if data.ndim == 3:
         return data
     raise ValueError(f"{path}: expected an array (H, W) or (N, H, W), got shape {data.shape}")
-
-
-def write_recon(path: PathLike, recon: np.ndarray) -> None:
-    """Write reconstructions (N, H, W) to .npy, .h5/.hdf5 or .mat, atomically."""
-    suffix = Path(path).suffix.lower()
-    with atomic_path(path) as tmp:
-        if suffix == ".npy":
-            with open(tmp, "wb") as f:
-                np.save(f, recon)
-        elif suffix in (".h5", ".hdf5"):
-            with h5py.File(tmp, "w") as f:
-                f.create_dataset("recon", data=recon)
-        elif suffix == ".mat":
-            import scipy.io
-
-            scipy.io.savemat(tmp, {"recon": recon})
-        else:
-            raise ValueError(f"{path}: output must end in .npy, .h5, .hdf5 or .mat")
 
 
 def model_spec(*, method: str | None = None, model: str | None = None,
@@ -107,7 +88,7 @@ def reconstruct_file(
         raise ValueError(f"input kind must be 'image' or 'kspace', got {input_kind!r}")
     if kind not in (None, "real", "complex"):
         raise ValueError(f"data kind must be 'real' or 'complex', got {kind!r}")
-    if Path(out_path).suffix.lower() not in (".npy", ".h5", ".hdf5", ".mat"):
+    if Path(out_path).suffix.lower() not in USER_SUFFIXES:
         raise ValueError(f"{out_path}: output must end in .npy, .h5, .hdf5 or .mat")
     learned = spec is None or is_network(spec)
     if learned and checkpoint is None:
@@ -135,7 +116,7 @@ def reconstruct_file(
         raise ValueError(f"{input_path}: an all-zero slice cannot be reconstructed")
     kspace = (kspace / scale[:, None, None]).astype(np.complex64)
     recon = method(kspace, mask) * scale[:, None, None]
-    write_recon(out_path, recon.astype(np.complex64))
+    write_user_recon(out_path, recon.astype(np.complex64))
     if reference is not None:
         truth = _as_stack(read_array(reference, reference_key), reference)
         if truth.shape != recon.shape:

@@ -53,24 +53,18 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> None:
 
 
 def _cross_reference(config: dict[str, Any]) -> list[str]:
+    from ifrnet.data.sources import SOURCES
+    from ifrnet.masks import MASK_KINDS
+
     problems = []
     for name, mask in config["masks"].items():
-        if mask["kind"] == "fastmri" and "acceleration" not in mask:
-            problems.append(f"masks.{name}: kind fastmri needs 'acceleration'")
-        if mask["kind"] not in ("fastmri", "file") and "rate" not in mask:
-            problems.append(f"masks.{name}: kind {mask['kind']} needs 'rate'")
+        problems += MASK_KINDS[mask["kind"]].problems(name, mask)
     for name, spec in config["models"].items():
         if "weights" in spec and spec["method"] not in ("ifrnet", "admmnet"):
             problems.append(f"models.{name}.weights: published weights convert for methods "
                             f"ifrnet and admmnet, not {spec['method']!r}")
     for name, spec in config["datasets"].items():
-        if spec["source"] in ("siat", "fastmri", "folder") and "dir" not in spec:
-            problems.append(f"datasets.{name}: source {spec['source']} needs 'dir'")
-        if spec["source"] == "siat" and spec["size"] != 256:
-            problems.append(f"datasets.{name}.size: siat slices are 256×256, got {spec['size']}")
-        if spec["source"] == "fastmri" and spec["size"] != spec.get("crop", 320):
-            problems.append(f"datasets.{name}.size: must equal the fastMRI crop "
-                            f"{spec.get('crop', 320)}, got {spec['size']}")
+        problems += SOURCES[spec["source"]].problems(name, spec)
         for part, source in spec.get("urls", {}).items():
             if isinstance(source, str):  # not echoed: it may be a signed URL
                 problems.append(f"datasets.{name}.urls.{part}: give {{env: NAME}} or "
@@ -175,15 +169,11 @@ def is_network(entry: Mapping[str, Any]) -> bool:
 def file_downloads(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """{local path: (URL, SHA-256)} of the mask files and published weights the config
     downloads (data sets list theirs in :func:`ifrnet.data.sources.downloads`)."""
-    entries = [spec for spec in config["masks"].values() if spec["kind"] == "file"]
+    from ifrnet.masks import mask_kind
+
+    entries = [spec for spec in config["masks"].values() if mask_kind(spec["kind"]).files(spec)]
     entries += [spec["weights"] for spec in config["models"].values() if "weights" in spec]
     return {spec["path"]: (spec["url"], spec["sha256"]) for spec in entries if "url" in spec}
-
-
-def mask_files(spec: dict[str, Any]) -> list[str]:
-    """Files a mask entry is read from (the workflow's inputs of its job): ``path`` of a
-    ``file`` mask, none for generated kinds."""
-    return [spec["path"]] if spec["kind"] == "file" else []
 
 
 def _frozen(value: Any) -> Any:

@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ifrnet.data.measure import measure
-from ifrnet.data.prepared import read_split
+from ifrnet.data.measure import MeasuredSplit, measured_split
 from ifrnet.io import file_sha256
-from ifrnet.masks import load_mask
 from ifrnet.method import Method
 from ifrnet.registry import resolve
 from ifrnet.training import (
@@ -45,13 +43,11 @@ def build_network(method: str, params: dict[str, Any], complex_data: bool) -> to
     return cls(complex_data=complex_data, **params)
 
 
-def measured_triples(data_path: PathLike, mask: np.ndarray) -> TensorTriples:
-    """(kspace, mask, target) training triples of a prepared split with the workflow's noise."""
-    images, attrs = read_split(data_path)
-    kspace = measure(images, mask, float(attrs["noise_sigma"]), int(attrs["seed"]),
-                     str(attrs["split"]))
-    return TensorTriples(torch.from_numpy(kspace), torch.from_numpy(mask.astype(np.float32)),
-                         torch.from_numpy(images))
+def measured_triples(split: MeasuredSplit) -> TensorTriples:
+    """(kspace, mask, target) training triples of a measured split."""
+    return TensorTriples(torch.from_numpy(split.kspace),
+                         torch.from_numpy(split.mask.array.astype(np.float32)),
+                         torch.from_numpy(split.images))
 
 
 def train_model(
@@ -60,12 +56,13 @@ def train_model(
     threads: int | None = None, progress: bool = True,
 ) -> Path:
     """Train the model ``spec`` on a data set with a mask; write ``{out_dir}/model.pt``."""
-    train_images, attrs = read_split(train_path)
-    mask = load_mask(mask_path, expected_shape=train_images.shape[1:])
+    train_split = measured_split(train_path, mask_path)
+    val_split = measured_split(val_path, mask_path)
+    attrs = train_split.attrs
     settings = TrainSettings.from_dict(
         {**spec["train"], "seed": seed, "device": device, "threads": threads,
          "progress": progress})
-    complex_data = attrs["kind"] == "complex"
+    complex_data = not train_split.real
     torch.manual_seed(seed)
     network = build_network(spec["method"], spec.get("params", {}), complex_data)
     metadata = {"method": spec["method"], "params": spec.get("params", {}),
@@ -75,8 +72,8 @@ def train_model(
                 "inputs_sha256": {name: file_sha256(path) for name, path in
                                   (("train", train_path), ("val", val_path),
                                    ("mask", mask_path))}}
-    train(network, measured_triples(train_path, mask.array), measured_triples(val_path, mask.array),
-          settings, Path(out_dir), metadata=metadata)
+    train(network, measured_triples(train_split), measured_triples(val_split), settings,
+          Path(out_dir), metadata=metadata)
     return Path(out_dir) / "model.pt"
 
 

@@ -18,8 +18,11 @@
 | `fastmri`  | fastMRI ``RandomMaskFunc``: round(W·cf) centre columns, the rest each with        |
 |            | probability (W/acc − n_low)/(W − n_low); cf = 0.08 (4x), 0.04 (8x)                |
 
-To add a kind, write ``def kind(shape, rate, seed, **options) -> np.ndarray`` and add it to
-``GENERATORS`` (``fastmri`` takes ``acceleration`` instead of ``rate``).
+Every kind is one :class:`MaskKind` in ``MASK_KINDS``: its generator and the config key it is
+made from (``rate``; ``acceleration`` for ``fastmri``; ``path`` for ``file``). To add a kind,
+write ``def kind(shape, rate, seed, **options) -> np.ndarray`` here and add one line to
+``MASK_KINDS`` (and its name to the ``kind`` enum of ``config/schema.yaml``, which a test
+checks against the registry).
 
 Why `labradial`: for a real-valued image k(−f) = conj(k(f)), so a sample whose point reflection
 about DC is also sampled adds nothing. `radial` masks are exactly point-symmetric (every sample
@@ -183,13 +186,48 @@ def fastmri(shape: Shape, acceleration: int, seed: int = 0,
     return np.broadcast_to(columns, shape).copy()
 
 
-GENERATORS: dict[str, Callable[..., np.ndarray]] = {
-    "radial": radial,
-    "labradial": labradial,
-    "random2d": random2d,
-    "random1d": random1d,
-    "fastmri": fastmri,
+def from_file(shape: Shape, path: str | os.PathLike[str], seed: int = 0, key: str | None = None,
+              url: str | None = None, sha256: str | None = None) -> np.ndarray:
+    """Kind ``file``: the mask read from ``path`` (variable ``key``), checked to have ``shape``;
+    ``url``/``sha256`` only say where it was downloaded from, ``seed`` is not used."""
+    return load_mask(path, expected_shape=shape, key=key).array
+
+
+@dataclass(frozen=True)
+class MaskKind:
+    """A mask kind: ``generate(shape, value, seed, **options) -> bool (H, W)``, where ``value``
+    is the config entry's ``parameter`` (``rate``, ``acceleration`` or ``path``) and ``options``
+    the entry's other keys."""
+
+    generate: Callable[..., np.ndarray]
+    parameter: str = "rate"
+
+    def problems(self, name: str, spec: dict[str, Any]) -> list[str]:
+        """What mask entry ``name`` of a config lacks for this kind."""
+        if self.parameter in spec:
+            return []
+        return [f"masks.{name}: kind {spec['kind']} needs {self.parameter!r}"]
+
+    def files(self, spec: dict[str, Any]) -> list[str]:
+        """Files a mask entry of this kind is read from (the workflow's inputs of its job)."""
+        return [spec["path"]] if self.parameter == "path" else []
+
+
+MASK_KINDS: dict[str, MaskKind] = {
+    "radial": MaskKind(radial),
+    "labradial": MaskKind(labradial),
+    "random2d": MaskKind(random2d),
+    "random1d": MaskKind(random1d),
+    "fastmri": MaskKind(fastmri, parameter="acceleration"),
+    "file": MaskKind(from_file, parameter="path"),
 }
+
+
+def mask_kind(kind: str) -> MaskKind:
+    """The registered :class:`MaskKind` ``kind`` (ValueError naming the known ones)."""
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(MASK_KINDS)}")
+    return MASK_KINDS[kind]
 
 
 @dataclass(frozen=True)
@@ -254,25 +292,15 @@ def mask_statistics(mask: np.ndarray) -> MaskStatistics:
 
 def make_mask(kind: str, shape: Shape, *, rate: float | None = None,
               acceleration: int | None = None, seed: int = 0, **options: Any) -> Mask:
-    """Generate a mask of a registered ``kind`` (see ``GENERATORS``), or read kind ``file``
-    from ``path`` (variable ``key``; its ``url``/``sha256`` only say where it was downloaded
-    from) and check it has ``shape``."""
-    if kind == "file":
-        if "path" not in options:
-            raise ValueError("mask kind 'file' needs path")
-        loaded = load_mask(options["path"], expected_shape=shape, key=options.get("key"))
-        return Mask(loaded.array, "file", seed=seed)
-    if kind not in GENERATORS:
-        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(GENERATORS)} or 'file'")
-    if kind == "fastmri":
-        if acceleration is None:
-            raise ValueError("mask kind 'fastmri' needs acceleration")
-        array = fastmri(shape, acceleration, seed, **options)
-    else:
-        if rate is None:
-            raise ValueError(f"mask kind {kind!r} needs rate")
-        array = GENERATORS[kind](shape, rate, seed, **options)
-    return Mask(array, kind, rate, acceleration, seed)
+    """Make a mask of a registered ``kind`` (``MASK_KINDS``) from its parameter (``rate``,
+    ``acceleration``, or ``path`` among ``options``) and its other ``options``."""
+    entry = mask_kind(kind)
+    given = {"rate": rate, "acceleration": acceleration}
+    value = given[entry.parameter] if entry.parameter in given else options.pop(
+        entry.parameter, None)
+    if value is None:
+        raise ValueError(f"mask kind {kind!r} needs {entry.parameter}")
+    return Mask(entry.generate(shape, value, seed, **options), kind, rate, acceleration, seed)
 
 
 _ID = re.compile(r"^(?P<kind>[a-z0-9]+)-(?:r(?P<rate>\d*\.?\d+)|a(?P<acc>\d+))$")
@@ -281,9 +309,10 @@ _ID = re.compile(r"^(?P<kind>[a-z0-9]+)-(?:r(?P<rate>\d*\.?\d+)|a(?P<acc>\d+))$"
 def parse_mask_id(mask_id: str) -> dict[str, Any]:
     """``"radial-r0.40"`` → {kind, rate}; ``"fastmri-a4"`` → {kind, acceleration}."""
     match = _ID.match(mask_id)
-    if not match or match["kind"] not in GENERATORS:
+    generated = sorted(k for k, entry in MASK_KINDS.items() if entry.parameter != "path")
+    if not match or match["kind"] not in generated:
         raise ValueError(f"malformed mask id {mask_id!r}: expected e.g. 'radial-r0.40' or "
-                         f"'fastmri-a4' with a kind in {sorted(GENERATORS)}")
+                         f"'fastmri-a4' with a kind in {generated}")
     if match["acc"] is not None:
         return {"kind": match["kind"], "acceleration": int(match["acc"])}
     return {"kind": match["kind"], "rate": float(match["rate"])}
@@ -295,13 +324,10 @@ def mask_id(kind: str, rate: float | None = None, acceleration: int | None = Non
 
 
 def save_mask(mask: Mask, path: str | os.PathLike[str]) -> None:
-    """Write a mask and its provenance to ``.npz`` atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, mask=mask.array, kind=mask.kind,
-                 rate_asked=np.nan if mask.rate_asked is None else mask.rate_asked,
-                 acceleration=-1 if mask.acceleration is None else mask.acceleration,
-                 rate_achieved=mask.rate_achieved, shape=np.array(mask.array.shape),
-                 seed=mask.seed)
+    """Write a mask and its provenance to ``.npz`` atomically (:mod:`ifrnet.formats`)."""
+    from ifrnet.formats import write_mask_npz
+
+    write_mask_npz(path, mask.array, mask.kind, mask.rate_asked, mask.acceleration, mask.seed)
 
 
 def _as_bool_mask(array: np.ndarray, path: Path) -> np.ndarray:
@@ -325,21 +351,9 @@ def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None,
         raise FileNotFoundError(f"{path}: mask file does not exist")
     meta: dict[str, Any] = {"kind": "user", "rate_asked": None, "acceleration": None, "seed": 0}
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as content:
-                if "mask" not in content:
-                    raise ValueError(f"{path}: no array 'mask' in the file")
-                array = content["mask"]
-                meta["kind"] = str(content["kind"]) if "kind" in content else "user"
-                if "rate_asked" in content and np.isfinite(content["rate_asked"]):
-                    meta["rate_asked"] = float(content["rate_asked"])
-                if "acceleration" in content and int(content["acceleration"]) > 0:
-                    meta["acceleration"] = int(content["acceleration"])
-                meta["seed"] = int(content["seed"]) if "seed" in content else 0
-        except (OSError, EOFError, ValueError) as err:
-            if str(path) in str(err):
-                raise
-            raise ValueError(f"{path}: not a readable mask file ({err})") from err
+        from ifrnet.formats import read_mask_npz
+
+        array, meta = read_mask_npz(path)
     else:
         from ifrnet.userio import read_array
 

@@ -11,14 +11,21 @@ image complex64 (B, H, W) on the scale of the ground truth. Learned methods are 
 ``torch.nn.Module``\\s trained by :mod:`ifrnet.training`; iterative methods may add
 ``tune(val)``. Register a method in :mod:`ifrnet.registry`, or name it in the config as
 ``"package.module:ClassName"`` to use your own without editing this package.
+
+An unrolled network that can show its inside implements :class:`StagedNetwork` (IFR-Net does,
+ADMM-Net does not): its stage outputs (paper Fig. 6) and feature-descriptor maps T (Fig. 12).
+The registry's stage-outputs flag, ``save_maps`` and the ``stages``/``maps`` figures rest on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Method:
@@ -76,3 +83,18 @@ class Method:
                 f"expected {shape}"
             )
         return out.astype(np.complex64, copy=False)
+
+
+@runtime_checkable
+class StagedNetwork(Protocol):
+    """A network of N unrolled stages that returns what each stage computes, called like the
+    network itself: kspace complex (B, H, W) (zeros where unsampled), mask real (H, W) or
+    (B, H, W). ``isinstance(net, StagedNetwork)`` / ``issubclass(cls, StagedNetwork)`` test it."""
+
+    def forward_stages(self, kspace: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The N stage outputs, each complex (B, H, W); the last is the network's output."""
+        ...
+
+    def descriptor_maps(self, kspace: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The N feature-descriptor maps T⁽ⁿ⁾, each real (B, H, W)."""
+        ...

@@ -1,12 +1,8 @@
 """Library entry points of the workflow's rules: reconstruct a test split, evaluate it.
 
 Each function reads files, does one step and writes its outputs atomically; the Snakemake rules
-and the ``ifrnet`` command line only call these.
-
-Reconstruction file contract, ``results/recon/{dataset}/{mask}/{model}.h5``:
-dataset ``recon`` complex64 (N, H, W); attributes ``model``, ``method``, ``dataset``, ``mask``,
-``rate_achieved``, ``noise_sigma``, ``seconds_per_image`` and ``seconds`` (float array, per
-image).
+and the ``ifrnet`` command line only call these. The files' contracts (reconstruction,
+per-image and stage metrics) are in :mod:`ifrnet.formats`.
 """
 
 from __future__ import annotations
@@ -16,17 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from ifrnet.config import is_network
-from ifrnet.data.measure import measure
-from ifrnet.data.prepared import read_split
-from ifrnet.io import atomic_path
-from ifrnet.masks import load_mask
+from ifrnet.data.measure import measured_split
+from ifrnet.formats import read_recon, read_split, write_csv, write_recon_file
 from ifrnet.metrics import evaluate
 from ifrnet.registry import resolve
+
+__all__ = ["build_method", "descriptor_maps", "evaluate_split", "read_recon",
+           "reconstruct_split", "stage_metrics"]
 
 PathLike = str | os.PathLike[str]
 
@@ -70,12 +66,9 @@ def reconstruct_split(
     (1-based) whose feature-descriptor maps T a learned network should also store, as dataset
     ``maps`` float32 (N, len(maps), H, W) with attribute ``maps_stages`` (paper Fig. 12).
     """
-    images, attrs = read_split(data_path)
-    mask = load_mask(mask_path, expected_shape=images.shape[1:])
-    kspace = measure(images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
-                     str(attrs["split"]))
-    method = build_method(model_spec, attrs["kind"] == "real", checkpoint, device, batch_size,
-                          tuned)
+    split = measured_split(data_path, mask_path)
+    kspace, mask, attrs = split.kspace, split.mask, split.attrs
+    method = build_method(model_spec, split.real, checkpoint, device, batch_size, tuned)
     recon = np.empty_like(kspace)
     seconds = np.empty(len(kspace))
     method.warm_up(kspace, mask.array)
@@ -85,19 +78,24 @@ def reconstruct_split(
         recon[start:stop] = method(kspace[start:stop], mask.array)
         seconds[start:stop] = (time.perf_counter() - tic) / (stop - start)
     stage_maps = descriptor_maps(method, kspace, mask.array, maps, batch_size) if maps else None
-    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("recon", data=recon)
-        if stage_maps is not None:
-            f.create_dataset("maps", data=stage_maps)
-            f.attrs["maps_stages"] = np.asarray(maps, dtype=np.int64)
-        f.attrs.update({
-            "model": model_name, "method": model_spec["method"], "dataset": attrs["dataset"],
-            "mask": Path(mask_path).stem, "rate_achieved": mask.rate_achieved,
-            "noise_sigma": float(attrs["noise_sigma"]),
-            "seconds_per_image": float(seconds.mean()) if len(seconds) else 0.0,
-            "seconds": seconds,
-        })
+    write_recon_file(out_path, recon, {
+        "model": model_name, "method": model_spec["method"], "dataset": attrs["dataset"],
+        "mask": Path(mask_path).stem, "rate_achieved": mask.rate_achieved,
+        "noise_sigma": float(attrs["noise_sigma"]),
+        "seconds_per_image": float(seconds.mean()) if len(seconds) else 0.0,
+        "seconds": seconds,
+    }, stage_maps, maps)
     return recon
+
+
+def _staged(network: Any, what: str) -> Any:
+    """The network if it is a :class:`ifrnet.method.StagedNetwork`, else a ValueError."""
+    from ifrnet.method import StagedNetwork
+
+    if not isinstance(network, StagedNetwork):
+        raise ValueError(f"{what} need a network with stage outputs (a StagedNetwork such as "
+                         f"ifrnet), not {type(network).__name__}")
+    return network
 
 
 def descriptor_maps(method: Any, kspace: np.ndarray, mask: np.ndarray, stages: list[int],
@@ -105,32 +103,18 @@ def descriptor_maps(method: Any, kspace: np.ndarray, mask: np.ndarray, stages: l
     """T maps of the given stages (1-based) of a learned network, float32 (N, S, H, W)."""
     import torch
 
-    network = getattr(method, "network", None)
-    n_stages = getattr(network, "stages", 0)
-    if network is None or not all(1 <= s <= n_stages for s in stages):
-        raise ValueError(f"maps of stages {stages} need a learned network with that many stages")
-    out = np.empty((len(kspace), len(stages), *kspace.shape[1:]), np.float32)
-    device = next(network.parameters()).device
-    mask_t = torch.as_tensor(mask.astype(np.float32), device=device)
-    with torch.no_grad():
-        for start in range(0, len(kspace), batch_size):
-            batch = torch.as_tensor(kspace[start : start + batch_size], device=device)
-            _, maps = network(batch, mask_t.expand(len(batch), *mask_t.shape), return_maps=True)
-            out[start : start + len(batch)] = torch.stack(
-                [maps[s - 1] for s in stages], 1).cpu().numpy()
-    return out
+    from ifrnet.training import infer
 
+    network = _staged(getattr(method, "network", None), f"maps of stages {stages}")
+    if not all(1 <= s <= network.stages for s in stages):
+        raise ValueError(f"maps of stages {stages}: the network has {network.stages} stages")
 
-def read_recon(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
-    """Read a reconstruction file: recon complex64 (N, H, W) and its attributes."""
-    path = Path(path)
-    try:
-        with h5py.File(path, "r") as f:
-            if "recon" not in f:
-                raise ValueError(f"{path}: no dataset 'recon'")
-            return f["recon"][...], dict(f.attrs)
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
+    def chosen(net: Any, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        maps = net.descriptor_maps(kspace, mask)
+        return torch.stack([maps[s - 1] for s in stages], 1)
+
+    device = str(next(network.parameters()).device)
+    return infer(network, kspace, mask, batch_size, device, call=chosen)[0].astype(np.float32)
 
 
 def evaluate_split(recon_path: PathLike, data_path: PathLike, out_csv: PathLike) -> pd.DataFrame:
@@ -145,8 +129,7 @@ def evaluate_split(recon_path: PathLike, data_path: PathLike, out_csv: PathLike)
         rows.append({"image": i, "slice_index": int(data_attrs["slice_index"][i]),
                      **evaluate(rec, gt), "seconds": float(recon_attrs["seconds"][i])})
     table = pd.DataFrame(rows)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(out_csv, table)
     return table
 
 
@@ -157,26 +140,18 @@ def stage_metrics(data_path: PathLike, mask_path: PathLike, checkpoint: PathLike
     import torch
 
     from ifrnet.learned import load_network
+    from ifrnet.training import infer
 
-    truth, attrs = read_split(data_path)
-    mask = load_mask(mask_path, expected_shape=truth.shape[1:])
-    kspace = measure(truth, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
-                     str(attrs["split"]))
-    network, _ = load_network(checkpoint, device)
-    if not hasattr(network, "stages"):
-        raise ValueError(f"{checkpoint}: stage metrics need an unrolled network with stages")
-    real = attrs["kind"] == "real"
-    mask_t = torch.as_tensor(mask.array.astype(np.float32), device=device)
+    split = measured_split(data_path, mask_path)
+    network = _staged(load_network(checkpoint, device)[0], f"{checkpoint}: stage metrics")
+    # one image per call, as before (batching may move the last digit of a float)
+    outputs, _ = infer(network, split.kspace, split.mask.array, 1, device,
+                       call=lambda net, k, m: torch.stack(net.forward_stages(k, m), 1))
     rows = []
-    with torch.no_grad():
-        for i, (k, gt) in enumerate(zip(kspace, truth, strict=True)):
-            _, outputs = network(torch.as_tensor(k[None], device=device), mask_t,
-                                 return_stages=True)
-            for n, x in enumerate(outputs, 1):
-                image = x[0].cpu().numpy()
-                rows.append({"image": i, "stage": n,
-                             **evaluate(image.real if real else image, gt)})
+    for i, (stages, gt) in enumerate(zip(outputs, split.images, strict=True)):
+        for n, image in enumerate(stages, 1):
+            rows.append({"image": i, "stage": n,
+                         **evaluate(image.real if split.real else image, gt)})
     table = pd.DataFrame(rows)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(out_csv, table)
     return table

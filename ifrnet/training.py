@@ -435,21 +435,29 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
 
 @torch.no_grad()
 def infer(model: torch.nn.Module, kspace: np.ndarray, mask: np.ndarray, batch_size: int = 4,
-          device: str = "cpu") -> tuple[np.ndarray, float]:
-    """Reconstruct k-space (N, H, W) with mask (H, W) in batches; return the images complex64
-    (N, H, W) and the mean seconds per image of the model calls (the first call includes
-    one-off costs such as loading compiled kernels; callers that report speed warm up first)."""
+          device: str = "cpu",
+          call: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+          ) -> tuple[np.ndarray, float]:
+    """The one batched no-grad forward: run k-space (N, H, W) with mask (H, W) through the
+    network in batches (eval mode, on ``device``); return the outputs stacked over N — the
+    images complex64 (N, H, W), or what ``call(model, kspace (B, H, W), mask (B, H, W)) ->
+    tensor (B, ...)`` returns in place of ``model(kspace, mask)`` (stage outputs, T maps) — and
+    the mean seconds per image of the calls (the first call includes one-off costs such as
+    loading compiled kernels; callers that report speed warm up first)."""
     model.to(device).eval()
     mask_t = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=device)
-    out = np.empty(kspace.shape, dtype=np.complex64)
+    parts = []
     seconds = 0.0
     for start in range(0, len(kspace), batch_size):
         batch = torch.as_tensor(kspace[start : start + batch_size], device=device)
         masks = mask_t.expand(len(batch), *mask_t.shape)
         tic = time.perf_counter()
-        result = model(batch, masks)
+        result = model(batch, masks) if call is None else call(model, batch, masks)
         if result.is_cuda:
             torch.cuda.synchronize()
         seconds += time.perf_counter() - tic
-        out[start : start + len(batch)] = result.cpu().numpy()
-    return out, seconds / max(len(kspace), 1)
+        parts.append(result.cpu().numpy())
+    if not parts:
+        return np.empty(kspace.shape, dtype=np.complex64), 0.0
+    out = np.concatenate(parts)
+    return out.astype(np.complex64, copy=False) if call is None else out, seconds / len(kspace)

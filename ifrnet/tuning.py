@@ -22,10 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ifrnet.data.measure import measure
-from ifrnet.data.prepared import read_split
-from ifrnet.io import write_text_atomic
-from ifrnet.masks import load_mask
+from ifrnet.data.measure import measured_split
+from ifrnet.formats import read_tuning, write_tuning
 from ifrnet.metrics import evaluate
 from ifrnet.progress import Progress
 from ifrnet.registry import resolve
@@ -45,14 +43,10 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_path: PathLike,
                 out_path: PathLike) -> dict[str, Any]:
     """Grid-search ``spec['tune']['grid']`` on a validation split; write and return the result."""
-    images, attrs = read_split(val_path)
-    limit = spec["tune"].get("max_images")
-    images = images[:limit] if limit else images
-    mask = load_mask(mask_path, expected_shape=images.shape[1:])
-    kspace = measure(images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
-                     str(attrs["split"]))
+    split = measured_split(val_path, mask_path, spec["tune"].get("max_images"))
+    images, attrs, mask, kspace = split.images, split.attrs, split.mask, split.kspace
     cls = resolve(spec["method"])
-    real = attrs["kind"] == "real"
+    real = split.real
     points = grid_points(spec["tune"]["grid"])
     scores: dict[int, float] = {}
     with Progress(len(points), f"tuning {model_name}", unit=" grid points") as bar:
@@ -74,7 +68,7 @@ def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_
     if edges:
         print(f"warning: {model_name} at {result['mask']}: {edge_note(edges)}; widen the grid",
               file=sys.stderr, flush=True)
-    write_text_atomic(out_path, json.dumps(result, indent=2) + "\n")
+    write_tuning(out_path, result)
     return result
 
 
@@ -105,16 +99,15 @@ def edge_note(edges: dict[str, dict[str, Any]]) -> str:
 def read_edges(path: PathLike) -> dict[str, dict[str, Any]]:
     """:func:`grid_edges` of a tuning result file, recomputed from its trials (so that files
     written before edges were recorded are checked too)."""
+    result = read_tuning(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            result = json.load(f)
         grid: dict[str, list[Any]] = {}
         for trial in result["trials"]:
             for name, value in trial["params"].items():
                 if value not in grid.setdefault(name, []):
                     grid[name].append(value)
         return grid_edges(grid, dict(result["best"]))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a tuning result ({err})") from err
 
 
@@ -146,9 +139,4 @@ def _reconstruct_group(cls: type, real: bool, params: dict[str, Any], group: lis
 
 def read_tuned(path: PathLike) -> dict[str, Any]:
     """The winning parameters of a tuning result file (ValueError naming a bad file)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            result = json.load(f)
-        return dict(result["best"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a tuning result ({err})") from err
+    return dict(read_tuning(path)["best"])

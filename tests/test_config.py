@@ -66,12 +66,13 @@ def test_bad_config_names_the_key(edit, message):
         validate_config(config, SCHEMA)
 
 
-def test_stage_output_list_matches_the_classes():
-    from ifrnet.registry import METHODS, STAGE_OUTPUTS, has_stage_outputs, resolve
+def test_stage_output_flags_match_the_classes():
+    from ifrnet.method import StagedNetwork
+    from ifrnet.registry import METHODS, has_stage_outputs, resolve
 
     for name in METHODS:
-        assert has_stage_outputs(name) == getattr(resolve(name), "stage_outputs", False), name
-    assert STAGE_OUTPUTS <= set(METHODS)
+        assert has_stage_outputs(name) == issubclass(resolve(name), StagedNetwork), name
+    assert has_stage_outputs("ifrnet") and not has_stage_outputs("admmnet")
 
 
 def test_validation_imports_no_torch():

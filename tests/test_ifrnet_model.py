@@ -37,7 +37,7 @@ def test_shapes_dtypes_and_real_output():
     assert float(out.detach().imag.abs().max()) == 0.0
     out_c = IFRNet(stages=2, blocks=1, complex_data=True)(*measurements(complex_images=True)[:2])
     assert out_c.dtype == torch.complex64 and float(out_c.detach().imag.abs().max()) > 0
-    out_m, maps = net(y, mask, return_maps=True)
+    out_m, maps = net(y, mask), net.descriptor_maps(y, mask)
     assert len(maps) == 3 and maps[0].shape == x.shape
     assert all(float(m.min()) >= 0 and float(m.max()) <= 1 for m in maps)
     torch.testing.assert_close(out_m, out)

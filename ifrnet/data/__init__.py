@@ -1,6 +1,7 @@
-"""Data sources, the prepared-data file contract and the measurement model.
+"""Data sources and the measurement model.
 
-One adapter per source turns raw data into images; :mod:`ifrnet.data.prepared` writes and reads
-the prepared HDF5 files (``data/prepared/{dataset}/{split}.h5``); :mod:`ifrnet.data.measure`
-makes the k-space measurements every method sees.
+:mod:`ifrnet.data.sources` holds the registry of sources (one :class:`DataSource` each) that
+turn raw data into prepared splits (``data/prepared/{dataset}/{split}.h5``, whose contract is
+in :mod:`ifrnet.formats`); :mod:`ifrnet.data.measure` makes the k-space measurements every
+method sees (:func:`~ifrnet.data.measure.measured_split`).
 """

@@ -51,17 +51,21 @@ def load_volume() -> np.ndarray:
 
 # Volume axis along which each plane's slices are taken (volume axes: X, Y, Z).
 PLANES = {"axial": 2, "coronal": 1, "sagittal": 0}
+#: Values of the optional config keys of the ``embedded`` source (the source's defaults in
+#: :data:`ifrnet.data.sources.SOURCES`, and this module's).
+DEFAULTS = {"plane": "axial", "min_brain_fraction": 0.10}
 
 
-def brain_slices(volume: np.ndarray, min_brain_fraction: float = 0.10,
-                 plane: str = "axial") -> np.ndarray:
+def brain_slices(volume: np.ndarray, min_brain_fraction: float = DEFAULTS["min_brain_fraction"],
+                 plane: str = DEFAULTS["plane"]) -> np.ndarray:
     """Slice indices (ascending) of a plane where voxels above 5 % of max cover ≥ the fraction."""
     axis = PLANES[plane]
     fraction = (volume > 0.05).mean(axis=tuple(a for a in range(3) if a != axis))
     return np.flatnonzero(fraction >= min_brain_fraction)
 
 
-def axial_slice(volume: np.ndarray, index: int, size: int, plane: str = "axial") -> np.ndarray:
+def axial_slice(volume: np.ndarray, index: int, size: int,
+                plane: str = DEFAULTS["plane"]) -> np.ndarray:
     """Slice ``index`` of a plane (default axial) as float32 (size, size), zero-padded, max
     scaled to 1; axial slices have anterior up.
 
@@ -119,8 +123,8 @@ def split_indices(
 
 
 def embedded_images(
-    size: int, counts: dict[str, int], seed: int, min_brain_fraction: float = 0.10,
-    plane: str = "axial",
+    size: int, counts: dict[str, int], seed: int,
+    min_brain_fraction: float = DEFAULTS["min_brain_fraction"], plane: str = DEFAULTS["plane"],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Magnitude images per split, float32 (N, size, size) in [0, 1], and their slice indices."""
     volume = load_volume()

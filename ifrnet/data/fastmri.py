@@ -72,8 +72,8 @@ def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
     return image[..., top:top + crop, left:left + crop]
 
 
-def extract_slices(directory: PathLike, count: int, crop: int = 320,
-                   per_volume: int = 8) -> tuple[np.ndarray, list[str]]:
+def extract_slices(directory: PathLike, count: int, crop: int,
+                   per_volume: int) -> tuple[np.ndarray, list[str]]:
     """``count`` complex64 (crop, crop) images from the files of ``directory`` (``*.h5``), at
     most ``per_volume`` per file; also returns "file:slice" labels."""
     import h5py

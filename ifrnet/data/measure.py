@@ -11,7 +11,10 @@ sampling rates see the same noise realisation.
 
 from __future__ import annotations
 
+import os
 import zlib
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,3 +44,36 @@ def measure(
         for i in range(len(kspace)):
             kspace[i] += noise_field(mask.shape, noise_sigma, seed, split, i)
     return kspace * mask.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MeasuredSplit:
+    """A prepared split measured with a mask: ``images`` (the ground truth) complex64 (N, H, W),
+    the split file's ``attrs``, the ``mask`` (:class:`ifrnet.masks.Mask`) and ``kspace``
+    complex64 (N, H, W) with the split's noise and seed."""
+
+    images: np.ndarray
+    attrs: dict[str, Any]
+    mask: Any
+    kspace: np.ndarray
+
+    @property
+    def real(self) -> bool:
+        """Whether the data set is real-valued (methods keep the real part)."""
+        return self.attrs["kind"] == "real"
+
+
+def measured_split(data_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
+                   limit: int | None = None) -> MeasuredSplit:
+    """Read a prepared split (its first ``limit`` images if given), load the mask (checked
+    against the images' shape) and measure every image as the workflow does: the one place
+    that turns a split and a mask file into what methods see."""
+    from ifrnet.formats import read_split
+    from ifrnet.masks import load_mask
+
+    images, attrs = read_split(data_path)
+    images = images[:limit] if limit else images
+    mask = load_mask(mask_path, expected_shape=images.shape[1:])
+    kspace = measure(images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
+                     str(attrs["split"]))
+    return MeasuredSplit(images, attrs, mask, kspace)

@@ -1,9 +1,19 @@
-"""Turn a data-set entry of the config into prepared split files (one adapter per source)."""
+"""Turn a data-set entry of the config into prepared split files: one :class:`DataSource` per
+source in ``SOURCES``.
+
+A source is one object: the config keys it needs, its defaults (the one place they live: the
+config loader does not apply schema defaults), the image size it gives, how it reads the
+images, and which files it tracks or fetches. To add a source, write its ``read(spec, seed)``
+here (or in a module of its own under ``ifrnet/data/``) and add one line to ``SOURCES`` (and its
+name to the ``source`` enum of ``config/schema.yaml``, which a test checks against ``SOURCES``).
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +26,7 @@ from ifrnet.data.fastmri import extract_slices
 from ifrnet.data.folder import folder_files, folder_images
 from ifrnet.data.matfiles import read_siat_slice, read_test_image
 from ifrnet.data.phase import smooth_phase
-from ifrnet.data.prepared import write_split
+from ifrnet.formats import write_split
 
 SPLITS = ("train", "val", "test")
 
@@ -24,11 +34,8 @@ SPLITS = ("train", "val", "test")
 def _embedded(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
     counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
     images, indices = embedded.embedded_images(
-        int(spec["size"]), counts, seed, float(spec.get("min_brain_fraction", 0.10)),
-        spec.get("plane", "axial"),
-    )
-    plane = spec.get("plane", "axial")
-    return images, indices, embedded.SOURCE_DESCRIPTION + f", {plane} slices"
+        int(spec["size"]), counts, seed, float(spec["min_brain_fraction"]), spec["plane"])
+    return images, indices, embedded.SOURCE_DESCRIPTION + f", {spec['plane']} slices"
 
 
 def _numbered(directory: Path, pattern: str) -> list[Path]:
@@ -84,16 +91,12 @@ def _fastmri_slices(spec: dict[str, Any], part: str) -> int:
     return sum(int(spec[f"n_{split}"]) for split in FASTMRI_PARTS[part])
 
 
-def _per_volume(spec: dict[str, Any]) -> int:
-    return int(spec.get("per_volume", 8))
-
-
 def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
-    root, crop = Path(spec["dir"]), int(spec.get("crop", 320))
+    root, crop = Path(spec["dir"]), int(spec["crop"])
     images = {}
     for part, splits in FASTMRI_PARTS.items():
         stack, _ = extract_slices(root / part, _fastmri_slices(spec, part), crop,
-                                  _per_volume(spec))
+                                  int(spec["per_volume"]))
         for split in splits:
             count = int(spec[f"n_{split}"])
             images[split], stack = stack[:count], stack[count:]
@@ -103,9 +106,6 @@ def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], di
 
 def _folder(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
     return folder_images(spec, seed, _verified(folder_files(spec["dir"]), spec.get("checksums")))
-
-
-SOURCES = {"embedded": _embedded, "siat": _siat, "fastmri": _fastmri, "folder": _folder}
 
 
 def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str,
@@ -138,16 +138,14 @@ def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], ki
 def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
                     out_dir: str | os.PathLike[str]) -> list[Path]:
     """Prepare data set ``name`` from its config entry; write ``{out_dir}/{split}.h5``."""
-    source = spec["source"]
-    if source not in SOURCES:
-        raise ValueError(f"dataset {name!r}: unknown source {source!r}; known: {sorted(SOURCES)}")
-    magnitude, indices, description = SOURCES[source](spec, seed)
+    source = data_source(spec["source"], name)
+    spec = source.with_defaults(spec)
+    magnitude, indices, description = source.read(spec, seed)
     images = to_kind(magnitude, indices, spec["kind"], seed)
     written = []
     for split in SPLITS:
         path = Path(out_dir) / f"{split}.h5"
-        synthetic = spec["kind"] == "complex" and (
-            source == "embedded" or (source == "folder" and not np.any(magnitude[split].imag)))
+        synthetic = spec["kind"] == "complex" and source.synthetic_phase(magnitude[split])
         caption = description + (" × synthetic phase" if synthetic else "")
         write_split(path, images[split], {
             "dataset": name, "split": split, "source": caption, "kind": spec["kind"],
@@ -167,6 +165,14 @@ def _listed(location: dict[str, Any]) -> dict[str, str]:
             for name, sha in read_checksums(location["checksums"]).items()}
 
 
+def _checksummed(spec: dict[str, Any]) -> list[str]:
+    """The files the checksum lists of a data set and of its ``test_source`` name."""
+    files = list(_listed(spec))
+    if "test_source" in spec:
+        files += list(_listed(spec["test_source"]))
+    return files
+
+
 def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[dict[str, str], int]]:
     """manifest path → (where its archive URL is kept: ``{env: NAME}`` or ``{file: PATH}``,
     volumes to extract) for each fastMRI part given by URL.
@@ -176,18 +182,91 @@ def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[dict[str, str], in
     found = {}
     for part, source in spec.get("urls", {}).items():
         count = spec.get("volumes", {}).get(part) or max(
-            1, math.ceil(_fastmri_slices(spec, part) / _per_volume(spec)))
+            1, math.ceil(_fastmri_slices(spec, part) / int(spec["per_volume"])))
         found[str(manifest_path(Path(spec["dir"]) / part))] = (source, int(count))
     return found
 
 
+def _fastmri_files(spec: dict[str, Any]) -> list[str]:
+    return _checksummed(spec) + list(_fastmri_fetches(spec))
+
+
+def _folder_files(spec: dict[str, Any]) -> list[str]:
+    return [str(p) for p in folder_files(spec["dir"])] if Path(spec["dir"]).is_dir() else []
+
+
+def _fastmri_size(spec: dict[str, Any]) -> str | None:
+    if spec["size"] == spec["crop"]:
+        return None
+    return f"must equal the fastMRI crop {spec['crop']}, got {spec['size']}"
+
+
+def _siat_size(spec: dict[str, Any]) -> str | None:
+    return None if spec["size"] == 256 else f"siat slices are 256×256, got {spec['size']}"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data source of prepared splits.
+
+    ``read(spec, seed) -> (images, indices, description)``: per split, the source images
+    (n, H, W) (real, or complex if the source is) and which source slice each is; and a
+    caption. ``needs``: config keys it cannot do without. ``defaults``: values of its optional
+    keys (applied by :meth:`with_defaults`). ``size_problem(spec)``: why the entry's ``size``
+    does not fit the source, or None. ``synthetic_phase(images)``: whether a complex data set of
+    these source images gets a synthetic phase (caption only; :func:`to_kind` decides the
+    data). ``files(spec)``: files the workflow tracks (editing one prepares the data set again).
+    ``fetches(spec)``: archives streamed from URLs, manifest path → (URL source, volumes)."""
+
+    read: Callable[[dict[str, Any], int], tuple[dict[str, np.ndarray], dict, str]]
+    needs: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    size_problem: Callable[[dict[str, Any]], str | None] = lambda spec: None
+    synthetic_phase: Callable[[np.ndarray], bool] = lambda images: False
+    files: Callable[[dict[str, Any]], list[str]] = _checksummed
+    fetches: Callable[[dict[str, Any]], dict[str, tuple[dict[str, str], int]]] = (
+        lambda spec: {})
+
+    def with_defaults(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The entry with this source's defaults filled in."""
+        return {**self.defaults, **spec}
+
+    def problems(self, name: str, spec: dict[str, Any]) -> list[str]:
+        """What data-set entry ``name`` of a config lacks or gets wrong for this source."""
+        problems = [f"datasets.{name}: source {spec['source']} needs {key!r}"
+                    for key in self.needs if key not in spec]
+        size = self.size_problem(self.with_defaults(spec))
+        return problems + ([f"datasets.{name}.size: {size}"] if size else [])
+
+
+SOURCES: dict[str, DataSource] = {
+    "embedded": DataSource(_embedded, defaults=embedded.DEFAULTS,
+                           synthetic_phase=lambda images: True),
+    "siat": DataSource(_siat, needs=("dir",), size_problem=_siat_size),
+    "fastmri": DataSource(_fastmri, needs=("dir",), defaults={"crop": 320, "per_volume": 8},
+                          size_problem=_fastmri_size, files=_fastmri_files,
+                          fetches=_fastmri_fetches),
+    "folder": DataSource(_folder, needs=("dir",), files=_folder_files,
+                         synthetic_phase=lambda images: not np.any(images.imag)),
+}
+
+
+def data_source(source: str, dataset: str | None = None) -> DataSource:
+    """The registered :class:`DataSource` ``source`` (ValueError naming the known ones)."""
+    if source not in SOURCES:
+        where = f"dataset {dataset!r}: " if dataset else ""
+        raise ValueError(f"{where}unknown source {source!r}; known: {sorted(SOURCES)}")
+    return SOURCES[source]
+
+
 def fastmri_fetches(
         datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, str], int]]:
-    """manifest path → (URL source, volumes) over every fastMRI data set of the config."""
+    """manifest path → (URL source, volumes) of every archive some data set of the config
+    streams from a URL (fastMRI parts given by ``urls``)."""
     found: dict[str, tuple[dict[str, str], int]] = {}
     for spec in datasets.values():
-        if spec["source"] == "fastmri":
-            found.update(_fastmri_fetches(spec))
+        source = data_source(spec["source"])
+        found.update(source.fetches(source.with_defaults(spec)))
     return found
 
 
@@ -197,14 +276,8 @@ def source_files(spec: dict[str, Any]) -> list[str]:
     of a ``folder`` source (adding, removing or editing one prepares the data set again); none
     for the embedded source (its template ships with nilearn) or a fastMRI directory the user
     fills."""
-    if spec["source"] == "folder":
-        return [str(p) for p in folder_files(spec["dir"])] if Path(spec["dir"]).is_dir() else []
-    files = list(_listed(spec))
-    if "test_source" in spec:
-        files += list(_listed(spec["test_source"]))
-    if spec["source"] == "fastmri":
-        files += list(_fastmri_fetches(spec))
-    return files
+    source = data_source(spec["source"])
+    return source.files(source.with_defaults(spec))
 
 
 def downloads(datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:

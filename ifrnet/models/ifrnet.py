@@ -27,8 +27,6 @@ sqrt(8 / L) so that c2 keeps the magnitude of the L = 8 network for wide layers.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import nn
 
@@ -99,12 +97,10 @@ class IFRNet(nn.Module):
 
     Called as ``net(kspace, mask)`` with kspace complex (B, H, W) (zeros where unsampled) and
     mask real (H, W) or (B, H, W); returns the image complex (B, H, W) (imaginary part zero for
-    real data). ``net(kspace, mask, return_maps=True)`` also returns the list of the N
-    descriptor maps T⁽ⁿ⁾, each real (B, H, W) (complex data: the real part's map).
+    real data). It is a :class:`ifrnet.method.StagedNetwork`: ``forward_stages`` gives the N
+    stage outputs, ``descriptor_maps`` the N descriptor maps T⁽ⁿ⁾, each real (B, H, W)
+    (complex data: the real part's map).
     """
-
-    #: ``return_maps`` / ``return_stages`` are supported (``save_maps``, Fig. 6 and Fig. 12).
-    stage_outputs: ClassVar[bool] = True
 
     def __init__(self, stages: int = 9, blocks: int = 2, filters: int = 8, filter_size: int = 3,
                  init: str = "dct", share_weights: bool = False, descriptor_input: str = "x",
@@ -134,13 +130,22 @@ class IFRNet(nn.Module):
         x = data_consistency(x_t, y, mask, self.rho[n])
         return x if self.complex_data else keep_real(x)
 
-    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False,
-                return_stages: bool = False):
-        """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W).
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
+        return self._unrolled(kspace, mask)[0]
 
-        ``return_maps`` adds the list of the N maps T⁽ⁿ⁾; ``return_stages`` adds the list of the
-        N stage outputs (the X step after stage n, n = 1..N; the last is the output itself).
-        """
+    def forward_stages(self, kspace: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The N stage outputs (the X step after stage n, n = 1..N; the last is the output)."""
+        _, _, stages = self._unrolled(kspace, mask, return_stages=True)
+        return stages
+
+    def descriptor_maps(self, kspace: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """The N maps T⁽ⁿ⁾, each real (B, H, W), detached."""
+        return self._unrolled(kspace, mask, return_maps=True)[1]
+
+    def _unrolled(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False,
+                  return_stages: bool = False) -> tuple[torch.Tensor, list, list]:
+        """(output, maps T⁽ⁿ⁾ if asked, stage outputs if asked): the N stages and final X."""
         mask = network_mask(kspace, mask)
         x_t = torch.zeros_like(kspace)
         maps, stages = [], []
@@ -155,8 +160,7 @@ class IFRNet(nn.Module):
             if return_maps:
                 maps.append(t[: kspace.shape[0], 0].detach())
         out = self._x_step(x_t, kspace, mask, self.stages)
-        extras = ([maps] if return_maps else []) + ([stages + [out]] if return_stages else [])
-        return (out, *extras) if extras else out
+        return out, maps, (stages + [out] if return_stages else [])
 
 
 def ifrnet_variant_name(stages: int = 9, blocks: int = 2, filters: int = 8, init: str = "dct",

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-DISPLAY_NAMES = {"zero-filled": "Zero-filled", "ifrnet": "IFR-Net", "admmnet": "ADMM-Net",
-                 "ifrcs": "IFR-CS", "d5c5": "D5-C5", "unet": "U-Net", "pano": "PANO",
-                 "fdlcp": "FDLCP", "vn": "VN"}
+from ifrnet.registry import label
+
 SYMBOLS = {"stages": "N", "blocks": "K", "filters": "L", "cascades": "cascades"}
 
 
@@ -20,7 +19,7 @@ def display_name(config: dict[str, Any], model: str) -> str:
     """Label of a model: ``label`` of its config entry, else its method's paper name, else the
     model name (user methods)."""
     entry = config["models"][model]
-    return entry.get("label") or DISPLAY_NAMES.get(entry["method"], model)
+    return entry.get("label") or label(entry["method"]) or model
 
 
 def unique_labels(config: dict[str, Any], models: list[str]) -> dict[str, str]:

@@ -18,13 +18,13 @@ from ifrnet.artefacts import (
 from ifrnet.device import check_device
 from ifrnet.data.sources import downloads, fastmri_fetches, source_files
 from ifrnet.jobs import job_prefix
+from ifrnet.masks import mask_kind
 from snakemake.settings.types import DeploymentMethod
 from ifrnet.config import (
     ConfigError,
     Study,
     file_downloads,
     load_schema,
-    mask_files,
     validate_config,
 )
 

@@ -3,7 +3,7 @@
 
 rule make_mask:
     input:
-        lambda wc: mask_files(STUDY.masks[wc.mask].spec),
+        lambda wc: mask_kind(STUDY.masks[wc.mask].spec["kind"]).files(STUDY.masks[wc.mask].spec),
     output:
         npz=paths.mask("{mask}", "{height}", "{width}"),
         png=paths.mask_preview("{mask}", "{height}", "{width}"),
