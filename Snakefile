@@ -38,6 +38,6 @@ rule all:
 
 
 onsuccess:
-    from ifrnet.render.summary import run_summary
+    from ifrnet.bench.render.summary import run_summary
 
     print(run_summary("results", time.monotonic() - STARTED))

@@ -1,1 +1,1 @@
-"""Competing reconstruction methods, each behind the `ifrnet.registry` method interface."""
+"""Competing reconstruction methods, each behind the `ifrnet.methods.registry` method interface."""

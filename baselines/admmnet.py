@@ -16,7 +16,7 @@ diagonal in k-space: F(h ⊛ x) = ĥ ⊙ F x with ĥ the (centred) DFT of the fi
 the origin. Initial values (the reference `InitNet.m`, docs/methods.md §5): ρ = 0.2, η = 1.6, PLF =
 soft threshold at 0.05, 101 points on [−1, 1]. Real-valued data keep the real part of x;
 complex data run C, Z and M on real and imaginary parts with the same weights. The PLF is
-IFR-Net's (:mod:`ifrnet.plf`). The original was trained with L-BFGS; here the optimiser is
+IFR-Net's (:mod:`ifrnet.numerics.plf`). The original was trained with L-BFGS; here the optimiser is
 config.
 
 Computation: the 3×3 circular convolutions run in image space (:func:`conv2d_same` with
@@ -32,8 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.layers import (
+from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics.layers import (
     conv2d_same,
     dct_filters,
     from_parts,
@@ -41,7 +41,7 @@ from ifrnet.layers import (
     network_mask,
     to_parts,
 )
-from ifrnet.plf import PiecewiseLinear
+from ifrnet.numerics.plf import PiecewiseLinear
 
 
 def filter_response(filters: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

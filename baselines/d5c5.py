@@ -7,8 +7,8 @@ added to its input (residual), followed by noiseless data consistency in k-space
 
     k ← (1 − M) ⊙ F x + y,        x ← F⁻¹ k,
 
-with IFR-Net's centred orthonormal FFT (:func:`ifrnet.layers.replace_sampled`, the ρ → 0 limit
-of IFR-Net's X step). The complex image enters as 2 channels (real,
+with IFR-Net's centred orthonormal FFT (:func:`ifrnet.numerics.layers.replace_sampled`, the ρ → 0
+limit of IFR-Net's X step). The complex image enters as 2 channels (real,
 imaginary). Convolutions start He-normal with zero biases (Lasagne's HeNormal/Constant(0)).
 Trained with Adam lr 1e-3 and an MSE loss (the config's ``train`` section). Real-valued data
 take the real part of the output.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ifrnet.fourier import ifft2c
-from ifrnet.layers import keep_real, network_mask, replace_sampled
+from ifrnet.numerics.fourier import ifft2c
+from ifrnet.numerics.layers import keep_real, network_mask, replace_sampled
 
 
 class Cascade(nn.Module):

@@ -8,7 +8,7 @@ operators and hand-set (here: tuned) constants λ, ρ, V:
     R:  x_t⁽ⁿ⁾ = u⁽ⁿ⁾ + T(x⁽ⁿ⁾; V) ⊙ (x⁽ⁿ⁾ − u⁽ⁿ⁾)               (feature refinement)
 
 until ‖x⁽ⁿ⁾ − x⁽ⁿ⁻¹⁾‖ / ‖x⁽ⁿ⁾‖ < ``tol`` or ``max_iter``; the result is the last x. X and R are
-IFR-Net's own layers (:mod:`ifrnet.layers`); T is the same descriptor. Ψ is the undecimated
+IFR-Net's own layers (:mod:`ifrnet.numerics.layers`); T is the same descriptor. Ψ is the undecimated
 3×3 DCT frame with circular boundaries: the 9 orthonormal DCT basis filters, whose frame
 operator is ΨᵀΨ = 9·I (a tight frame), so with λ = 0 the Z step is the identity. S_λ
 soft-thresholds the 8 non-DC channels and leaves the DC (local mean) channel alone.
@@ -18,7 +18,7 @@ tuning choice like λ: list both in the grid and the validation split decides.
 
 No code of IFR-CS is public; this follows the abstract of the PMB paper and the structure that
 IFR-Net unrolls. Its constants are chosen per data set and mask by a grid search on the
-validation split (``ifrnet.tuning``), the paper having tuned them by hand.
+validation split (``ifrnet.bench.tuning``), the paper having tuned them by hand.
 
 With ``track_objective=True`` the method records the objective
 ½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ of each iterate in ``history`` (a diagnostic: feature
@@ -39,8 +39,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ifrnet.fourier import fft2c
-from ifrnet.layers import (
+from ifrnet.methods.method import Method
+from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.layers import (
     data_consistency,
     dct_filters,
     feature_descriptor,
@@ -48,8 +49,7 @@ from ifrnet.layers import (
     keep_real,
     to_parts,
 )
-from ifrnet.method import Method
-from ifrnet.progress import Progress
+from ifrnet.util.progress import Progress
 
 
 def frame_analysis(x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:

@@ -26,9 +26,9 @@ from collections.abc import Callable
 import numpy as np
 import sigpy as sp
 
-from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.method import Method
-from ifrnet.progress import Progress
+from ifrnet.methods.method import Method
+from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.util.progress import Progress
 
 GroupTransform = Callable[[np.ndarray], np.ndarray]
 

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ifrnet.fourier import ifft2c
-from ifrnet.layers import from_parts, network_mask
+from ifrnet.numerics.fourier import ifft2c
+from ifrnet.numerics.layers import from_parts, network_mask
 
 
 class ConvBlock(nn.Module):

@@ -18,13 +18,13 @@ T unrolled gradient steps on a learned energy, starting from the zero-filled ima
   to about unit peak, which ours is; that file notes that the paper's interval differs
   because the paper scaled the data differently).
 - λ_t: one data-term weight per step, ≥ 0, initialised 1 (their config). With the project's
-  centred orthonormal FFT (:mod:`ifrnet.fourier`), λ = 1 makes the data step replace the
+  centred orthonormal FFT (:mod:`ifrnet.numerics.fourier`), λ = 1 makes the data step replace the
   sampled k-space of x_t by y.
 - The regulariser gradient is divided by N_k, as in the reference code's ``Ru /= num_filter``.
 
 Changes, and why:
 - Constraints are kept by a re-parametrisation instead of the paper's projected (IPALM)
-  optimiser, because the shared trainer (:mod:`ifrnet.training`) has no projection step: the
+  optimiser, because the shared trainer (:mod:`ifrnet.methods.training`) has no projection step: the
   network uses P(k) = (k − mean k) / max(‖k − mean k‖₂, 1) of its raw filters and λ_t = |θ_t|.
   The feasible sets are the paper's; the optimisation path differs.
 - Convolutions pad with zeros ('same') rather than the reference's symmetric padding with a
@@ -44,8 +44,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ifrnet.fourier import ifft2c, undersample
-from ifrnet.layers import keep_real, network_mask
+from ifrnet.numerics.fourier import ifft2c, undersample
+from ifrnet.numerics.layers import keep_real, network_mask
 
 
 def rbf_centres(n_weights: int, vmax: float) -> torch.Tensor:

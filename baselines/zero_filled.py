@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ifrnet.fourier import zero_filled
-from ifrnet.method import Method
+from ifrnet.methods.method import Method
+from ifrnet.numerics.fourier import zero_filled
 
 
 class ZeroFilled(Method):

@@ -17,7 +17,7 @@ import io
 import shutil
 from pathlib import Path
 
-from ifrnet.io import write_text_atomic
+from ifrnet.util.io import write_text_atomic
 
 MAX_FIGURE_BYTES = 500_000
 

@@ -4,7 +4,7 @@ For each learned method (IFR-Net nominal, ADMM-Net 15 stages, D5-C5, U-Net and a
 registered ``torch.nn.Module``) at SIZE×SIZE with a 20 % lab-style radial mask on smooth
 synthetic images:
 
-1. the shared trainer (:func:`ifrnet.training.train`) runs one short epoch on ``--device``
+1. the shared trainer (:func:`ifrnet.methods.training.train`) runs one short epoch on ``--device``
    (checkpoints, validation, ``model.pt``): the training smoke test;
 2. the trained weights give the same images on ``--device`` as on the CPU (the CPU runs the
    numba PLF kernel, other devices the torch path): max |device − CPU| / max |CPU|;
@@ -23,11 +23,11 @@ import time
 import numpy as np
 import torch
 
-from ifrnet.data.measure import measure
-from ifrnet.learned import build_network
-from ifrnet.masks import make_mask
-from ifrnet.registry import METHODS, resolve
-from ifrnet.training import TensorTriples, TrainSettings, infer, relative_l2, train
+from ifrnet.methods.learned import build_network
+from ifrnet.methods.registry import METHODS, resolve
+from ifrnet.methods.training import TensorTriples, TrainSettings, infer, relative_l2, train
+from ifrnet.numerics.masks import make_mask
+from ifrnet.numerics.measure import measure
 
 NETWORKS = {"ifrnet": {"stages": 9, "blocks": 2, "filters": 8}, "admmnet": {"stages": 15},
             "d5c5": {}, "unet": {}}

@@ -28,14 +28,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ifrnet import paths  # noqa: E402
-from ifrnet.artefacts import mask_file  # noqa: E402
-from ifrnet.config import load_config  # noqa: E402
-from ifrnet.data.measure import measured_split  # noqa: E402
-from ifrnet.metrics import evaluate  # noqa: E402
-from ifrnet.pipeline import build_method  # noqa: E402
-from ifrnet.registry import resolve  # noqa: E402
-from ifrnet.tuning import read_tuned  # noqa: E402
+from ifrnet.bench import paths  # noqa: E402
+from ifrnet.bench.artefacts import mask_file  # noqa: E402
+from ifrnet.bench.config import load_config  # noqa: E402
+from ifrnet.bench.pipeline import build_method  # noqa: E402
+from ifrnet.bench.tuning import read_tuned  # noqa: E402
+from ifrnet.methods.registry import resolve  # noqa: E402
+from ifrnet.numerics.measure import measured_split  # noqa: E402
+from ifrnet.numerics.metrics import evaluate  # noqa: E402
 
 NOMINAL = "ifrnet-s9-k2-l8-dct"
 

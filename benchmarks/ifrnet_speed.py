@@ -36,12 +36,12 @@ def worker(network: str, threads: int, size: int, foreach: bool) -> None:
     import torch
     import torch.nn.functional as F
 
-    from ifrnet.fourier import fft2c
-    from ifrnet.masks import make_mask
+    from ifrnet.numerics.fourier import fft2c
+    from ifrnet.numerics.masks import make_mask
 
     torch.set_num_threads(threads)
     if network == "IFR-Net":
-        from ifrnet.models.ifrnet import IFRNet
+        from ifrnet.methods.ifrnet import IFRNet
         net = IFRNet(stages=9, blocks=2, filters=8)
     else:
         from baselines.admmnet import ADMMNet

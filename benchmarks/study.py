@@ -28,16 +28,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ifrnet import paths  # noqa: E402
-from ifrnet.artefacts import experiments, training_dataset  # noqa: E402
-from ifrnet.config import model_kind  # noqa: E402
+from ifrnet.bench import paths  # noqa: E402
+from ifrnet.bench.artefacts import experiments, training_dataset  # noqa: E402
+from ifrnet.bench.config import model_kind  # noqa: E402
 
 #: The rule that fits a model of each kind before it reconstructs (plain models fit nothing).
 FIT_STEP = {"learned": "train", "tuned": "tune"}
 
 
 def under(results: Path, path: str) -> Path:
-    """A workflow path (:mod:`ifrnet.paths`, under ``results/``) under the folder ``results``."""
+    """A workflow path (:mod:`ifrnet.bench.paths`, under ``results/``) under the folder
+    ``results``."""
     return results / Path(path).relative_to(paths.RESULTS)
 
 

@@ -8,12 +8,12 @@ import pytest
 import scipy.io
 import torch
 
-from ifrnet.cli import main
-from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.learned import load_network
-from ifrnet.metrics import evaluate
-from ifrnet.models.ifrnet import IFRNet
-from ifrnet.training import TensorTriples, TrainSettings, train
+from ifrnet.bench.cli import main
+from ifrnet.methods.ifrnet import IFRNet
+from ifrnet.methods.learned import load_network
+from ifrnet.methods.training import TensorTriples, TrainSettings, train
+from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics.metrics import evaluate
 
 SIZE = 32
 

@@ -6,9 +6,9 @@ import tarfile
 import pytest
 import yaml
 
-from ifrnet.data.archive import fetch_volumes, manifest_path, read_url, redact
-from ifrnet.data.download import read_checksums
-from ifrnet.data.sources import fastmri_fetches, prepare_dataset, source_files
+from ifrnet.bench.data.archive import fetch_volumes, manifest_path, read_url, redact
+from ifrnet.bench.data.download import read_checksums
+from ifrnet.bench.data.sources import fastmri_fetches, prepare_dataset, source_files
 from tests import fixtures
 from tests.workflow_helpers import ROOT, job_counts, snakemake, workflow_copy
 
@@ -189,7 +189,7 @@ def test_workflow_fetches_with_signed_urls_that_never_leak(tmp_path):
 
 
 def test_a_url_in_the_config_is_refused_without_repeating_it():
-    from ifrnet.config import ConfigError, load_schema, validate_config
+    from ifrnet.bench.config import ConfigError, load_schema, validate_config
 
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     config["datasets"]["knee"] = {

@@ -1,4 +1,4 @@
-"""What each table and figure needs and shows (ifrnet.artefacts), the path module, the figure
+"""What each table and figure needs and shows (ifrnet.bench.artefacts), the path module, the figure
 kinds registry and the schema's defaults."""
 
 import copy
@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import yaml
 
-from ifrnet import paths
-from ifrnet.artefacts import (
+from ifrnet.bench import paths
+from ifrnet.bench.artefacts import (
     experiments,
     figure_inputs,
     figure_view,
     table_inputs,
     table_view,
 )
-from ifrnet.config import apply_defaults, load_config, load_schema
-from ifrnet.render import kinds
-from ifrnet.render.build import build_figure, build_table
+from ifrnet.bench.config import apply_defaults, load_config, load_schema
+from ifrnet.bench.render import kinds
+from ifrnet.bench.render.build import build_figure, build_table
 from tests.workflow_helpers import ROOT
 
 SCHEMA_PATH = ROOT / "config" / "schema.yaml"
@@ -38,8 +38,9 @@ def views(config: dict) -> dict[str, dict]:
 
 def test_config_and_paths_import_no_artefacts_module():
     """No import cycle: the config and the path patterns stand alone."""
-    code = ("import sys, ifrnet.config, ifrnet.paths; "
-            "print(sorted(m for m in sys.modules if m in ('ifrnet.artefacts', 'ifrnet.render')))")
+    code = ("import sys, ifrnet.bench.config, ifrnet.bench.paths; "
+            "print(sorted(m for m in sys.modules if m in "
+            "('ifrnet.bench.artefacts', 'ifrnet.bench.render')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

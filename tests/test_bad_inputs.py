@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 
-from ifrnet.cli import main
-from ifrnet.learned import build_network
-from ifrnet.masks import make_mask, save_mask
+from ifrnet.bench.cli import main
+from ifrnet.methods.learned import build_network
+from ifrnet.numerics.masks import make_mask, save_mask
 from tests import fixtures
 from tests.workflow_helpers import ROOT, snakemake, workflow_copy
 
@@ -85,7 +85,7 @@ _SERVERS: list = []
 
 
 def _split(tmp: Path, size: int = 16) -> Path:
-    from ifrnet.data.prepared import write_split
+    from ifrnet.bench.data.prepared import write_split
 
     path = tmp / "test.h5"
     write_split(path, np.ones((1, size, size), np.complex64),

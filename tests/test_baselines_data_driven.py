@@ -6,9 +6,9 @@ import torch
 
 from baselines.d5c5 import D5C5
 from baselines.unet import UNet, UNetRecon
-from ifrnet.fourier import fft2c
-from ifrnet.masks import fastmri, random2d
-from ifrnet.training import LOSSES
+from ifrnet.methods.training import LOSSES
+from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.masks import fastmri, random2d
 from tests.fitting import fit
 
 

@@ -6,13 +6,13 @@ import torch
 
 from baselines.admmnet import ADMMNet, admm_x_step, filter_response
 from baselines.ifrcs import IFRCS, dct_shrink, frame_analysis, frame_synthesis
-from ifrnet.data import embedded
-from ifrnet.data.measure import measure
-from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.layers import dct_filters
-from ifrnet.masks import radial
-from ifrnet.metrics import evaluate
-from ifrnet.training import relative_l2
+from ifrnet.bench.data import embedded
+from ifrnet.methods.training import relative_l2
+from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics.layers import dct_filters
+from ifrnet.numerics.masks import radial
+from ifrnet.numerics.measure import measure
+from ifrnet.numerics.metrics import evaluate
 from tests.fitting import fit
 
 

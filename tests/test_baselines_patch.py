@@ -13,12 +13,12 @@ from baselines.fdlcp import (
 )
 from baselines.pano import PANO, block_match, haar_matrix, pano_frame
 from baselines.patches import patch_admm, patch_indices, reference_corners, soft_threshold
-from ifrnet.data import embedded
-from ifrnet.data.measure import measure
-from ifrnet.data.phase import smooth_phase
-from ifrnet.fourier import ifft2c
-from ifrnet.masks import random2d
-from ifrnet.metrics import evaluate
+from ifrnet.bench.data import embedded
+from ifrnet.bench.data.phase import smooth_phase
+from ifrnet.numerics.fourier import ifft2c
+from ifrnet.numerics.masks import random2d
+from ifrnet.numerics.measure import measure
+from ifrnet.numerics.metrics import evaluate
 
 RNG = np.random.default_rng(0)
 

@@ -7,9 +7,9 @@ import torch
 from scipy.signal import convolve2d, correlate2d
 
 from baselines.vn import VN, RBFActivation, conv, conv_adjoint, project_filters
-from ifrnet.fourier import fft2c, ifft2c
-from ifrnet.masks import random2d
-from ifrnet.training import LOSSES
+from ifrnet.methods.training import LOSSES
+from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics.masks import random2d
 from tests.fitting import fit
 from tests.test_baselines_data_driven import phantoms
 

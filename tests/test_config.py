@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ifrnet.artefacts import experiments
-from ifrnet.config import ConfigError, load_config, load_schema, validate_config
+from ifrnet.bench.artefacts import experiments
+from ifrnet.bench.config import ConfigError, load_config, load_schema, validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = load_schema(ROOT / "config" / "schema.yaml")
@@ -67,8 +67,8 @@ def test_bad_config_names_the_key(edit, message):
 
 
 def test_stage_output_flags_match_the_classes():
-    from ifrnet.method import StagedNetwork
-    from ifrnet.registry import METHODS, has_stage_outputs, resolve
+    from ifrnet.methods.method import StagedNetwork
+    from ifrnet.methods.registry import METHODS, has_stage_outputs, resolve
 
     for name in METHODS:
         assert has_stage_outputs(name) == issubclass(resolve(name), StagedNetwork), name
@@ -79,7 +79,7 @@ def test_validation_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, yaml; from ifrnet.config import validate_config, load_schema; "
+    code = ("import sys, yaml; from ifrnet.bench.config import validate_config, load_schema; "
             "validate_config(yaml.safe_load(open('config/config.yaml')), "
             "load_schema('config/schema.yaml')); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
@@ -88,7 +88,7 @@ def test_validation_imports_no_torch():
 def test_study_is_read_once_into_typed_read_only_entries():
     import dataclasses
 
-    from ifrnet.config import Study
+    from ifrnet.bench.config import Study
 
     study = Study.from_config(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()),
                               SCHEMA)

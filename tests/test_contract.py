@@ -1,12 +1,12 @@
-"""The contract of every registered method (``ifrnet.registry.METHODS``), parametrized over the
-registry so that a newly registered method is covered without editing this file.
+"""The contract of every registered method (``ifrnet.methods.registry.METHODS``), parametrized over
+the registry so that a newly registered method is covered without editing this file.
 
 For each method, on a small generated real-valued and complex-valued case: the output's shape
 and dtype, a real-valued result for real data, determinism (same input and seed, same output),
 and a clear ValueError for bad input (wrong rank, real instead of complex k-space, a mask of
-another shape). Methods are called as the workflow calls them (:mod:`ifrnet.method`: model-based
-classes directly, networks behind :class:`ifrnet.learned.LearnedMethod`); networks are also
-called directly, as training calls them (``net(kspace, mask)`` on tensors).
+another shape). Methods are called as the workflow calls them (:mod:`ifrnet.methods.method`:
+model-based classes directly, networks behind :class:`ifrnet.methods.learned.LearnedMethod`);
+networks are also called directly, as training calls them (``net(kspace, mask)`` on tensors).
 
 Known defects are marked ``xfail(strict=True)`` with the defect as the reason: a fix turns the
 case into an unexpected pass, which fails, so that the mark is removed with the fix.
@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from ifrnet.fourier import fft2c
-from ifrnet.learned import LearnedMethod, build_network
-from ifrnet.method import Method
-from ifrnet.registry import METHODS, resolve
+from ifrnet.methods.learned import LearnedMethod, build_network
+from ifrnet.methods.method import Method
+from ifrnet.methods.registry import METHODS, resolve
+from ifrnet.numerics.fourier import fft2c
 
 SIZE, BATCH, SEED = 32, 2, 0
 
@@ -38,7 +38,7 @@ SMALL: dict[str, dict] = {
     "unet": {"chans": 4, "pools": 2},
 }
 
-#: Methods allowed to return a complex image for real-valued data (``ifrnet.method`` says a
+#: Methods allowed to return a complex image for real-valued data (``ifrnet.methods.method`` says a
 #: method "may" keep the real part; every registered method promises it today).
 MAY_RETURN_COMPLEX_FOR_REAL: frozenset[str] = frozenset()
 
@@ -72,8 +72,8 @@ def network(name: str, real: bool, seed: int = SEED) -> torch.nn.Module:
 
 
 def method(name: str, real: bool, seed: int = SEED) -> Method:
-    """The method as the workflow builds it (``ifrnet.pipeline.build_method``): a network behind
-    ``LearnedMethod``, any other class as ``cls(real=..., **params)``."""
+    """The method as the workflow builds it (``ifrnet.bench.pipeline.build_method``): a network
+    behind ``LearnedMethod``, any other class as ``cls(real=..., **params)``."""
     if is_network(name):
         return LearnedMethod(network(name, real, seed), real=real)
     np.random.seed(seed)  # noqa: NPY002 (a method that used the global generator would be seeded)

@@ -4,12 +4,12 @@ import h5py
 import numpy as np
 import pytest
 
-from ifrnet.data import embedded
-from ifrnet.data.measure import measure, noise_field
-from ifrnet.data.phase import SPAN, smooth_phase
-from ifrnet.data.prepared import read_split, write_split
-from ifrnet.data.sources import prepare_dataset
-from ifrnet.fourier import fft2c
+from ifrnet.bench.data import embedded
+from ifrnet.bench.data.phase import SPAN, smooth_phase
+from ifrnet.bench.data.prepared import read_split, write_split
+from ifrnet.bench.data.sources import prepare_dataset
+from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.measure import measure, noise_field
 
 SPEC = dict(source="embedded", kind="real", size=64, n_train=3, n_val=2, n_test=2,
             noise_sigma=0.01)

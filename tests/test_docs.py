@@ -45,8 +45,8 @@ def _exists(base, name: str) -> bool:
 
 
 def test_path_extraction():
-    text = "see `ifrnet/io.py`, `config/{a,b}.yaml`, [spec](methods.md) and https://x.org/a/b"
-    assert named_paths(text) == {"ifrnet/io.py", "config/{a,b}.yaml"}
+    text = "see `ifrnet/util/io.py`, `config/{a,b}.yaml`, [spec](methods.md) and https://x.org/a/b"
+    assert named_paths(text) == {"ifrnet/util/io.py", "config/{a,b}.yaml"}
     assert links(text) == {"methods.md"}
     assert _exists(ROOT, "config/{config,smoke}.yaml") and _exists(ROOT, "workflow/rules/*.smk")
     assert not _exists(ROOT, "config/{config,nope}.yaml")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from ifrnet.jobs import job_prefix
+from ifrnet.bench.jobs import job_prefix
 from tests.workflow_helpers import ROOT
 
 ENV = yaml.safe_load((ROOT / "envs" / "ifrnet.yaml").read_text())

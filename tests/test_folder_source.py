@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ifrnet.config import ConfigError, load_schema, validate_config
-from ifrnet.data.folder import split_slices
-from ifrnet.data.prepared import read_split
-from ifrnet.data.sources import prepare_dataset, source_files
+from ifrnet.bench.config import ConfigError, load_schema, validate_config
+from ifrnet.bench.data.folder import split_slices
+from ifrnet.bench.data.prepared import read_split
+from ifrnet.bench.data.sources import prepare_dataset, source_files
 from tests.workflow_helpers import ROOT
 
 H, W = 20, 24

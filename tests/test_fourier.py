@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ifrnet.fourier import fft2c, ifft2c, undersample, zero_filled
+from ifrnet.numerics.fourier import fft2c, ifft2c, undersample, zero_filled
 
 
 def dft_centred(n: int) -> np.ndarray:

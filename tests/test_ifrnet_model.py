@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from ifrnet.fourier import fft2c
-from ifrnet.layers import dct_filters
-from ifrnet.models.ifrnet import IFRNet, ifrnet_variant_name
-from ifrnet.training import relative_l2
+from ifrnet.methods.ifrnet import IFRNet, ifrnet_variant_name
+from ifrnet.methods.training import relative_l2
+from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.layers import dct_filters
 from tests.fitting import fit
 
 

@@ -101,7 +101,7 @@ def test_killed_download_resumes(tmp_path):
     url, server = fixtures.serve(served, delay=0.01)  # ~400 kB/s: 2.5 s in all
     out = tmp_path / "dl" / "big.bin"
     part = out.with_name("big.bin.part")
-    cmd = [sys.executable, "-m", "ifrnet.cli", "download", "--url", f"{url}/big.bin",
+    cmd = [sys.executable, "-m", "ifrnet.bench.cli", "download", "--url", f"{url}/big.bin",
            "--sha256", sha, "--out", str(out), "--no-progress"]
     try:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ifrnet.io import atomic_path, current_umask, write_text_atomic
+from ifrnet.util.io import atomic_path, current_umask, write_text_atomic
 
 
 def _mode(path) -> int:

@@ -1,12 +1,13 @@
-"""CPU kernels (ifrnet.conv_kernel, ifrnet.moments_kernel) against float64 references."""
+"""CPU kernels (ifrnet.numerics.conv_kernel, ifrnet.numerics.moments_kernel) against float64
+references."""
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ifrnet import conv_kernel, moments_kernel
-from ifrnet.layers import conv2d_same, feature_descriptor
+from ifrnet.numerics import conv_kernel, moments_kernel
+from ifrnet.numerics.layers import conv2d_same, feature_descriptor
 
 
 def correlate_reference(x: np.ndarray, w: np.ndarray, circular: bool) -> np.ndarray:
@@ -91,9 +92,9 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     """The path other devices (CUDA) take — torch ops only — gives the CPU kernels' output and
     gradients for a whole network (float64, perturbed weights, complex data)."""
     from baselines.admmnet import ADMMNet
-    from ifrnet import plf as plf_module
-    from ifrnet.fourier import fft2c
-    from ifrnet.models.ifrnet import IFRNet
+    from ifrnet.methods.ifrnet import IFRNet
+    from ifrnet.numerics import plf as plf_module
+    from ifrnet.numerics.fourier import fft2c
 
     torch.manual_seed(0)
     build = ((lambda: IFRNet(stages=2, blocks=2, complex_data=True)) if network == "ifrnet"

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from ifrnet.layers import (
+from ifrnet.numerics.layers import (
     FeatureRefinement,
     conv2d_same,
     data_consistency,
@@ -146,7 +146,7 @@ def test_feature_refinement_blends_x_and_u():
 
 
 def test_replace_sampled_is_the_noiseless_limit(problem):
-    from ifrnet.layers import replace_sampled
+    from ifrnet.numerics.layers import replace_sampled
 
     x_gt, mask, y, x_t = problem
     got = replace_sampled(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask))
@@ -159,7 +159,7 @@ def test_replace_sampled_is_the_noiseless_limit(problem):
 
 
 def test_parts_round_trip_and_keep_real():
-    from ifrnet.layers import from_parts, keep_real, to_parts
+    from ifrnet.numerics.layers import from_parts, keep_real, to_parts
 
     x = torch.randn(3, 4, 5, dtype=torch.complex64)
     parts = to_parts(x, complex_data=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ifrnet.masks import (
+from ifrnet.numerics.masks import (
     Mask,
     _radial_lines,
     fastmri,
@@ -150,7 +150,7 @@ def test_labradial_matches_the_labs_mask_radial30():
 
 @pytest.mark.parametrize("rate", [0.10, 0.20, 0.25, 0.30, 0.40])
 def test_labradial_is_the_fewest_lines_reaching_the_rate(rate):
-    from ifrnet.masks import _lab_radial_lines
+    from ifrnet.numerics.masks import _lab_radial_lines
 
     mask = make_mask("labradial", (256, 256), rate=rate).array
     assert rate <= mask.mean() < rate + 0.01
@@ -179,7 +179,7 @@ def mask_statistics_reference(mask: np.ndarray) -> dict[str, float]:
 
 @pytest.mark.parametrize("shape", [(16, 16), (15, 12)])
 def test_mask_statistics_against_brute_force(shape):
-    from ifrnet.masks import mask_statistics
+    from ifrnet.numerics.masks import mask_statistics
 
     mask = np.random.default_rng(3).random(shape) < 0.3
     ours = mask_statistics(mask)
@@ -192,8 +192,8 @@ def test_mask_statistics_against_brute_force(shape):
 @pytest.mark.parametrize("shape", [(16, 16), (15, 12)])
 def test_point_reflection_is_the_hermitian_partner_of_a_real_image(shape):
     """k(−f) = conj(k(f)) for a real image: the reflection pairs exactly those samples."""
-    from ifrnet.fourier import fft2c
-    from ifrnet.masks import point_reflection
+    from ifrnet.numerics.fourier import fft2c
+    from ifrnet.numerics.masks import point_reflection
 
     k = fft2c(np.random.default_rng(1).random(shape).astype(np.complex128))
     rows, cols = np.indices(shape)
@@ -202,7 +202,7 @@ def test_point_reflection_is_the_hermitian_partner_of_a_real_image(shape):
 
 
 def test_statistics_are_printed_by_the_mask_command(tmp_path, capsys):
-    from ifrnet.cli import main
+    from ifrnet.bench.cli import main
 
     main(["mask", "--spec", '{"kind": "labradial", "rate": 0.2}', "--shape", "64x64",
           "--out", str(tmp_path / "m.npz")])

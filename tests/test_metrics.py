@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 from skimage.metrics import structural_similarity
 
-from ifrnet.metrics import (
+from ifrnet.numerics.metrics import (
     evaluate,
     hfen,
     log_kernel,

@@ -4,11 +4,11 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from ifrnet.data.sources import prepare_dataset
-from ifrnet.fourier import ifft2c
-from ifrnet.masks import make_mask, save_mask
-from ifrnet.method import Method
-from ifrnet.pipeline import evaluate_split, reconstruct_split
+from ifrnet.bench.data.sources import prepare_dataset
+from ifrnet.bench.pipeline import evaluate_split, reconstruct_split
+from ifrnet.methods.method import Method
+from ifrnet.numerics.fourier import ifft2c
+from ifrnet.numerics.masks import make_mask, save_mask
 
 
 class Counting(Method):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ifrnet.plf import PiecewiseLinear, plf, soft_threshold
+from ifrnet.numerics.plf import PiecewiseLinear, plf, soft_threshold
 
 
 def plf_reference(x: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from baselines.ifrcs import IFRCS
-from ifrnet.progress import Progress, format_duration
+from ifrnet.util.progress import Progress, format_duration
 
 
 class Clock:
@@ -99,7 +99,7 @@ def test_disabled_by_environment(monkeypatch):
 
 def test_iterative_reconstruction_reports_progress(monkeypatch, capsys):
     times = iter(np.arange(0.0, 1e4, 10.0))  # every clock reading: 10 s later
-    monkeypatch.setattr("ifrnet.progress.CLOCK", lambda: next(times))
+    monkeypatch.setattr("ifrnet.util.progress.CLOCK", lambda: next(times))
     rng = np.random.default_rng(0)
     kspace = (rng.standard_normal((1, 16, 16)) + 1j * rng.standard_normal((1, 16, 16)))
     mask = rng.random((16, 16)) < 0.4
@@ -110,10 +110,10 @@ def test_iterative_reconstruction_reports_progress(monkeypatch, capsys):
 
 @pytest.mark.parametrize("method", ["pano", "fdlcp"])
 def test_patch_methods_report_progress(method, monkeypatch, capsys):
-    from ifrnet.registry import resolve
+    from ifrnet.methods.registry import resolve
 
     times = iter(np.arange(0.0, 1e6, 10.0))
-    monkeypatch.setattr("ifrnet.progress.CLOCK", lambda: next(times))
+    monkeypatch.setattr("ifrnet.util.progress.CLOCK", lambda: next(times))
     rng = np.random.default_rng(0)
     kspace = (rng.standard_normal((1, 32, 32)) + 0j).astype(np.complex64)
     resolve(method)(real=True, outer=1, inner=3)(kspace, np.ones((32, 32), bool))

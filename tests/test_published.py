@@ -17,9 +17,9 @@ import scipy.io
 import scipy.signal
 import torch
 
-from ifrnet.fourier import fft2c
-from ifrnet.learned import load_network
-from ifrnet.published import convert_published
+from ifrnet.methods.learned import load_network
+from ifrnet.methods.published import convert_published
+from ifrnet.numerics.fourier import fft2c
 
 RNG = np.random.default_rng(11)
 GRID = np.linspace(-1.0, 1.0, 101)
@@ -288,7 +288,7 @@ def test_workflow_downloads_a_mask_file_and_published_weights(tmp_path):
     # Its own run: a config of downloaded masks and weights served by a local server.
     import yaml
 
-    from ifrnet.masks import radial
+    from ifrnet.numerics.masks import radial
     from tests.fixtures import serve, sha256
     from tests.workflow_helpers import ROOT, snakemake, workflow_copy
 

@@ -10,18 +10,18 @@ import torch
 import yaml
 
 from baselines.admmnet import ADMMNet
-from ifrnet.config import SCHEMA_PATH, _cross_reference
-from ifrnet.data import sources
-from ifrnet.data.measure import measure, measured_split
-from ifrnet.data.sources import SOURCES, DataSource, prepare_dataset
-from ifrnet.formats import read_recon, read_split, read_tuning
-from ifrnet.masks import MASK_KINDS, MaskKind, load_mask, make_mask, save_mask
-from ifrnet.method import StagedNetwork
-from ifrnet.models.ifrnet import IFRNet
-from ifrnet.pipeline import evaluate_split, reconstruct_split
-from ifrnet.registry import METHODS, has_stage_outputs
-from ifrnet.render.labels import display_name
-from ifrnet.training import infer
+from ifrnet.bench.config import SCHEMA_PATH, _cross_reference
+from ifrnet.bench.data import sources
+from ifrnet.bench.data.sources import SOURCES, DataSource, prepare_dataset
+from ifrnet.bench.pipeline import evaluate_split, reconstruct_split
+from ifrnet.bench.render.labels import display_name
+from ifrnet.methods.ifrnet import IFRNet
+from ifrnet.methods.method import StagedNetwork
+from ifrnet.methods.registry import METHODS, has_stage_outputs
+from ifrnet.methods.training import infer
+from ifrnet.numerics.masks import MASK_KINDS, MaskKind, load_mask, make_mask, save_mask
+from ifrnet.numerics.measure import measure, measured_split
+from ifrnet.util.formats import read_recon, read_split, read_tuning
 
 SCHEMA = yaml.safe_load(Path(SCHEMA_PATH).read_text(encoding="utf-8"))
 

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from ifrnet.io import file_sha256
-from ifrnet.render.build import paper_caption
-from ifrnet.render.diagrams import ifrnet_diagram, model_settings
-from ifrnet.render.labels import unique_labels
-from ifrnet.render.paper import cell_keys, load_published, paired_p_value, paper_row
-from ifrnet.render.provenance import config_sha256, write_provenance
-from ifrnet.render.tables import Cell, best_rows, summarise, tex_escape, to_latex, to_markdown
+from ifrnet.bench.render.build import paper_caption
+from ifrnet.bench.render.diagrams import ifrnet_diagram, model_settings
+from ifrnet.bench.render.labels import unique_labels
+from ifrnet.bench.render.paper import cell_keys, load_published, paired_p_value, paper_row
+from ifrnet.bench.render.provenance import config_sha256, write_provenance
+from ifrnet.bench.render.tables import Cell, best_rows, summarise, tex_escape, to_latex, to_markdown
+from ifrnet.util.io import file_sha256
 from tests.workflow_helpers import ROOT
 
 PUBLISHED = load_published(ROOT / "config" / "published.yaml")

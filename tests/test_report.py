@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from ifrnet.render.provenance import write_provenance  # noqa: E402
-from ifrnet.render.report import artefact_key, build_report, heading, roman_value  # noqa: E402
-from ifrnet.render.summary import run_summary  # noqa: E402
-from ifrnet.render.tables import Cell, summarise, write_table  # noqa: E402
+from ifrnet.bench.render.provenance import write_provenance  # noqa: E402
+from ifrnet.bench.render.report import artefact_key, build_report, heading, roman_value  # noqa: E402
+from ifrnet.bench.render.summary import run_summary  # noqa: E402
+from ifrnet.bench.render.tables import Cell, summarise, write_table  # noqa: E402
 
 
 class Page(HTMLParser):

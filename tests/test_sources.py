@@ -4,12 +4,12 @@ checksummed, resumable downloads."""
 import numpy as np
 import pytest
 
-from ifrnet.data.download import download, read_checksums, verify
-from ifrnet.data.fastmri import centre_crop, extract_slices, slice_order, validate_file
-from ifrnet.data.matfiles import read_siat_slice, read_test_image
-from ifrnet.data.prepared import read_split
-from ifrnet.data.sources import downloads, prepare_dataset, source_files
-from ifrnet.fourier import ifft2c
+from ifrnet.bench.data.download import download, read_checksums, verify
+from ifrnet.bench.data.fastmri import centre_crop, extract_slices, slice_order, validate_file
+from ifrnet.bench.data.matfiles import read_siat_slice, read_test_image
+from ifrnet.bench.data.prepared import read_split
+from ifrnet.bench.data.sources import downloads, prepare_dataset, source_files
+from ifrnet.numerics.fourier import ifft2c
 from tests import fixtures
 
 

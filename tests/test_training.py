@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from ifrnet.fourier import fft2c
-from ifrnet.models.ifrnet import IFRNet
-from ifrnet.training import (
+from ifrnet.methods.ifrnet import IFRNet
+from ifrnet.methods.training import (
     LOSSES,
     TensorTriples,
     TrainSettings,
@@ -24,6 +23,7 @@ from ifrnet.training import (
     load_weights,
     train,
 )
+from ifrnet.numerics.fourier import fft2c
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,7 +128,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import sys, time, torch
     sys.path.insert(0, {tests!r})
     from test_training import dataset, tiny_model, SETTINGS
-    from ifrnet.training import TrainSettings, train
+    from ifrnet.methods.training import TrainSettings, train
     settings = TrainSettings.from_dict({{**SETTINGS, "checkpoint_every": 1}})
     train(tiny_model(), dataset(5, seed=2), dataset(2, seed=3), settings, sys.argv[1],
           on_iteration=lambda step: time.sleep(0.3))

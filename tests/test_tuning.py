@@ -5,10 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from ifrnet.data.sources import prepare_dataset
-from ifrnet.masks import make_mask, save_mask
-from ifrnet.pipeline import build_method
-from ifrnet.tuning import edge_note, grid_edges, grid_points, read_edges, read_tuned, tune_method
+from ifrnet.bench.data.sources import prepare_dataset
+from ifrnet.bench.pipeline import build_method
+from ifrnet.bench.tuning import (
+    edge_note,
+    grid_edges,
+    grid_points,
+    read_edges,
+    read_tuned,
+    tune_method,
+)
+from ifrnet.numerics.masks import make_mask, save_mask
 
 
 def test_grid_points_order_and_errors():

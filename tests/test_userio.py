@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ifrnet.userio import read_array
+from ifrnet.util.userio import read_array
 
 
 @pytest.fixture

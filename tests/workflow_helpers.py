@@ -60,8 +60,8 @@ USER_MODULE = '''
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from ifrnet.fourier import ifft2c
-from ifrnet.method import Method
+from ifrnet.numerics.fourier import ifft2c
+from ifrnet.methods.method import Method
 
 
 class BoxFilteredZeroFilled(Method):

@@ -1,7 +1,7 @@
-# Tables, figures and the report (ifrnet.render.build, ifrnet.render.report). Each artefact is
+# Tables, figures and the report (ifrnet.bench.render.build, ifrnet.bench.render.report). Each artefact is
 # built straight into results/tables/ or results/figures/ with its provenance sidecar, from the
-# files its rule hands it (ifrnet.artefacts.*_inputs) and the part of the config it shows
-# (ifrnet.artefacts.*_view), so editing one table's entry reruns that table only.
+# files its rule hands it (ifrnet.bench.artefacts.*_inputs) and the part of the config it shows
+# (ifrnet.bench.artefacts.*_view), so editing one table's entry reruns that table only.
 
 
 rule table:

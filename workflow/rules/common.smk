@@ -5,8 +5,8 @@ import re
 import shlex
 from pathlib import Path
 
-from ifrnet import paths
-from ifrnet.artefacts import (
+from ifrnet.bench import paths
+from ifrnet.bench.artefacts import (
     checkpoint_file,
     figure_inputs,
     figure_view,
@@ -15,12 +15,12 @@ from ifrnet.artefacts import (
     table_view,
     tuning_file,
 )
-from ifrnet.device import check_device
-from ifrnet.data.sources import downloads, fastmri_fetches, source_files
-from ifrnet.jobs import job_prefix
-from ifrnet.masks import mask_kind
+from ifrnet.util.device import check_device
+from ifrnet.bench.data.sources import downloads, fastmri_fetches, source_files
+from ifrnet.bench.jobs import job_prefix
+from ifrnet.numerics.masks import mask_kind
 from snakemake.settings.types import DeploymentMethod
-from ifrnet.config import (
+from ifrnet.bench.config import (
     ConfigError,
     Study,
     file_downloads,
@@ -47,7 +47,7 @@ def repo_file(path):
 
 
 # Conda route (README "Environments"): jobs run in envs/ifrnet.yaml, which holds the pinned
-# dependencies but not this project; `ifrnet` there runs this checkout's code (ifrnet.jobs).
+# dependencies but not this project; `ifrnet` there runs this checkout's code (ifrnet.bench.jobs).
 if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method and getattr(
         RULES_DIR, "is_local", False):
     shell.prefix(job_prefix(os.path.abspath(repo_file("."))).replace("{", "{{").replace("}", "}}"))

@@ -1,4 +1,4 @@
-# Data: one config entry → prepared train/val/test HDF5 files (ifrnet.data.sources).
+# Data: one config entry → prepared train/val/test HDF5 files (ifrnet.bench.data.sources).
 
 
 rule download:

@@ -1,4 +1,4 @@
-# Per-image metrics of one reconstruction (ifrnet.pipeline.evaluate_split).
+# Per-image metrics of one reconstruction (ifrnet.bench.pipeline.evaluate_split).
 
 
 rule evaluate:

@@ -1,4 +1,4 @@
-# Sampling masks: one config entry and an image shape → .npz (+ PNG preview) (ifrnet.masks).
+# Sampling masks: one config entry and an image shape → .npz (+ PNG preview) (ifrnet.numerics.masks).
 
 
 rule make_mask:

@@ -1,4 +1,4 @@
-# Reconstruction of a data set's test split with one model (ifrnet.pipeline.reconstruct_split).
+# Reconstruction of a data set's test split with one model (ifrnet.bench.pipeline.reconstruct_split).
 
 
 rule reconstruct:

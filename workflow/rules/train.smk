@@ -1,4 +1,4 @@
-# Training of learned models (ifrnet.learned.train_model → ifrnet.training.train).
+# Training of learned models (ifrnet.methods.learned.train_model → ifrnet.methods.training.train).
 # Resumable checkpoints live in {out_dir}/checkpoints/, which is not a declared output, so a
 # killed or failed job resumes from its last checkpoint when rerun.
 # One thread per job: the default networks are small, and two single-threaded jobs side by side

@@ -1,4 +1,4 @@
-# Tuning of iterative methods on the validation split (ifrnet.tuning.tune_method).
+# Tuning of iterative methods on the validation split (ifrnet.bench.tuning.tune_method).
 
 
 rule tune:

@@ -1,0 +1,292 @@
+"""Turn a data-set entry of the config into prepared split files: one :class:`DataSource` per
+source in ``SOURCES``.
+
+A source is one object: the config keys it needs, its defaults (the one place they live: the
+config loader does not apply schema defaults), the image size it gives, how it reads the
+images, and which files it tracks or fetches. To add a source, write its ``read(spec, seed)``
+here (or in a module of its own under ``ifrnet/bench/data/``) and add one line to ``SOURCES`` (and
+its name to the ``source`` enum of ``config/schema.yaml``, which a test checks against ``SOURCES``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ifrnet.bench.data import embedded
+from ifrnet.bench.data.archive import manifest_path
+from ifrnet.bench.data.download import read_checksums, verify
+from ifrnet.bench.data.fastmri import extract_slices
+from ifrnet.bench.data.folder import folder_files, folder_images
+from ifrnet.bench.data.matfiles import read_siat_slice, read_test_image
+from ifrnet.bench.data.phase import smooth_phase
+from ifrnet.util.formats import write_split
+
+SPLITS = ("train", "val", "test")
+
+
+def _embedded(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
+    images, indices = embedded.embedded_images(
+        int(spec["size"]), counts, seed, float(spec["min_brain_fraction"]), spec["plane"])
+    return images, indices, embedded.SOURCE_DESCRIPTION + f", {spec['plane']} slices"
+
+
+def _numbered(directory: Path, pattern: str) -> list[Path]:
+    """Files of ``directory`` matching ``pattern``, in numeric order of the digits in the name."""
+    files = sorted(directory.glob(pattern),
+                   key=lambda p: int("".join(filter(str.isdigit, p.stem)) or 0))
+    if not files:
+        raise ValueError(f"{directory}: no files matching {pattern!r}")
+    return files
+
+
+def _verified(files: list[Path], checksums: str | None) -> list[Path]:
+    """The files, each checked against the checksum list (if one is configured)."""
+    if checksums:
+        sums = read_checksums(checksums)
+        for path in files:
+            if path.name not in sums:
+                raise ValueError(f"{path}: not listed in {checksums}")
+            verify(path, sums[path.name])
+    return files
+
+
+def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    files = _verified(_numbered(Path(spec["dir"]), "lsq*.mat"), spec.get("checksums"))
+    test_spec = spec.get("test_source")
+    counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
+    held = counts["val"] + (0 if test_spec else counts["test"])
+    if held + counts["train"] > len(files):
+        raise ValueError(f"{spec['dir']}: {len(files)} slices, {held + counts['train']} "
+                         "requested")
+    order = np.random.default_rng(seed).permutation(len(files))
+    picked = {"val": order[:counts["val"]],
+              "test": order[counts["val"]:held] if not test_spec else np.empty(0, int),
+              "train": order[held:held + counts["train"]]}
+    images = {split: np.stack([read_siat_slice(files[i]) for i in idx]) if len(idx)
+              else np.zeros((0, 256, 256), np.complex64) for split, idx in picked.items()}
+    description = "SIAT_MRIdata200 (yqx7150), T2 brain, complex, cropped to 256×256"
+    if test_spec:
+        tests = _verified(_numbered(Path(test_spec["dir"]), "test_*.mat"),
+                          test_spec.get("checksums"))[:counts["test"]]
+        images["test"] = np.stack([read_test_image(p) for p in tests])
+        picked["test"] = np.arange(len(tests))
+        description += "; test: IFR-Net-Code Test_data (real-valued)"
+    return images, picked, description
+
+
+# fastMRI part → the splits drawn from it, in order (the public val part is the paper's test set)
+FASTMRI_PARTS = {"singlecoil_train": ("train", "val"), "singlecoil_val": ("test",)}
+
+
+def _fastmri_slices(spec: dict[str, Any], part: str) -> int:
+    """Slices a fastMRI data set takes from one part."""
+    return sum(int(spec[f"n_{split}"]) for split in FASTMRI_PARTS[part])
+
+
+def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    root, crop = Path(spec["dir"]), int(spec["crop"])
+    images = {}
+    for part, splits in FASTMRI_PARTS.items():
+        stack, _ = extract_slices(root / part, _fastmri_slices(spec, part), crop,
+                                  int(spec["per_volume"]))
+        for split in splits:
+            count = int(spec[f"n_{split}"])
+            images[split], stack = stack[:count], stack[count:]
+    indices = {split: np.arange(len(images[split])) for split in SPLITS}
+    return images, indices, f"fastMRI single-coil knee, centre {crop}×{crop} crop"
+
+
+def _folder(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+    return folder_images(spec, seed, _verified(folder_files(spec["dir"]), spec.get("checksums")))
+
+
+def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str,
+            seed: int) -> dict[str, np.ndarray]:
+    """Source images → complex64 images of the requested kind (``real`` or ``complex``).
+
+    Complex source images give their magnitude (``real``) or stay as they are (``complex``).
+    Real source images are used as they are (``real``) or, for ``complex``, multiplied by a
+    smooth synthetic phase seeded by (seed, slice index) and rescaled to ``max|x| = 1``.
+    """
+    out = {}
+    for split, images in magnitude.items():
+        if np.iscomplexobj(images) and np.any(images.imag):
+            out[split] = (np.abs(images) if kind == "real" else images).astype(np.complex64)
+        elif kind == "real":
+            out[split] = images.astype(np.complex64)
+        elif kind == "complex":
+            phased = [
+                img * np.exp(1j * smooth_phase(img.shape, seed * 100_003 + int(idx)))
+                for img, idx in zip(images, indices[split], strict=True)
+            ]
+            arr = np.asarray(phased, dtype=np.complex64).reshape(images.shape)
+            peak = np.abs(arr).reshape(len(arr), -1).max(axis=1) if len(arr) else np.ones(0)
+            out[split] = (arr / peak[:, None, None]).astype(np.complex64)
+        else:
+            raise ValueError(f"dataset kind must be 'real' or 'complex', got {kind!r}")
+    return out
+
+
+def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
+                    out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Prepare data set ``name`` from its config entry; write ``{out_dir}/{split}.h5``."""
+    source = data_source(spec["source"], name)
+    spec = source.with_defaults(spec)
+    magnitude, indices, description = source.read(spec, seed)
+    images = to_kind(magnitude, indices, spec["kind"], seed)
+    written = []
+    for split in SPLITS:
+        path = Path(out_dir) / f"{split}.h5"
+        synthetic = spec["kind"] == "complex" and source.synthetic_phase(magnitude[split])
+        caption = description + (" × synthetic phase" if synthetic else "")
+        write_split(path, images[split], {
+            "dataset": name, "split": split, "source": caption, "kind": spec["kind"],
+            "normalisation": "max |x| = 1 per slice",
+            "noise_sigma": float(spec.get("noise_sigma", 0.0)), "seed": seed,
+            "slice_index": np.asarray(indices[split], dtype=np.int64),
+        })
+        written.append(path)
+    return written
+
+
+def _listed(location: dict[str, Any]) -> dict[str, str]:
+    """path → SHA-256 of every file a location's checksum list names (empty without one)."""
+    if "checksums" not in location:
+        return {}
+    return {f"{location['dir']}/{name}": sha
+            for name, sha in read_checksums(location["checksums"]).items()}
+
+
+def _checksummed(spec: dict[str, Any]) -> list[str]:
+    """The files the checksum lists of a data set and of its ``test_source`` name."""
+    files = list(_listed(spec))
+    if "test_source" in spec:
+        files += list(_listed(spec["test_source"]))
+    return files
+
+
+def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[dict[str, str], int]]:
+    """manifest path → (where its archive URL is kept: ``{env: NAME}`` or ``{file: PATH}``,
+    volumes to extract) for each fastMRI part given by URL.
+
+    Volumes default to ceil(slices needed / per_volume); ``volumes`` overrides it per part.
+    """
+    found = {}
+    for part, source in spec.get("urls", {}).items():
+        count = spec.get("volumes", {}).get(part) or max(
+            1, math.ceil(_fastmri_slices(spec, part) / int(spec["per_volume"])))
+        found[str(manifest_path(Path(spec["dir"]) / part))] = (source, int(count))
+    return found
+
+
+def _fastmri_files(spec: dict[str, Any]) -> list[str]:
+    return _checksummed(spec) + list(_fastmri_fetches(spec))
+
+
+def _folder_files(spec: dict[str, Any]) -> list[str]:
+    return [str(p) for p in folder_files(spec["dir"])] if Path(spec["dir"]).is_dir() else []
+
+
+def _fastmri_size(spec: dict[str, Any]) -> str | None:
+    if spec["size"] == spec["crop"]:
+        return None
+    return f"must equal the fastMRI crop {spec['crop']}, got {spec['size']}"
+
+
+def _siat_size(spec: dict[str, Any]) -> str | None:
+    return None if spec["size"] == 256 else f"siat slices are 256×256, got {spec['size']}"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data source of prepared splits.
+
+    ``read(spec, seed) -> (images, indices, description)``: per split, the source images
+    (n, H, W) (real, or complex if the source is) and which source slice each is; and a
+    caption. ``needs``: config keys it cannot do without. ``defaults``: values of its optional
+    keys (applied by :meth:`with_defaults`). ``size_problem(spec)``: why the entry's ``size``
+    does not fit the source, or None. ``synthetic_phase(images)``: whether a complex data set of
+    these source images gets a synthetic phase (caption only; :func:`to_kind` decides the
+    data). ``files(spec)``: files the workflow tracks (editing one prepares the data set again).
+    ``fetches(spec)``: archives streamed from URLs, manifest path → (URL source, volumes)."""
+
+    read: Callable[[dict[str, Any], int], tuple[dict[str, np.ndarray], dict, str]]
+    needs: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    size_problem: Callable[[dict[str, Any]], str | None] = lambda spec: None
+    synthetic_phase: Callable[[np.ndarray], bool] = lambda images: False
+    files: Callable[[dict[str, Any]], list[str]] = _checksummed
+    fetches: Callable[[dict[str, Any]], dict[str, tuple[dict[str, str], int]]] = (
+        lambda spec: {})
+
+    def with_defaults(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The entry with this source's defaults filled in."""
+        return {**self.defaults, **spec}
+
+    def problems(self, name: str, spec: dict[str, Any]) -> list[str]:
+        """What data-set entry ``name`` of a config lacks or gets wrong for this source."""
+        problems = [f"datasets.{name}: source {spec['source']} needs {key!r}"
+                    for key in self.needs if key not in spec]
+        size = self.size_problem(self.with_defaults(spec))
+        return problems + ([f"datasets.{name}.size: {size}"] if size else [])
+
+
+SOURCES: dict[str, DataSource] = {
+    "embedded": DataSource(_embedded, defaults=embedded.DEFAULTS,
+                           synthetic_phase=lambda images: True),
+    "siat": DataSource(_siat, needs=("dir",), size_problem=_siat_size),
+    "fastmri": DataSource(_fastmri, needs=("dir",), defaults={"crop": 320, "per_volume": 8},
+                          size_problem=_fastmri_size, files=_fastmri_files,
+                          fetches=_fastmri_fetches),
+    "folder": DataSource(_folder, needs=("dir",), files=_folder_files,
+                         synthetic_phase=lambda images: not np.any(images.imag)),
+}
+
+
+def data_source(source: str, dataset: str | None = None) -> DataSource:
+    """The registered :class:`DataSource` ``source`` (ValueError naming the known ones)."""
+    if source not in SOURCES:
+        where = f"dataset {dataset!r}: " if dataset else ""
+        raise ValueError(f"{where}unknown source {source!r}; known: {sorted(SOURCES)}")
+    return SOURCES[source]
+
+
+def fastmri_fetches(
+        datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, str], int]]:
+    """manifest path → (URL source, volumes) of every archive some data set of the config
+    streams from a URL (fastMRI parts given by ``urls``)."""
+    found: dict[str, tuple[dict[str, str], int]] = {}
+    for spec in datasets.values():
+        source = data_source(spec["source"])
+        found.update(source.fetches(source.with_defaults(spec)))
+    return found
+
+
+def source_files(spec: dict[str, Any]) -> list[str]:
+    """Files a data set is prepared from that the workflow should track: checksummed files of
+    siat sources, the completion manifests of fastMRI parts fetched from URLs, every slice file
+    of a ``folder`` source (adding, removing or editing one prepares the data set again); none
+    for the embedded source (its template ships with nilearn) or a fastMRI directory the user
+    fills."""
+    source = data_source(spec["source"])
+    return source.files(source.with_defaults(spec))
+
+
+def downloads(datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """path → (URL, SHA-256) of every file some data set downloads (locations with a ``url``)."""
+    found = {}
+    for spec in datasets.values():
+        for location in (spec, spec.get("test_source", {})):
+            if "url" in location:
+                base = location["url"].rstrip("/")
+                for path, sha in _listed(location).items():
+                    found[path] = (f"{base}/{Path(path).name}", sha)
+    return found

@@ -1,0 +1,109 @@
+"""Where every file of the workflow lives: the one module of path patterns.
+
+The Snakemake rules (``workflow/rules/*.smk``) and the library both build paths here and
+nowhere else, so a rule's declared output and the file a later step is handed are one string.
+Every path is relative to the working directory of the run. The functions take names (config
+keys) and, where the file depends on it, the image side; none reads the config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The checkout this package runs from (the project is installed editable from its source
+#: tree): where ``config/schema.yaml`` and the git history are found.
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+PREPARED = "data/prepared"
+RESULTS = "results"
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+REPORT = f"{RESULTS}/report.html"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+LOGS = f"{RESULTS}/logs"
+
+#: Files one table is written as (the CSV first: its provenance sidecar is named after it).
+TABLE_EXTS = (".csv", ".md", ".tex", ".prov.json")
+#: Files one figure is written as (the PNG first).
+FIGURE_EXTS = (".png", ".pdf", ".prov.json")
+SPLITS = ("train", "val", "test")
+
+
+def prepared(dataset: str, split: str) -> str:
+    """Prepared split of a data set (the file contract of :mod:`ifrnet.bench.data.prepared`)."""
+    return f"{PREPARED}/{dataset}/{split}.h5"
+
+
+def prepared_dir(dataset: str) -> str:
+    """Folder of a data set's prepared splits."""
+    return f"{PREPARED}/{dataset}"
+
+
+def mask(name: str, height: int, width: int) -> str:
+    """Sampling mask ``name`` at an image shape: ``results/masks/{name}-{H}x{W}.npz``."""
+    return f"{RESULTS}/masks/{name}-{height}x{width}.npz"
+
+
+def mask_preview(name: str, height: int, width: int) -> str:
+    """PNG preview beside a mask file."""
+    return f"{RESULTS}/masks/{name}-{height}x{width}.png"
+
+
+def model_dir(dataset: str, mask: str, model: str) -> str:
+    """Folder of a model trained on ``dataset`` with ``mask`` (model.pt, train_log.csv)."""
+    return f"{RESULTS}/models/{dataset}/{mask}/{model}"
+
+
+def checkpoint(dataset: str, mask: str, model: str) -> str:
+    """model.pt of a network trained here."""
+    return f"{model_dir(dataset, mask, model)}/model.pt"
+
+
+def train_log(dataset: str, mask: str, model: str) -> str:
+    """Per-iteration training log of a network trained here."""
+    return f"{model_dir(dataset, mask, model)}/train_log.csv"
+
+
+def published_checkpoint(model: str) -> str:
+    """model.pt converted from a model's published weights (one for every data set and mask)."""
+    return f"{RESULTS}/models/published/{model}/model.pt"
+
+
+def tuning(dataset: str, mask: str, model: str) -> str:
+    """Tuning result (chosen values, every trial) of a tuned method."""
+    return f"{RESULTS}/tuning/{dataset}/{mask}/{model}.json"
+
+
+def recon(dataset: str, mask: str, model: str) -> str:
+    """Reconstruction of a data set's test split by one model."""
+    return f"{RESULTS}/recon/{dataset}/{mask}/{model}.h5"
+
+
+def metrics(dataset: str, mask: str, model: str) -> str:
+    """Per-image metrics of one reconstruction."""
+    return f"{RESULTS}/metrics/{dataset}/{mask}/{model}.csv"
+
+
+def stage_metrics(dataset: str, mask: str, model: str) -> str:
+    """Per-stage metrics of a learned unrolled network (paper Fig. 6)."""
+    return f"{RESULTS}/stages/{dataset}/{mask}/{model}.csv"
+
+
+def table_files(name: str) -> list[str]:
+    """The files of one table: CSV, Markdown, LaTeX and provenance."""
+    return [f"{TABLES}/{name}{ext}" for ext in TABLE_EXTS]
+
+
+def figure_files(name: str) -> list[str]:
+    """The files of one figure: PNG, PDF and provenance."""
+    return [f"{FIGURES}/{name}{ext}" for ext in FIGURE_EXTS]
+
+
+def log(step: str, job: str) -> str:
+    """Log file of one job of a rule (``job``: its wildcards joined by ``/``)."""
+    return f"{LOGS}/{step}/{job}.log"
+
+
+def benchmark(step: str, job: str) -> str:
+    """Snakemake benchmark record of one job of a rule."""
+    return f"{BENCHMARKS}/{step}/{job}.tsv"

@@ -1,7 +1,0 @@
-"""The prepared-data file contract, ``data/prepared/{dataset}/{split}.h5``: kept in
-:mod:`ifrnet.formats` with the project's other file formats; its reader and writer are
-re-exported here for the modules that import them from this place."""
-
-from ifrnet.formats import REQUIRED_ATTRS, read_split, write_split
-
-__all__ = ["REQUIRED_ATTRS", "read_split", "write_split"]

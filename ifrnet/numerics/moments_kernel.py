@@ -1,0 +1,66 @@
+"""Fused CPU kernel for the local moments of IFR-Net's feature descriptor T (paper App. A).
+
+For images a and b (b = the Gaussian-filtered a) it returns the 5×5 box (zero padding, divided
+by 25, as ``imfilter(…, ones(5)/25)``) covariance σ_ab and the variance sum σ_a² + σ_b²; the
+composition of library calls (:func:`ifrnet.numerics.layers.separable_filter` on five stacked
+images) stays the reference and the path for other devices. No gradient: T's input is detached.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ifrnet.numerics.plf import numba, sync_threads
+
+if numba is not None:
+
+    @numba.njit(parallel=True, cache=True)
+    def _moments(a, b, size, cov, var):  # pragma: no cover - numba
+        planes, h, w = a.shape
+        r = size // 2
+        sums = np.zeros((planes, 5, h + 2 * r, w), dtype=np.float64)
+        for pr in numba.prange(planes * h):  # horizontal window sums of a, b, a², b², ab
+            p, row = pr // h, pr % h
+            out = sums[p, :, row + r]
+            for j in range(w):
+                s0 = s1 = s2 = s3 = s4 = 0.0
+                for k in range(max(0, j - r), min(w, j + r + 1)):
+                    x, y = np.float64(a[p, row, k]), np.float64(b[p, row, k])
+                    s0 += x
+                    s1 += y
+                    s2 += x * x
+                    s3 += y * y
+                    s4 += x * y
+                out[0, j], out[1, j], out[2, j], out[3, j], out[4, j] = s0, s1, s2, s3, s4
+        n = float(size * size)
+        for pr in numba.prange(planes * h):  # vertical sums, then the moments
+            p, row = pr // h, pr % h
+            for j in range(w):
+                s0 = s1 = s2 = s3 = s4 = 0.0
+                for k in range(row, row + size):
+                    s0 += sums[p, 0, k, j]
+                    s1 += sums[p, 1, k, j]
+                    s2 += sums[p, 2, k, j]
+                    s3 += sums[p, 3, k, j]
+                    s4 += sums[p, 4, k, j]
+                mu_a, mu_b = s0 / n, s1 / n
+                cov[p, row, j] = s4 / n - mu_a * mu_b
+                var[p, row, j] = (s2 / n - mu_a * mu_a) + (s3 / n - mu_b * mu_b)
+
+
+def available(a: torch.Tensor) -> bool:
+    """Whether the kernel can run on a: numba present, a float32/64 CPU tensor."""
+    return numba is not None and a.device.type == "cpu" and a.dtype in (torch.float32,
+                                                                         torch.float64)
+
+
+def box_moments(a: torch.Tensor, b: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """a, b real (B, 1, H, W) → (σ_ab, σ_a² + σ_b²), each (B, 1, H, W) in a's dtype, over a
+    size×size window (odd size) with zero padding; accumulated in float64."""
+    sync_threads()
+    an = a.detach()[:, 0].contiguous().numpy()
+    bn = b.detach()[:, 0].to(a.dtype).contiguous().numpy()
+    cov, var = np.empty_like(an), np.empty_like(an)
+    _moments(an, bn, size, cov, var)
+    return torch.from_numpy(cov).unsqueeze(1), torch.from_numpy(var).unsqueeze(1)

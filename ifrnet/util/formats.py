@@ -1,0 +1,208 @@
+"""The project's file formats: every file a step writes for another step is read and written
+here, atomically (:func:`ifrnet.util.io.atomic_path`), with a clear ValueError naming a bad file.
+
+Prepared split, ``data/prepared/{dataset}/{split}.h5`` (:func:`write_split`, :func:`read_split`):
+dataset ``images`` complex64 (N, H, W) — real-valued data sets store the magnitude in [0, 1]
+with zero imaginary part, complex ones are scaled per slice to ``max|x| = 1``; attributes
+``dataset``, ``split``, ``source`` (human-readable origin), ``kind`` (``real`` | ``complex``),
+``normalisation``, ``noise_sigma`` (the measurement noise the experiments add, see
+:mod:`ifrnet.numerics.measure`), ``seed`` and ``slice_index`` (int64 array: which source slice each
+image came from).
+
+Mask, ``results/masks/{mask}-{H}x{W}.npz`` (:func:`write_mask_npz`, :func:`read_mask_npz`):
+``np.savez`` arrays ``mask`` bool (H, W), ``kind`` str, ``rate_asked`` float (NaN: none),
+``acceleration`` int (−1: none), ``rate_achieved`` float, ``shape`` int (2,), ``seed`` int.
+
+Reconstruction, ``results/recon/{dataset}/{mask}/{model}.h5`` (:func:`write_recon_file`,
+:func:`read_recon`): dataset ``recon`` complex64 (N, H, W); attributes ``model``, ``method``,
+``dataset``, ``mask``, ``rate_achieved``, ``noise_sigma``, ``seconds_per_image`` and
+``seconds`` (float array, per image); optionally dataset ``maps`` float32 (N, S, H, W), the
+descriptor maps T of stages ``maps_stages`` (int64 attribute, 1-based).
+
+Per-image metrics ``results/metrics/{dataset}/{mask}/{model}.csv`` and stage metrics
+``results/stages/...csv`` (:func:`write_csv`): a table with a header row, no index, floats
+written ``%.6g``.
+
+Tuning result, ``results/tuning/{dataset}/{mask}/{model}.json`` (:func:`write_tuning`,
+:func:`read_tuning`): a JSON object indented by 2, ending in a newline, with at least ``best``
+(the winning parameters); :mod:`ifrnet.bench.tuning` describes the other keys.
+
+Output of ``ifrnet reconstruct`` (:func:`write_user_recon`): ``.npy``, ``.h5``/``.hdf5``
+(dataset ``recon``) or ``.mat`` (variable ``recon``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import numpy as np
+
+from ifrnet.util.io import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PathLike = str | os.PathLike[str]
+
+REQUIRED_ATTRS = ("dataset", "split", "source", "kind", "normalisation", "noise_sigma", "seed")
+USER_SUFFIXES = (".npy", ".h5", ".hdf5", ".mat")
+
+
+# ---------------------------------------------------------------------------------------------
+# Prepared splits
+
+
+def write_split(path: PathLike, images: np.ndarray, attrs: dict[str, Any]) -> None:
+    """Write images (N, H, W) and attributes atomically; ``attrs`` must hold REQUIRED_ATTRS."""
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise ValueError(f"{path}: missing attributes {missing}")
+    if images.ndim != 3:
+        raise ValueError(f"{path}: images must be (N, H, W), got shape {images.shape}")
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("images", data=images.astype(np.complex64))
+        for key, value in attrs.items():
+            f.attrs[key] = value
+
+
+def read_split(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read a prepared split: images complex64 (N, H, W) and its attributes (validated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: prepared data file does not exist")
+    images, attrs = _read_h5(path, "images", "is this a prepared split?")
+    attrs = {key: _plain(value) for key, value in attrs.items()}
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise ValueError(f"{path}: missing attributes {missing}")
+    if images.ndim != 3 or not np.iscomplexobj(images):
+        raise ValueError(f"{path}: 'images' must be complex (N, H, W), got {images.dtype} "
+                         f"{images.shape}")
+    if not np.isfinite(images).all():
+        raise ValueError(f"{path}: 'images' contains NaN or Inf")
+    return images.astype(np.complex64, copy=False), attrs
+
+
+def _read_h5(path: Path, name: str, hint: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Dataset ``name`` of an HDF5 file and the file's attributes (ValueError naming the file)."""
+    try:
+        with h5py.File(path, "r") as f:
+            if name not in f:
+                raise ValueError(f"{path}: no dataset {name!r}" + (f" ({hint})" if hint else ""))
+            return f[name][...], dict(f.attrs)
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
+
+
+def _plain(value: Any) -> Any:
+    """HDF5 attribute → plain Python value (bytes → str, numpy scalars → Python scalars)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Masks
+
+
+def write_mask_npz(path: PathLike, array: np.ndarray, kind: str, rate_asked: float | None,
+                   acceleration: int | None, seed: int) -> None:
+    """Write a mask and its provenance to ``.npz`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, mask=array, kind=kind,
+                 rate_asked=np.nan if rate_asked is None else rate_asked,
+                 acceleration=-1 if acceleration is None else acceleration,
+                 rate_achieved=float(array.mean()), shape=np.array(array.shape), seed=seed)
+
+
+def read_mask_npz(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """The array ``mask`` of a mask ``.npz`` and its provenance {kind, rate_asked,
+    acceleration, seed} (absent entries: kind ``user``, None, None, 0)."""
+    meta: dict[str, Any] = {"kind": "user", "rate_asked": None, "acceleration": None, "seed": 0}
+    try:
+        with np.load(path, allow_pickle=False) as content:
+            if "mask" not in content:
+                raise ValueError(f"{path}: no array 'mask' in the file")
+            array = content["mask"]
+            meta["kind"] = str(content["kind"]) if "kind" in content else "user"
+            if "rate_asked" in content and np.isfinite(content["rate_asked"]):
+                meta["rate_asked"] = float(content["rate_asked"])
+            if "acceleration" in content and int(content["acceleration"]) > 0:
+                meta["acceleration"] = int(content["acceleration"])
+            meta["seed"] = int(content["seed"]) if "seed" in content else 0
+    except (OSError, EOFError, ValueError) as err:
+        if str(path) in str(err):
+            raise
+        raise ValueError(f"{path}: not a readable mask file ({err})") from err
+    return array, meta
+
+
+# ---------------------------------------------------------------------------------------------
+# Reconstructions
+
+
+def write_recon_file(path: PathLike, recon: np.ndarray, attrs: dict[str, Any],
+                     maps: np.ndarray | None = None, maps_stages: list[int] | None = None) -> None:
+    """Write a workflow reconstruction file (module docstring) atomically."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("recon", data=recon)
+        if maps is not None:
+            f.create_dataset("maps", data=maps)
+            f.attrs["maps_stages"] = np.asarray(maps_stages, dtype=np.int64)
+        f.attrs.update(attrs)
+
+
+def read_recon(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read a reconstruction file: recon complex64 (N, H, W) and its attributes."""
+    return _read_h5(Path(path), "recon")
+
+
+def write_user_recon(path: PathLike, recon: np.ndarray) -> None:
+    """Write reconstructions (N, H, W) to .npy, .h5/.hdf5 or .mat, atomically."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in USER_SUFFIXES:
+        raise ValueError(f"{path}: output must end in .npy, .h5, .hdf5 or .mat")
+    with atomic_path(path) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, recon)
+        elif suffix == ".mat":
+            import scipy.io
+
+            scipy.io.savemat(tmp, {"recon": recon})
+        else:
+            with h5py.File(tmp, "w") as f:
+                f.create_dataset("recon", data=recon)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and tuning results
+
+
+def write_csv(path: PathLike, table: pd.DataFrame) -> None:
+    """Write a metrics table (per image, per stage) as CSV atomically: no index, ``%.6g``."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def write_tuning(path: PathLike, result: dict[str, Any]) -> None:
+    """Write a tuning result as indented JSON atomically."""
+    write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+
+
+def read_tuning(path: PathLike) -> dict[str, Any]:
+    """A tuning result file as a dict with a ``best`` mapping (ValueError naming a bad file)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+        if not isinstance(result, dict) or not isinstance(result.get("best"), dict):
+            raise KeyError("best")
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise ValueError(f"{path}: not a tuning result ({err})") from err
+    return result
