@@ -179,16 +179,23 @@ def _without_timing(csv: Path) -> bytes:
         index=False).encode()
 
 
+#: Tables the second run rebuilds from scratch: between them every step kind (prepare, mask,
+#: train, tune, reconstruct, evaluate, table), real and complex data, generated and fastMRI masks,
+#: IFR-Net, U-Net and IFR-CS — 31 of the study's 151 jobs, so CI pays for one study, not two.
+SECOND_RUN_TABLES = ("table_VI", "table_VIII")
+
+
 @pytest.fixture(scope="module")
 def second_study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """The smoke study's tables built again from scratch, in a directory named with a space and
+    """Tables of the smoke study built again from scratch, in a directory named with a space and
     a quote: the second run of the determinism test and the run of the quoting test (one run
     serves both; the shared smoke study cannot, being the first run in a plain directory)."""
     odd = tmp_path_factory.mktemp("second") / "it's a dir"
     odd.mkdir()
     work = workflow_copy(odd)
     smoke_with_user_method(work)
-    result = snakemake(work, "results/tables", "--cores", "2", "--configfile", "mine.yaml",
+    targets = [f"results/tables/{name}.csv" for name in SECOND_RUN_TABLES]
+    result = snakemake(work, *targets, "--cores", "2", "--configfile", "mine.yaml",
                        extra_env={"PYTHONPATH": str(work)})
     return work, result
 
@@ -197,7 +204,7 @@ def test_smoke_study_is_deterministic(smoke_study, second_study):
     """A second run from scratch gives the same tables, byte for byte apart from timings."""
     work, result = second_study
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in TABLES:
+    for name in SECOND_RUN_TABLES:
         ours, theirs = (run / "results" / "tables" / f"{name}.csv" for run in (smoke_study, work))
         assert _without_timing(ours) == _without_timing(theirs), name
 
@@ -208,7 +215,7 @@ def test_paths_with_spaces_and_quotes(second_study):
     work, result = second_study
     assert " " in work.name and "'" in work.name
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(pd.read_csv(work / "results/metrics/brain-real/radial-r0.40/zero-filled.csv")) == 2
+    assert len(pd.read_csv(work / "results/metrics/brain-real/fastmri-a4/zero-filled.csv")) == 2
 
 
 @pytest.fixture(scope="module")
