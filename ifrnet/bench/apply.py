@@ -28,6 +28,7 @@ from ifrnet.bench.config import is_network
 from ifrnet.bench.pipeline import build_method
 from ifrnet.bench.tuning import read_tuned
 from ifrnet.methods.learned import LearnedMethod, load_network
+from ifrnet.methods.method import INFERENCE_BATCH
 from ifrnet.numerics.fourier import fft2c, zero_filled
 from ifrnet.numerics.masks import load_mask
 from ifrnet.numerics.metrics import evaluate
@@ -78,7 +79,8 @@ def reconstruct_file(
     checkpoint: PathLike | None, input_path: PathLike, mask_path: PathLike, out_path: PathLike,
     *, spec: dict[str, Any] | None = None, kind: str | None = None, key: str | None = None,
     input_kind: str = "image", reference: PathLike | None = None,
-    reference_key: str | None = None, device: str = "cpu", batch_size: int = 4,
+    reference_key: str | None = None, device: str = "cpu",
+    batch_size: int = INFERENCE_BATCH,
 ) -> list[dict[str, float]]:
     """Reconstruct a user's file with a trained ``checkpoint`` or the model entry ``spec`` (see
     :func:`model_spec`; a network entry, trained or with published weights, also needs its

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ifrnet.methods.method import INFERENCE_BATCH
+
 
 def _json(text: str) -> Any:
     try:
@@ -271,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="prepared split .h5")
     _add_experiment_args(p)
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--batch-size", type=_positive_int, default=4)
+    p.add_argument("--batch-size", type=_positive_int, default=INFERENCE_BATCH)
     p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
     p.add_argument("--tuned", type=Path, help="tuning result .json of a tuned method")
     p.add_argument("--maps", type=_int_list, help="stages whose T maps to store, e.g. 2,3,7,9")
@@ -327,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output .npy, .h5 or .mat")
     p.add_argument("--reference", type=Path, help="ground-truth image file for metrics")
     p.add_argument("--reference-key")
-    p.add_argument("--batch-size", type=int, default=4, help="images per batch (networks)")
+    p.add_argument("--batch-size", type=_positive_int, default=INFERENCE_BATCH, help="images per batch (networks)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_reconstruct)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ifrnet.bench.config import is_network
+from ifrnet.methods.method import INFERENCE_BATCH
 from ifrnet.methods.registry import resolve
 from ifrnet.numerics.measure import measured_split
 from ifrnet.numerics.metrics import evaluate
@@ -28,7 +29,7 @@ PathLike = str | os.PathLike[str]
 
 
 def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | None = None,
-                 device: str = "cpu", batch_size: int = 4, tuned: PathLike | None = None) -> Any:
+                 device: str = "cpu", batch_size: int = INFERENCE_BATCH, tuned: PathLike | None = None) -> Any:
     """The method of a model's config entry: a network (needs ``checkpoint``) when the entry
     has a ``train`` or ``weights`` section, else the class ``method`` built with ``params``
     updated by the tuning result ``tuned`` (needed when the entry has a ``tune`` section)."""
@@ -55,7 +56,7 @@ def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | 
 
 def reconstruct_split(
     data_path: PathLike, mask_path: PathLike, model_name: str, model_spec: dict[str, Any],
-    out_path: PathLike, batch_size: int = 4, checkpoint: PathLike | None = None,
+    out_path: PathLike, batch_size: int = INFERENCE_BATCH, checkpoint: PathLike | None = None,
     device: str = "cpu", tuned: PathLike | None = None, maps: list[int] | None = None,
 ) -> np.ndarray:
     """Measure every image of a prepared split with a mask, reconstruct, write ``out_path``.

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ifrnet.methods.method import Method
+from ifrnet.methods.method import INFERENCE_BATCH, Method
 from ifrnet.methods.registry import resolve
 from ifrnet.methods.training import (
     TensorTriples,
@@ -100,7 +100,7 @@ class LearnedMethod(Method):
     trainable = True
 
     def __init__(self, network: torch.nn.Module, real: bool, device: str = "cpu",
-                 batch_size: int = 4) -> None:
+                 batch_size: int = INFERENCE_BATCH) -> None:
         super().__init__(real=real)
         self.network, self.device, self.batch_size = network, device, batch_size
 

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ifrnet.methods.method import INFERENCE_BATCH
 from ifrnet.util.io import atomic_path
 from ifrnet.util.progress import Progress
 
@@ -434,7 +435,8 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
 
 
 @torch.no_grad()
-def infer(model: torch.nn.Module, kspace: np.ndarray, mask: np.ndarray, batch_size: int = 4,
+def infer(model: torch.nn.Module, kspace: np.ndarray, mask: np.ndarray,
+          batch_size: int = INFERENCE_BATCH,
           device: str = "cpu",
           call: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
           ) -> tuple[np.ndarray, float]:
