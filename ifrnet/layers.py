@@ -96,11 +96,9 @@ class _Conv2dSame(torch.autograd.Function):
                 circular: bool) -> torch.Tensor:  # noqa: D102
         ctx.circular, ctx.has_bias = circular, b is not None
         p = w.shape[-1] // 2
-        if conv_kernel.available(x):  # numba loops; keep the padded input for the backward
-            x_pad = _pad(x, p, circular)
-            ctx.save_for_backward(x_pad, w)
-            return conv_kernel.correlate_valid(x_pad, w, b)
         ctx.save_for_backward(x, w)
+        if conv_kernel.available(x):  # numba loops, padding inside
+            return conv_kernel.correlate(x, w, b, circular)
         if circular:
             return F.conv2d(_pad(x, p, True), w, b)
         return F.conv2d(x, w, b, padding=p)
@@ -115,8 +113,8 @@ class _Conv2dSame(torch.autograd.Function):
         adjoint = w.flip(-1, -2).transpose(0, 1)
         if conv_kernel.available(saved):
             if ctx.needs_input_grad[0]:
-                gx = conv_kernel.correlate_valid(_pad(g, size // 2, circular), adjoint)
-            gw = conv_kernel.correlate_weight_grad(saved, g, size).to(w.dtype)
+                gx = conv_kernel.correlate(g, adjoint, None, circular)
+            gw = conv_kernel.correlate_weight_grad(saved, g, size, circular).to(w.dtype)
             gb = g.sum((0, 2, 3)) if ctx.has_bias else None
             return gx, gw, gb, None
         x = saved

@@ -118,3 +118,36 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)
     for got, want in zip(fast_grads, slow_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_cnn_block_equals_composed_ops(dtype, monkeypatch):
+    """The CPU block node (ifrnet.block_kernel) gives the composed path's output and gradients
+    (convolutions, PLF and the η combination as separate autograd nodes, the CUDA path)."""
+    from ifrnet import block_kernel
+    from ifrnet.models.ifrnet import CNNBlock
+
+    torch.manual_seed(0)
+    block = CNNBlock(filters=8, filter_size=3, init="dct", plf_points=101, eta1=0.99,
+                     eta2=0.01, generator=None).to(dtype)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    u = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
+    x = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
+    g = torch.randn(2, 1, 23, 17, dtype=dtype)
+    inputs = (u, x, *block.parameters())
+
+    def run():
+        out = block(u, x)
+        return out, torch.autograd.grad((out * g).sum(), inputs)
+
+    assert block_kernel.available(u)
+    fast, fast_grads = run()
+    monkeypatch.setattr(block_kernel, "available", lambda u: False)
+    slow, slow_grads = run()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast, slow, **tol)
+    for got, want in zip(fast_grads, slow_grads, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        torch.testing.assert_close(got, want, **tol)
