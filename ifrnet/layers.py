@@ -22,7 +22,8 @@ from ifrnet.fourier import fft2c, ifft2c
 from ifrnet.plf import PiecewiseLinear, plf, soft_threshold
 
 __all__ = ["PiecewiseLinear", "plf", "soft_threshold", "conv2d_same", "dct_filters",
-           "data_consistency", "replace_sampled", "feature_descriptor", "FeatureRefinement",
+           "data_consistency", "real_data_consistency", "replace_sampled", "feature_descriptor",
+           "FeatureRefinement",
            "to_parts", "from_parts", "keep_real", "network_mask"]
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +190,52 @@ def data_consistency(x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
     return ifft2c((y + rho * fft2c(x_t)) / denom)
 
 
+class _RealDataConsistency(torch.autograd.Function):
+    """X step for real images as one node: x = Re ifft2c((y + ρ·fft2c(x_t)) / d), d = M + ρ
+    (1e-6 where that is 0). Its backward needs two FFTs (the adjoint of x_t ↦ Re F⁻¹(ρ/d)F x_t
+    is the same map) and one inner product for ρ (Parseval)."""
+
+    @staticmethod
+    def forward(ctx, x_t, y, mask, rho):  # noqa: D102
+        denom = mask + rho
+        nonzero = denom != 0
+        d = torch.where(nonzero, denom, torch.full_like(denom, 1e-6))
+        if x_t is None:
+            z = y / d
+            dz = z * nonzero
+            dz.neg_()
+        else:
+            k = fft2c(x_t[:, 0])
+            z = (y + rho * k) / d
+            dz = k - z * nonzero
+        dz /= d  # ∂z/∂ρ (the replaced denominator is a constant)
+        ctx.save_for_backward(d, rho, dz)
+        return ifft2c(z).real.contiguous().unsqueeze(1)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        d, rho, dz = ctx.saved_tensors
+        spectrum = fft2c(grad[:, 0])
+        g_x = g_rho = None
+        if ctx.needs_input_grad[0]:
+            g_x = ifft2c(spectrum * (rho / d)).real.contiguous().unsqueeze(1)
+        if ctx.needs_input_grad[3]:
+            g_rho = torch.vdot(spectrum.reshape(-1), dz.reshape(-1)).real.to(rho.dtype)
+        return g_x, None, None, g_rho
+
+
+def real_data_consistency(x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor,
+                          rho: torch.Tensor) -> torch.Tensor:
+    """:func:`data_consistency` for real images with the real part kept, as real-parts tensors:
+    x_t real (B, 1, H, W) or None for zeros, y complex (B, H, W), ρ a 0-dim tensor → real
+    (B, 1, H, W), i.e. ``data_consistency(x_t, y, mask, ρ).real`` with fewer operations (one
+    autograd node). Gradients reach x_t and ρ (y and the mask take the composed path)."""
+    if y.requires_grad or mask.requires_grad:
+        x_c = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], False)
+        return data_consistency(x_c, y, mask, rho).real.unsqueeze(1)
+    return _RealDataConsistency.apply(x_t, y, mask, rho)
+
+
 def replace_sampled(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Noiseless data consistency ``ifft2c((1 − M) ⊙ fft2c(x) + y)``: the ρ → 0 limit of
     :func:`data_consistency` (the sampled k-space of x is replaced by the measurements y, the
@@ -269,6 +316,52 @@ def feature_descriptor(a: torch.Tensor, v: torch.Tensor | float,
     return t.clamp(0.0, 1.0)
 
 
+class _Refine(torch.autograd.Function):
+    """R step with T a constant map of its (detached) input image: x_t = u + T ⊙ (x − u), with
+    T's derivative with respect to V written out (the same as autograd through
+    :func:`feature_descriptor`, clamps and absolute values included)."""
+
+    @staticmethod
+    def forward(ctx, x, u, v, kernel, from_x):  # noqa: D102
+        a = (x if from_x else u).detach()
+        b = separable_filter(a, kernel.to(a.dtype))
+        c = v.detach().to(a.dtype).abs()
+        if moments_kernel.available(a):  # one CPU pass for all of the below
+            t, out, slope = moments_kernel.refine(a, b, x, u, c, BOX_SIZE,
+                                                  ctx.needs_input_grad[2])
+            ctx.save_for_backward(t, slope, v)
+            ctx.mark_non_differentiable(t)
+            return out, t
+        stats = separable_filter(torch.cat([a, b, a * a, b * b, a * b], dim=1), box_kernel())
+        mu_a, mu_b, aa, bb, ab = stats.split(1, dim=1)
+        cov, var = ab - mu_a * mu_b, (aa - mu_a * mu_a) + (bb - mu_b * mu_b)
+        den = var + c
+        tiny = torch.finfo(a.dtype).tiny
+        ratio = (2 * cov + c) / den.clamp_min(tiny)
+        t = 1.0 - ratio.abs()
+        diff = x.detach() - u.detach()
+        slope = None
+        if ctx.needs_input_grad[2]:  # ∂T/∂|V| (times x − u) where neither clamp is active
+            slope = ((den >= tiny) * ratio - 1.0) / den.clamp_min(tiny)
+            slope *= ratio.sgn() * ((t >= 0) & (t <= 1))
+            slope *= diff
+        t = t.clamp_(0.0, 1.0)
+        out = torch.addcmul(u.detach(), t, diff)
+        ctx.save_for_backward(t, slope, v)
+        ctx.mark_non_differentiable(t)
+        return out, t
+
+    @staticmethod
+    def backward(ctx, grad, _grad_t):  # noqa: D102
+        t, slope_diff, v = ctx.saved_tensors
+        g_x = grad * t
+        g_u = grad - g_x
+        g_v = None
+        if ctx.needs_input_grad[2]:
+            g_v = (torch.vdot(grad.reshape(-1), slope_diff.reshape(-1)) * v.sgn()).to(v.dtype)
+        return g_x, g_u, g_v, None, None
+
+
 class FeatureRefinement(nn.Module):
     """R module: ``x_t = u + T ⊙ (x − u)`` with a trainable V (paper Eq. (11)), init 0.008.
 
@@ -292,6 +385,8 @@ class FeatureRefinement(nn.Module):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x, u real (B, 1, H, W) → (x_t, T), both (B, 1, H, W)."""
+        if self.descriptor_grad == "v":  # one node (same values as the composed ops below)
+            return _Refine.apply(x, u, self.v, self.kernel, self.descriptor_input == "x")
         a = x if self.descriptor_input == "x" else u
         if self.descriptor_grad == "v":
             a = a.detach()

@@ -151,3 +151,26 @@ def test_fused_cnn_block_equals_composed_ops(dtype, monkeypatch):
     for got, want in zip(fast_grads, slow_grads, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         torch.testing.assert_close(got, want, **tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_refinement_kernel_equals_torch_path(dtype, monkeypatch):
+    """The one-pass CPU R step (moments_kernel.refine) = the torch ops of other devices."""
+    from ifrnet.layers import FeatureRefinement
+
+    rng = np.random.default_rng(7)
+    x = torch.tensor(rng.random((2, 1, 30, 27)), dtype=dtype, requires_grad=True)
+    u = torch.tensor(rng.random((2, 1, 30, 27)), dtype=dtype, requires_grad=True)
+    module = FeatureRefinement(v=0.008).to(dtype)
+    g = torch.tensor(rng.standard_normal((2, 1, 30, 27)), dtype=dtype)
+
+    def run():
+        out, t = module(x, u)
+        return (out, t, *torch.autograd.grad((out * g).sum(), (x, u, module.v)))
+
+    fast = run()
+    monkeypatch.setattr(moments_kernel, "available", lambda a: False)
+    slow = run()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
+    for got, want in zip(fast, slow, strict=True):
+        torch.testing.assert_close(got, want, **tol)

@@ -40,8 +40,8 @@ from ifrnet.layers import (
     data_consistency,
     dct_filters,
     from_parts,
-    keep_real,
     network_mask,
+    real_data_consistency,
     to_parts,
 )
 
@@ -133,10 +133,17 @@ class IFRNet(nn.Module):
         self.rho = nn.Parameter(torch.full((stages + 1,), float(rho)))
         self.stages = stages
 
-    def _x_step(self, x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                n: int) -> torch.Tensor:
-        x = data_consistency(x_t, y, mask, self.rho[n])
-        return x if self.complex_data else keep_real(x)
+    def _x_parts(self, x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor,
+                 n: int) -> torch.Tensor:
+        """X step on real parts: x_t real (P, 1, H, W) or None (zeros) → real (P, 1, H, W)."""
+        if not self.complex_data:  # real data: one node, no complex images in between
+            return real_data_consistency(x_t, y, mask, self.rho[n])
+        x_t = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], True)
+        return to_parts(data_consistency(x_t, y, mask, self.rho[n]), True).unsqueeze(1)
+
+    def _complex(self, parts: torch.Tensor) -> torch.Tensor:
+        """Real parts (P, 1, H, W) → complex (B, H, W) (imaginary part zero for real data)."""
+        return from_parts(parts[:, 0], self.complex_data)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False,
                 return_stages: bool = False):
@@ -146,19 +153,17 @@ class IFRNet(nn.Module):
         N stage outputs (the X step after stage n, n = 1..N; the last is the output itself).
         """
         mask = network_mask(kspace, mask)
-        x_t = torch.zeros_like(kspace)
+        x_t = None  # real parts (P, 1, H, W) between stages; None: zeros
         maps, stages = [], []
         for n in range(self.stages):
-            x = self._x_step(x_t, kspace, mask, n)
+            x_parts = self._x_parts(x_t, kspace, mask, n)
             if return_stages and n > 0:
-                stages.append(x)
-            x_parts = to_parts(x, self.complex_data).unsqueeze(1)
+                stages.append(self._complex(x_parts))
             u = self.z[0 if len(self.z) == 1 else n](x_parts)
-            refined, t = self.r[n](x_parts, u)
-            x_t = from_parts(refined.squeeze(1), self.complex_data)
+            x_t, t = self.r[n](x_parts, u)
             if return_maps:
                 maps.append(t[: kspace.shape[0], 0].detach())
-        out = self._x_step(x_t, kspace, mask, self.stages)
+        out = self._complex(self._x_parts(x_t, kspace, mask, self.stages))
         extras = ([maps] if return_maps else []) + ([stages + [out]] if return_stages else [])
         return (out, *extras) if extras else out
 
