@@ -3,7 +3,8 @@
     c1 = w1 ∗ u + b1,  h = PLF(c1),  c2 = w2 ∗ h + b2,  out = η1·u + η2·x − c2
 
 (zero-padded 'same' correlations). Forward and backward run the numba kernels of
-:mod:`ifrnet.conv_kernel` and :mod:`ifrnet.plf` on numpy arrays one after the other, so a block
+:mod:`ifrnet.conv_kernel` and :mod:`ifrnet.plf` on numpy arrays one after the other (the first
+correlation and the PLF in one kernel, :func:`_correlate_plf`), so a block
 costs one autograd node instead of about ten (convolutions, PLF, pads, the η combination and
 their backward nodes), and no image is padded or copied between them. The composition of
 :func:`ifrnet.layers.conv2d_same` and :func:`ifrnet.plf.plf` stays the reference and the path
@@ -17,6 +18,41 @@ import torch
 
 from ifrnet import conv_kernel
 from ifrnet import plf as plf_module
+
+if plf_module.numba is not None:
+    numba = plf_module.numba
+
+    @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
+    def _correlate_plf(x, w, bias, q, d, inv, one, c1, h):  # pragma: no cover - numba
+        # c1 = conv_kernel._correlate(x, w, bias) (zero padding) and h = PLF(c1) row by row,
+        # the PLF as plf._forward_kernel computes it (channel o of c1 uses q[o])
+        batch, channels, rows, wd = x.shape
+        out_ch, _, size, _ = w.shape
+        top, top_value = np.uint32(q.shape[1] - 2), (inv + inv) - one
+        for job in numba.prange(batch * rows):
+            row = job % rows
+            b = job // rows
+            buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
+            conv_kernel._padded_rows(x, b, row, size, False, buf)
+            acc = np.empty(wd, dtype=x.dtype)
+            for o in range(out_ch):
+                acc[:] = bias[o]
+                for c in range(channels):
+                    for a in range(size):
+                        src = buf[c, a]
+                        for k in range(size):
+                            tap = w[o, c, a, k]
+                            for j in range(wd):
+                                acc[j] += tap * src[j + k]
+                c1[b, o, row] = acc
+                qc, dc, hr = q[o], d[o], h[b, o, row]
+                for m in range(wd):
+                    v = acc[m]
+                    vc = min(max(v, -one), one)
+                    t = (vc + one) * inv
+                    floor = min(np.floor(t), top_value)
+                    i = min(np.uint32(np.int32(floor)), top)
+                    hr[m] = qc[i] + (t - floor) * dc[i] + (v - vc)
 
 
 def available(u: torch.Tensor) -> bool:
@@ -43,12 +79,10 @@ class _Block(torch.autograd.Function):
         w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
         scalar = un.dtype.type
         e1, e2 = scalar(eta1.item()), scalar(eta2.item())
-        c1 = conv_kernel.correlate_array(un, w1n, b1n, False)
-        planes = c1.shape[0] * c1.shape[1]
+        c1 = np.empty((un.shape[0], w1n.shape[0], *un.shape[2:]), dtype=un.dtype)
         h = np.empty_like(c1)
         qd, dd, inv, one = plf_module._tables(q, dtype)
-        plf_module._forward_kernel(c1.reshape(planes, -1), qd, dd, inv, one,
-                                   h.reshape(planes, -1))
+        _correlate_plf(un, w1n, b1n, qd, dd, inv, one, c1, h)
         c2 = conv_kernel.correlate_array(h, w2n, b2n, False)
         out = e1 * un
         out += e2 * xn
