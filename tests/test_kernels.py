@@ -86,23 +86,27 @@ def test_descriptor_kernel_and_library_path_agree():
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("network", ["ifrnet", "admmnet"])
+@pytest.mark.parametrize("network", ["ifrnet", "ifrnet-real", "admmnet"])
 def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     """The path other devices (CUDA) take — torch ops only — gives the CPU kernels' output and
-    gradients for a whole network (float64, perturbed weights, complex data)."""
+    gradients for a whole network (float64, perturbed weights, complex data; IFR-Net also real
+    data, whose X and R steps are single autograd nodes)."""
     from baselines.admmnet import ADMMNet
+    from ifrnet import block_kernel
     from ifrnet import plf as plf_module
     from ifrnet.fourier import fft2c
     from ifrnet.models.ifrnet import IFRNet
 
     torch.manual_seed(0)
-    build = ((lambda: IFRNet(stages=2, blocks=2, complex_data=True)) if network == "ifrnet"
-             else (lambda: ADMMNet(stages=2, complex_data=True)))
+    build = ((lambda: IFRNet(stages=2, blocks=2, complex_data=network == "ifrnet"))
+             if network.startswith("ifrnet") else (lambda: ADMMNet(stages=2, complex_data=True)))
     net = build().double()
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.02 * torch.randn_like(p))
     image = torch.randn(1, 24, 20, dtype=torch.complex128)
+    if network == "ifrnet-real":
+        image = image.real.to(torch.complex128)
     mask = (torch.rand(24, 20) < 0.5).double()
     kspace = fft2c(image) * mask
 
@@ -111,7 +115,7 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
         return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
 
     fast, fast_grads = run()
-    for module in (conv_kernel, moments_kernel):
+    for module in (conv_kernel, moments_kernel, block_kernel):
         monkeypatch.setattr(module, "available", lambda x: False)
     monkeypatch.setattr(plf_module, "_use_kernel", lambda x: False)
     slow, slow_grads = run()
