@@ -60,8 +60,13 @@ def filter_response(filters: torch.Tensor, shape: tuple[int, int]) -> torch.Tens
     return fft2c(from_parts(centred, complex_data=False)) * (h * w) ** 0.5
 
 
-def admm_x_step(y: torch.Tensor, mask: torch.Tensor, response: torch.Tensor, rho: torch.Tensor,
-                z_minus_beta: torch.Tensor | None) -> torch.Tensor:
+def admm_x_step(
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    response: torch.Tensor,
+    rho: torch.Tensor,
+    z_minus_beta: torch.Tensor | None,
+) -> torch.Tensor:
     """The closed-form X step. y complex (B, H, W); mask (B, H, W) or (H, W); response (L, H, W);
     rho (L,); z_minus_beta complex or real (B, L, H, W) or None (zero). Returns complex (B, H, W).
     """
@@ -83,9 +88,14 @@ def weighted_autocorrelation(filters: torch.Tensor, rho: torch.Tensor) -> torch.
     return (rho.view(-1, 1, 1).to(auto.dtype) * auto).sum(0)
 
 
-def admm_x_step_spatial(y: torch.Tensor, mask: torch.Tensor, filters: torch.Tensor,
-                        rho: torch.Tensor, z_minus_beta: torch.Tensor | None,
-                        complex_data: bool) -> torch.Tensor:
+def admm_x_step_spatial(
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    filters: torch.Tensor,
+    rho: torch.Tensor,
+    z_minus_beta: torch.Tensor | None,
+    complex_data: bool,
+) -> torch.Tensor:
     """:func:`admm_x_step` with the filters' circular convolutions in image space.
 
     y complex (B, H, W); mask (B, H, W) or (H, W); filters (L, f, f); rho (L,); z_minus_beta
@@ -114,17 +124,27 @@ class ADMMNet(nn.Module):
     complex (imaginary part zero for real data).
     """
 
-    def __init__(self, stages: int = 15, filters: int = 8, filter_size: int = 3,
-                 plf_points: int = 101, rho: float = 0.2, eta: float = 1.6,
-                 threshold: float = 0.05, complex_data: bool = False,
-                 spectral: bool = False) -> None:
+    def __init__(
+        self,
+        stages: int = 15,
+        filters: int = 8,
+        filter_size: int = 3,
+        plf_points: int = 101,
+        rho: float = 0.2,
+        eta: float = 1.6,
+        threshold: float = 0.05,
+        complex_data: bool = False,
+        spectral: bool = False,
+    ) -> None:
         super().__init__()
         if not isinstance(stages, int) or stages < 1:
             raise ValueError(f"stages must be a positive integer, got {stages!r}")
         if filters != filter_size**2 - 1:
-            raise ValueError(f"ADMM-Net initialises its {filters} filters from the "
-                             f"{filter_size**2 - 1} non-DC DCT bases: use filters = "
-                             f"{filter_size**2 - 1}")
+            raise ValueError(
+                f"ADMM-Net initialises its {filters} filters from the "
+                f"{filter_size**2 - 1} non-DC DCT bases: use filters = "
+                f"{filter_size**2 - 1}"
+            )
         self.stages, self.complex_data, self.spectral = stages, complex_data, spectral
         base = dct_filters(filter_size)[:, 0]
         # X layers have their own filters H (stages + 1 of them), C layers theirs D (paper:
@@ -133,8 +153,9 @@ class ADMMNet(nn.Module):
         self.c_filters = nn.ParameterList(nn.Parameter(base.clone()) for _ in range(stages))
         self.rho = nn.Parameter(torch.full((stages + 1, filters), float(rho)))
         self.eta = nn.Parameter(torch.full((stages, filters), float(eta)))
-        self.plf = nn.ModuleList(PiecewiseLinear(filters, plf_points, threshold)
-                                 for _ in range(stages))
+        self.plf = nn.ModuleList(
+            PiecewiseLinear(filters, plf_points, threshold) for _ in range(stages)
+        )
 
     def _x(self, y, mask, n: int, zb) -> torch.Tensor:
         """X layer n; zb = z − β as real parts (P, L, H, W) or None."""

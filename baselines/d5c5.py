@@ -50,12 +50,15 @@ class Cascade(nn.Module):
 class D5C5(nn.Module):
     """``cascades`` × (CNN of ``depth`` convolutions + data consistency); D5-C5 by default."""
 
-    def __init__(self, cascades: int = 5, depth: int = 5, filters: int = 64,
-                 complex_data: bool = False) -> None:
+    def __init__(
+        self, cascades: int = 5, depth: int = 5, filters: int = 64, complex_data: bool = False
+    ) -> None:
         super().__init__()
         if cascades < 1 or depth < 2 or filters < 1:
-            raise ValueError(f"D5C5 needs cascades ≥ 1, depth ≥ 2, filters ≥ 1; got "
-                             f"{cascades}, {depth}, {filters}")
+            raise ValueError(
+                f"D5C5 needs cascades ≥ 1, depth ≥ 2, filters ≥ 1; got "
+                f"{cascades}, {depth}, {filters}"
+            )
         self.cascades = nn.ModuleList(Cascade(depth, filters) for _ in range(cascades))
         self.complex_data = complex_data
 

@@ -36,8 +36,9 @@ def dct_dictionary(size: int) -> np.ndarray:
     return np.kron(basis, basis)
 
 
-def classify_patches(guide: np.ndarray, index: np.ndarray, directions: int,
-                     smooth_level: float) -> np.ndarray:
+def classify_patches(
+    guide: np.ndarray, index: np.ndarray, directions: int, smooth_level: float
+) -> np.ndarray:
     """Class per patch (G,): 0 smooth, 1..directions by structure-tensor orientation.
 
     guide (H, W) real; index (G, P²) flat pixel indices of the patches.
@@ -52,8 +53,9 @@ def classify_patches(guide: np.ndarray, index: np.ndarray, directions: int,
     return classes
 
 
-def learn_orthogonal_dictionary(samples: np.ndarray, init: np.ndarray, keep: int,
-                                iterations: int) -> np.ndarray:
+def learn_orthogonal_dictionary(
+    samples: np.ndarray, init: np.ndarray, keep: int, iterations: int
+) -> np.ndarray:
     """Orthogonal D (n, n) minimising ‖P − D A‖ with ``keep``-sparse columns of A.
 
     samples (N, n) real, one patch per row; alternates hard sparse coding A = top_k(Dᵀ p) and
@@ -62,15 +64,22 @@ def learn_orthogonal_dictionary(samples: np.ndarray, init: np.ndarray, keep: int
     d = init
     for _ in range(iterations):
         codes = samples @ d
-        cutoff = -np.partition(-np.abs(codes), keep - 1, axis=1)[:, keep - 1:keep]
+        cutoff = -np.partition(-np.abs(codes), keep - 1, axis=1)[:, keep - 1 : keep]
         codes[np.abs(codes) < cutoff] = 0.0
         u, _, vt = np.linalg.svd(samples.T @ codes)
         d = u @ vt
     return d
 
 
-def fdlcp_frame(guide: np.ndarray, size: int = 8, stride: int = 4, directions: int = 8,
-                smooth_level: float = 0.1, keep: int = 8, learn_iter: int = 5) -> PatchFrame:
+def fdlcp_frame(
+    guide: np.ndarray,
+    size: int = 8,
+    stride: int = 4,
+    directions: int = 8,
+    smooth_level: float = 0.1,
+    keep: int = 8,
+    learn_iter: int = 5,
+) -> PatchFrame:
     """The FDLCP operator for a guide image (H, W): classify patches, learn one orthogonal
     dictionary per class, analyse each patch with its class's dictionary."""
     index = patch_indices(reference_corners(guide.shape, stride), guide.shape, size)
@@ -81,8 +90,11 @@ def fdlcp_frame(guide: np.ndarray, size: int = 8, stride: int = 4, directions: i
     for c in np.unique(classes):
         own = patches[classes == c]
         samples = np.concatenate([own.real, own.imag]) if np.iscomplexobj(own) else own
-        learned = (learn_orthogonal_dictionary(samples, init, keep, learn_iter)
-                   if len(own) >= size * size else init)
+        learned = (
+            learn_orthogonal_dictionary(samples, init, keep, learn_iter)
+            if len(own) >= size * size
+            else init
+        )
         dictionaries[c] = learned.astype(np.float32)
 
     def apply(p: np.ndarray, transpose: bool) -> np.ndarray:
@@ -92,25 +104,45 @@ def fdlcp_frame(guide: np.ndarray, size: int = 8, stride: int = 4, directions: i
             out[sel] = p[sel] @ (d.T if transpose else d)
         return out
 
-    return PatchFrame(guide.shape, index[:, None], lambda p: apply(p, False),
-                      lambda c: apply(c, True))
+    return PatchFrame(
+        guide.shape, index[:, None], lambda p: apply(p, False), lambda c: apply(c, True)
+    )
 
 
 class FDLCP(PatchADMM):
     """FDLCP reconstruction with λ (``lam``), ρ (``rho``) and the constants of the module
     docstring."""
 
-    def __init__(self, real: bool = False, lam: float = 0.01, rho: float = 0.5, outer: int = 4,
-                 inner: int = 15, patch: int = 8, stride: int = 4, directions: int = 8,
-                 smooth_level: float = 0.1, keep: int = 8, learn_iter: int = 5,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        real: bool = False,
+        lam: float = 0.01,
+        rho: float = 0.5,
+        outer: int = 4,
+        inner: int = 15,
+        patch: int = 8,
+        stride: int = 4,
+        directions: int = 8,
+        smooth_level: float = 0.1,
+        keep: int = 8,
+        learn_iter: int = 5,
+        device: str = "cpu",
+    ) -> None:
         super().__init__(real, lam, rho, outer, inner)
         if not 1 <= stride <= patch or directions < 1 or not 1 <= keep <= patch * patch:
-            raise ValueError(f"FDLCP needs 1 ≤ stride ≤ patch, directions ≥ 1 and "
-                             f"1 ≤ keep ≤ patch²; got stride={stride}, patch={patch}, "
-                             f"directions={directions}, keep={keep}")
-        self.settings = dict(size=patch, stride=stride, directions=directions,
-                             smooth_level=smooth_level, keep=keep, learn_iter=learn_iter)
+            raise ValueError(
+                f"FDLCP needs 1 ≤ stride ≤ patch, directions ≥ 1 and "
+                f"1 ≤ keep ≤ patch²; got stride={stride}, patch={patch}, "
+                f"directions={directions}, keep={keep}"
+            )
+        self.settings = dict(
+            size=patch,
+            stride=stride,
+            directions=directions,
+            smooth_level=smooth_level,
+            keep=keep,
+            learn_iter=learn_iter,
+        )
 
     def frame(self, guide: np.ndarray) -> PatchFrame:
         """Ψ for a guide image (H, W)."""

@@ -79,8 +79,7 @@ def wavelet_shrink(x: torch.Tensor, lam: float, wave_name: str = "db4") -> torch
 
     transform = sp.linop.Wavelet(tuple(x.shape[-2:]), wave_name=wave_name)
     images = x[:, 0].detach().cpu().numpy().astype(np.float64)
-    out = np.stack([transform.H(sp.thresh.soft_thresh(lam, transform(img))).real
-                    for img in images])
+    out = np.stack([transform.H(sp.thresh.soft_thresh(lam, transform(img))).real for img in images])
     return torch.from_numpy(out).to(dtype=x.dtype, device=x.device).unsqueeze(1)
 
 
@@ -93,14 +92,24 @@ class IFRCS(Method):
 
     stop_param: ClassVar[str] = "max_iter"
 
-    def __init__(self, real: bool = False, lam: float = 0.02, rho: float = 0.1,
-                 v: float = 0.01, max_iter: int = 100, tol: float = 1e-4,
-                 denoiser: str = "dct", device: str = "cpu",
-                 track_objective: bool = False) -> None:
+    def __init__(
+        self,
+        real: bool = False,
+        lam: float = 0.02,
+        rho: float = 0.1,
+        v: float = 0.01,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        denoiser: str = "dct",
+        device: str = "cpu",
+        track_objective: bool = False,
+    ) -> None:
         super().__init__(real=real)
         if lam < 0 or rho <= 0 or max_iter < 1 or tol < 0:
-            raise ValueError(f"IFR-CS needs lam ≥ 0, rho > 0, max_iter ≥ 1, tol ≥ 0; got "
-                             f"lam={lam}, rho={rho}, max_iter={max_iter}, tol={tol}")
+            raise ValueError(
+                f"IFR-CS needs lam ≥ 0, rho > 0, max_iter ≥ 1, tol ≥ 0; got "
+                f"lam={lam}, rho={rho}, max_iter={max_iter}, tol={tol}"
+            )
         if denoiser not in DENOISERS:
             raise ValueError(f"IFR-CS denoiser must be one of {DENOISERS}, got {denoiser!r}")
         self.denoiser = denoiser
@@ -110,8 +119,9 @@ class IFRCS(Method):
         self.history: list[np.ndarray] = []
         self.iterations = 0
 
-    def objective(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                  frame: torch.Tensor) -> np.ndarray:
+    def objective(
+        self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor
+    ) -> np.ndarray:
         """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ per image, (B,)."""
         fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
         parts = to_parts(x, not self.real).unsqueeze(1)
@@ -124,8 +134,9 @@ class IFRCS(Method):
         return self.reconstruct_stops(kspace, mask, [self.max_iter])[self.max_iter]
 
     @torch.no_grad()
-    def reconstruct_stops(self, kspace: np.ndarray, mask: np.ndarray,
-                          stops: Sequence[int]) -> dict[int, np.ndarray]:
+    def reconstruct_stops(
+        self, kspace: np.ndarray, mask: np.ndarray, stops: Sequence[int]
+    ) -> dict[int, np.ndarray]:
         """{k: the result with ``max_iter = k``} for each k in ``stops`` (k ≤ ``max_iter``),
         from one run of max(stops) iterations; images complex64 (B, H, W)."""
         if not stops or min(stops) < 1 or max(stops) > self.max_iter:

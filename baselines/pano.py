@@ -37,8 +37,7 @@ def haar_matrix(n: int) -> np.ndarray:
     return h
 
 
-def _grid_box_sums(values: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                   size: int) -> np.ndarray:
+def _grid_box_sums(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
     """Σ of values (n, H, W) over the size×size circular boxes whose top-left corners form the
     grid rows × cols → (n, len(rows) · len(cols)), by cumulative sums along each axis."""
     n, h, w = values.shape
@@ -52,8 +51,7 @@ def _grid_box_sums(values: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     return (cum[:, :, cols + size] - cum[:, :, cols]).reshape(n, -1)
 
 
-def block_match(guide: np.ndarray, size: int, stride: int, window: int,
-                group: int) -> np.ndarray:
+def block_match(guide: np.ndarray, size: int, stride: int, window: int, group: int) -> np.ndarray:
     """Top-left corners (G, Q, 2) of the ``group`` patches nearest to each reference patch of
     ``guide`` (H, W) real, nearest first; the reference itself is always first."""
     shape = guide.shape
@@ -65,9 +63,9 @@ def block_match(guide: np.ndarray, size: int, stride: int, window: int,
         raise ValueError(f"group {group} exceeds the {len(offsets)} candidates of window {window}")
     dist = np.empty((len(offsets), len(refs)))
     for start in range(0, len(offsets), 64):
-        chunk = offsets[start:start + 64]
+        chunk = offsets[start : start + 64]
         shifted = np.stack([np.roll(guide, (-dy, -dx), axis=(0, 1)) for dy, dx in chunk])
-        dist[start:start + 64] = _grid_box_sums((shifted - guide) ** 2, rows, cols, size)
+        dist[start : start + 64] = _grid_box_sums((shifted - guide) ** 2, rows, cols, size)
     dist[len(offsets) // 2] = -1.0  # offset (0, 0): the reference patch leads its group
     nearest = np.argpartition(dist, group - 1, axis=0)[:group]
     order = np.argsort(np.take_along_axis(dist, nearest, 0), axis=0, kind="stable")
@@ -75,8 +73,9 @@ def block_match(guide: np.ndarray, size: int, stride: int, window: int,
     return (refs[None] + chosen).transpose(1, 0, 2) % np.array(shape)
 
 
-def pano_frame(guide: np.ndarray, size: int = 8, stride: int = 4, window: int = 10,
-               group: int = 8) -> PatchFrame:
+def pano_frame(
+    guide: np.ndarray, size: int = 8, stride: int = 4, window: int = 10, group: int = 8
+) -> PatchFrame:
     """The PANO operator for a guide image (H, W): block matching + Haar along each group."""
     haar = haar_matrix(group).astype(np.float32)
     corners = block_match(np.abs(guide), size, stride, window, group)
@@ -88,9 +87,19 @@ class PANO(PatchADMM):
     """PANO reconstruction with λ (``lam``), ρ (``rho``) and the constants of the module
     docstring."""
 
-    def __init__(self, real: bool = False, lam: float = 0.01, rho: float = 0.5, outer: int = 4,
-                 inner: int = 15, patch: int = 8, stride: int = 4, window: int = 10,
-                 group: int = 8, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        real: bool = False,
+        lam: float = 0.01,
+        rho: float = 0.5,
+        outer: int = 4,
+        inner: int = 15,
+        patch: int = 8,
+        stride: int = 4,
+        window: int = 10,
+        group: int = 8,
+        device: str = "cpu",
+    ) -> None:
         super().__init__(real, lam, rho, outer, inner)
         haar_matrix(group)
         if not 1 <= stride <= patch:

@@ -35,8 +35,9 @@ GroupTransform = Callable[[np.ndarray], np.ndarray]
 
 def reference_corners(shape: tuple[int, int], stride: int) -> np.ndarray:
     """Top-left corners (G, 2) of the reference patches: a grid with ``stride`` over the image."""
-    rows, cols = np.meshgrid(np.arange(0, shape[0], stride), np.arange(0, shape[1], stride),
-                             indexing="ij")
+    rows, cols = np.meshgrid(
+        np.arange(0, shape[0], stride), np.arange(0, shape[1], stride), indexing="ij"
+    )
     return np.stack([rows.ravel(), cols.ravel()], axis=1)
 
 
@@ -62,7 +63,8 @@ def _scatter_add(values: np.ndarray, index: np.ndarray, length: int) -> np.ndarr
     out = np.bincount(index, weights=values.real, minlength=length).astype(np.float32)
     if np.iscomplexobj(values):
         out = out + 1j * np.bincount(index, weights=values.imag, minlength=length).astype(
-            np.float32)
+            np.float32
+        )
     return out
 
 
@@ -73,8 +75,14 @@ class PatchFrame(sp.linop.Linop):
     the orthogonal group transform and its inverse (transpose) to (G, Q, P²) arrays.
     """
 
-    def __init__(self, shape: tuple[int, int], index: np.ndarray, forward: GroupTransform,
-                 backward: GroupTransform, adjoint: bool = False) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        index: np.ndarray,
+        forward: GroupTransform,
+        backward: GroupTransform,
+        adjoint: bool = False,
+    ) -> None:
         self.shape, self.index = tuple(shape), index
         self.forward, self.backward = forward, backward
         count = np.bincount(index.ravel(), minlength=shape[0] * shape[1])
@@ -97,24 +105,34 @@ class PatchFrame(sp.linop.Linop):
         return self.forward((input * self.weight).ravel()[self.index])
 
     def _adjoint_linop(self) -> PatchFrame:
-        return PatchFrame(self.shape, self.index, self.forward, self.backward,
-                          adjoint=not self.adjoint)
+        return PatchFrame(
+            self.shape, self.index, self.forward, self.backward, adjoint=not self.adjoint
+        )
 
 
 FrameBuilder = Callable[[np.ndarray], PatchFrame]
 
 
-def objective(x: np.ndarray, y: np.ndarray, mask: np.ndarray, coeffs: np.ndarray,
-              lam: float) -> float:
+def objective(
+    x: np.ndarray, y: np.ndarray, mask: np.ndarray, coeffs: np.ndarray, lam: float
+) -> float:
     """½‖M ⊙ F x − y‖² + λ‖Ψ x‖₁, given the coefficients Ψx."""
     residual = fft2c(x) * mask - y
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam * np.sum(np.abs(coeffs)))
 
 
-def patch_admm(y: np.ndarray, mask: np.ndarray, build_frame: FrameBuilder, lam: float,
-               rho: float, outer: int, inner: int, real: bool,
-               history: list[float] | None = None,
-               on_iteration: Callable[[], object] | None = None) -> np.ndarray:
+def patch_admm(
+    y: np.ndarray,
+    mask: np.ndarray,
+    build_frame: FrameBuilder,
+    lam: float,
+    rho: float,
+    outer: int,
+    inner: int,
+    real: bool,
+    history: list[float] | None = None,
+    on_iteration: Callable[[], object] | None = None,
+) -> np.ndarray:
     """ADMM for one image: y complex (H, W) sampled k-space, mask (H, W) {0,1}; returns x (H, W).
 
     The frame is built from the zero-filled image, then rebuilt from the iterate before each of
@@ -153,9 +171,11 @@ class PatchADMM(Method):
     def __init__(self, real: bool, lam: float, rho: float, outer: int, inner: int) -> None:
         super().__init__(real=real)
         if lam < 0 or rho <= 0 or outer < 1 or inner < 1:
-            raise ValueError(f"{type(self).__name__} needs lam ≥ 0, rho > 0, outer ≥ 1, "
-                             f"inner ≥ 1; got lam={lam}, rho={rho}, outer={outer}, "
-                             f"inner={inner}")
+            raise ValueError(
+                f"{type(self).__name__} needs lam ≥ 0, rho > 0, outer ≥ 1, "
+                f"inner ≥ 1; got lam={lam}, rho={rho}, outer={outer}, "
+                f"inner={inner}"
+            )
         self.lam, self.rho, self.outer, self.inner = float(lam), float(rho), int(outer), int(inner)
         self.history: list[float] = []
 
@@ -166,8 +186,23 @@ class PatchADMM(Method):
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """ADMM per image; kspace complex (B, H, W), mask (H, W)."""
         self.history = []
-        with Progress(len(kspace) * self.outer * self.inner, type(self).__name__,
-                      unit=" iterations") as bar:
-            return np.stack([patch_admm(y, mask, self.frame, self.lam, self.rho, self.outer,
-                                        self.inner, self.real, self.history, bar.update)
-                             for y in kspace])
+        with Progress(
+            len(kspace) * self.outer * self.inner, type(self).__name__, unit=" iterations"
+        ) as bar:
+            return np.stack(
+                [
+                    patch_admm(
+                        y,
+                        mask,
+                        self.frame,
+                        self.lam,
+                        self.rho,
+                        self.outer,
+                        self.inner,
+                        self.real,
+                        self.history,
+                        bar.update,
+                    )
+                    for y in kspace
+                ]
+            )

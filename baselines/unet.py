@@ -32,9 +32,12 @@ class ConvBlock(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for c_in in (in_chans, out_chans):
-            layers += [nn.Conv2d(c_in, out_chans, 3, padding=1, bias=False),
-                       nn.InstanceNorm2d(out_chans), nn.LeakyReLU(0.2),
-                       nn.Dropout2d(drop_prob)]
+            layers += [
+                nn.Conv2d(c_in, out_chans, 3, padding=1, bias=False),
+                nn.InstanceNorm2d(out_chans),
+                nn.LeakyReLU(0.2),
+                nn.Dropout2d(drop_prob),
+            ]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,9 +50,11 @@ class UpBlock(nn.Module):
 
     def __init__(self, in_chans: int, out_chans: int) -> None:
         super().__init__()
-        self.layers = nn.Sequential(nn.ConvTranspose2d(in_chans, out_chans, 2, stride=2,
-                                                       bias=False),
-                                    nn.InstanceNorm2d(out_chans), nn.LeakyReLU(0.2))
+        self.layers = nn.Sequential(
+            nn.ConvTranspose2d(in_chans, out_chans, 2, stride=2, bias=False),
+            nn.InstanceNorm2d(out_chans),
+            nn.LeakyReLU(0.2),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in, H, W) → (B, out, 2H, 2W)."""
@@ -59,8 +64,14 @@ class UpBlock(nn.Module):
 class UNet(nn.Module):
     """U-Net with ``pools`` pooling levels and ``chans`` channels at the first level."""
 
-    def __init__(self, in_chans: int = 1, out_chans: int = 1, chans: int = 32, pools: int = 4,
-                 drop_prob: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        out_chans: int = 1,
+        chans: int = 32,
+        pools: int = 4,
+        drop_prob: float = 0.0,
+    ) -> None:
         super().__init__()
         self.down = nn.ModuleList([ConvBlock(in_chans, chans, drop_prob)])
         ch = chans
@@ -75,8 +86,9 @@ class UNet(nn.Module):
             self.up_conv.append(ConvBlock(ch * 2, ch, drop_prob))
             ch //= 2
         self.up.append(UpBlock(ch * 2, ch))
-        self.up_conv.append(nn.Sequential(ConvBlock(ch * 2, ch, drop_prob),
-                                          nn.Conv2d(ch, out_chans, 1)))
+        self.up_conv.append(
+            nn.Sequential(ConvBlock(ch * 2, ch, drop_prob), nn.Conv2d(ch, out_chans, 1))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in, H, W) → (B, out, H, W) for any H, W ≥ 2^pools."""
@@ -100,8 +112,9 @@ class UNet(nn.Module):
 class UNetRecon(nn.Module):
     """Zero-filled magnitude → U-Net → magnitude image (returned as complex with zero phase)."""
 
-    def __init__(self, chans: int = 32, pools: int = 4, drop_prob: float = 0.0,
-                 complex_data: bool = False) -> None:
+    def __init__(
+        self, chans: int = 32, pools: int = 4, drop_prob: float = 0.0, complex_data: bool = False
+    ) -> None:
         super().__init__()
         self.unet = UNet(1, 1, chans, pools, drop_prob)
         self.complex_data = complex_data  # the input is a magnitude either way

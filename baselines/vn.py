@@ -58,8 +58,9 @@ def rbf_centres(n_weights: int, vmax: float) -> torch.Tensor:
 REACH = 6
 
 
-def _rbf_window(z: torch.Tensor, weight: torch.Tensor, centres: torch.Tensor,
-                sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _rbf_window(
+    z: torch.Tensor, weight: torch.Tensor, centres: torch.Tensor, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The K = 2·REACH + 1 Gaussians nearest to each element of z (B, C, H, W).
 
     Returns ``gauss`` (C, M, K), exp(−(r − d)²/2) for d = −REACH … REACH with r = z's distance
@@ -106,8 +107,9 @@ class _RBFFunction(torch.autograd.Function):
     backward recomputes the Gaussians instead of storing them."""
 
     @staticmethod
-    def forward(ctx, z: torch.Tensor, weight: torch.Tensor, centres: torch.Tensor,
-                sigma: float) -> torch.Tensor:  # noqa: D102
+    def forward(
+        ctx, z: torch.Tensor, weight: torch.Tensor, centres: torch.Tensor, sigma: float
+    ) -> torch.Tensor:  # noqa: D102
         ctx.save_for_backward(z, weight, centres)
         ctx.sigma = sigma
         gauss, rows = _rbf_window(z, weight, centres, sigma)
@@ -128,8 +130,7 @@ class _RBFFunction(torch.autograd.Function):
             slope = terms @ offsets - r.clamp(-0.5, 0.5) * terms.sum(-1)
             grad_z = _to_image(g.squeeze(-1) * slope / ctx.sigma, z)
         if ctx.needs_input_grad[1]:
-            table = gauss.new_zeros(weight.shape[0] * (weight.shape[1] + 2 * REACH),
-                                    2 * REACH + 1)
+            table = gauss.new_zeros(weight.shape[0] * (weight.shape[1] + 2 * REACH), 2 * REACH + 1)
             table.index_add_(0, rows.reshape(-1), (g * gauss).reshape(-1, 2 * REACH + 1))
             grad_w = _fold_rows(table, *weight.shape)
         return grad_z, grad_w, None, None
@@ -142,12 +143,14 @@ class RBFActivation(nn.Module):
     spacing. Weights start linear, w_{c,j} = ``init_scale`` · μ_j.
     """
 
-    def __init__(self, channels: int, n_weights: int = 31, vmax: float = 1.0,
-                 init_scale: float = 0.04) -> None:
+    def __init__(
+        self, channels: int, n_weights: int = 31, vmax: float = 1.0, init_scale: float = 0.04
+    ) -> None:
         super().__init__()
         if n_weights < 2 or vmax <= 0:
-            raise ValueError(f"RBF activations need n_weights ≥ 2 and vmax > 0; got "
-                             f"{n_weights}, {vmax}")
+            raise ValueError(
+                f"RBF activations need n_weights ≥ 2 and vmax > 0; got {n_weights}, {vmax}"
+            )
         self.n_weights, self.vmax = n_weights, float(vmax)
         self.sigma = 2 * self.vmax / (n_weights - 1)
         centres = rbf_centres(n_weights, self.vmax)
@@ -186,9 +189,17 @@ class VN(nn.Module):
     """The variational network: ``steps`` gradient steps, each with ``filters`` filters of
     ``filter_size``² and ``rbf_weights``-Gaussian activations (see the module docstring)."""
 
-    def __init__(self, steps: int = 10, filters: int = 24, filter_size: int = 11,
-                 rbf_weights: int = 31, vmax: float = 1.0, init_scale: float = 0.04,
-                 lam: float = 1.0, complex_data: bool = False) -> None:
+    def __init__(
+        self,
+        steps: int = 10,
+        filters: int = 24,
+        filter_size: int = 11,
+        rbf_weights: int = 31,
+        vmax: float = 1.0,
+        init_scale: float = 0.04,
+        lam: float = 1.0,
+        complex_data: bool = False,
+    ) -> None:
         super().__init__()
         if not isinstance(steps, int) or steps < 1 or filters < 1:
             raise ValueError(f"VN needs steps ≥ 1 and filters ≥ 1; got {steps!r}, {filters!r}")
@@ -199,8 +210,9 @@ class VN(nn.Module):
         raw = torch.randn(steps, filters, channels, filter_size, filter_size)
         raw = raw / (channels * filter_size**2) ** 0.5
         self.filters = nn.Parameter(raw - raw.mean(dim=(-2, -1), keepdim=True))
-        self.activations = nn.ModuleList(RBFActivation(filters, rbf_weights, vmax, init_scale)
-                                         for _ in range(steps))
+        self.activations = nn.ModuleList(
+            RBFActivation(filters, rbf_weights, vmax, init_scale) for _ in range(steps)
+        )
         self.lam = nn.Parameter(torch.full((steps,), float(lam)))
 
     def _channels(self, x: torch.Tensor) -> torch.Tensor:

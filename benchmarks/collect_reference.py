@@ -38,14 +38,34 @@ def training_rows(results: Path) -> tuple[list[dict], list[dict]]:
         losses = [float(row["loss"]) for row in val]
         best = min(range(len(losses)), key=losses.__getitem__)
         bench = results / "benchmarks" / "train" / dataset / mask / f"{model}.tsv"
-        minutes = (float(read_csv(bench, "\t")[0]["s"]) / 60 if bench.exists()
-                   else float(val[-1]["elapsed_s"]) / 60)
-        summary.append({"dataset": dataset, "mask": mask, "model": model,
-                        "epochs_run": len(val), "best_epoch": best + 1,
-                        "best_val_loss": f"{losses[best]:.6f}",
-                        "last_val_loss": f"{losses[-1]:.6f}", "minutes": f"{minutes:.1f}"})
-        curves += [{"dataset": dataset, "mask": mask, "model": model, "epoch": row["epoch"],
-                    "val_loss": row["loss"], "lr": row["lr"]} for row in val]
+        minutes = (
+            float(read_csv(bench, "\t")[0]["s"]) / 60
+            if bench.exists()
+            else float(val[-1]["elapsed_s"]) / 60
+        )
+        summary.append(
+            {
+                "dataset": dataset,
+                "mask": mask,
+                "model": model,
+                "epochs_run": len(val),
+                "best_epoch": best + 1,
+                "best_val_loss": f"{losses[best]:.6f}",
+                "last_val_loss": f"{losses[-1]:.6f}",
+                "minutes": f"{minutes:.1f}",
+            }
+        )
+        curves += [
+            {
+                "dataset": dataset,
+                "mask": mask,
+                "model": model,
+                "epoch": row["epoch"],
+                "val_loss": row["loss"],
+                "lr": row["lr"],
+            }
+            for row in val
+        ]
     return summary, curves
 
 

@@ -29,8 +29,12 @@ from ifrnet.methods.training import TensorTriples, TrainSettings, infer, relativ
 from ifrnet.numerics.masks import make_mask
 from ifrnet.numerics.measure import measure
 
-NETWORKS = {"ifrnet": {"stages": 9, "blocks": 2, "filters": 8}, "admmnet": {"stages": 15},
-            "d5c5": {}, "unet": {}}
+NETWORKS = {
+    "ifrnet": {"stages": 9, "blocks": 2, "filters": 8},
+    "admmnet": {"stages": 15},
+    "d5c5": {},
+    "unet": {},
+}
 
 
 def smooth_images(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -60,9 +64,16 @@ def networks() -> dict[str, dict]:
     return found
 
 
-def speed(net: torch.nn.Module, kspace: torch.Tensor, mask: torch.Tensor, target: torch.Tensor,
-          steps: int, device: str) -> tuple[float, float]:
+def speed(
+    net: torch.nn.Module,
+    kspace: torch.Tensor,
+    mask: torch.Tensor,
+    target: torch.Tensor,
+    steps: int,
+    device: str,
+) -> tuple[float, float]:
     """(training, inference) images/s on ``device``."""
+
     def sync() -> None:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -101,25 +112,32 @@ def main() -> None:
     mask = make_mask("labradial", (args.size, args.size), rate=0.2).array
     images = smooth_images(8, args.size)
     kspace = measure(images, mask, 0.0, 0, "train")
-    triples = TensorTriples(torch.from_numpy(kspace), torch.from_numpy(mask.astype(np.float32)),
-                            torch.from_numpy(images))
-    print(f"device {args.device}"
-          + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
-          + f", torch {torch.__version__}, {args.size}×{args.size}, {args.steps} steps")
+    triples = TensorTriples(
+        torch.from_numpy(kspace),
+        torch.from_numpy(mask.astype(np.float32)),
+        torch.from_numpy(images),
+    )
+    print(
+        f"device {args.device}"
+        + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
+        + f", torch {torch.__version__}, {args.size}×{args.size}, {args.steps} steps"
+    )
     print(f"{'network':10}{'trainer':>9}{'|dev−cpu|':>12}{'train img/s':>13}{'infer img/s':>13}")
     for name, params in networks().items():
         torch.manual_seed(0)
         net = build_network(name, params, complex_data=False)
-        settings = TrainSettings(epochs=1, lr=1e-4, device=args.device, progress=False,
-                                 checkpoint_every=4)
+        settings = TrainSettings(
+            epochs=1, lr=1e-4, device=args.device, progress=False, checkpoint_every=4
+        )
         with tempfile.TemporaryDirectory() as out:
             result = train(net, triples, triples, settings, out)
         status = "ok" if np.isfinite(result.best_val) else "nan"
         on_device, _ = infer(net, kspace[:2], mask, 2, args.device)
         on_cpu, _ = infer(net, kspace[:2], mask, 2, "cpu")
         diff = np.abs(on_device - on_cpu).max() / np.abs(on_cpu).max()
-        train_rate, infer_rate = speed(net, triples.kspace, triples.mask, triples.target,
-                                       args.steps, args.device)
+        train_rate, infer_rate = speed(
+            net, triples.kspace, triples.mask, triples.target, args.steps, args.device
+        )
         print(f"{name:10}{status:>9}{diff:12.1e}{train_rate:13.2f}{infer_rate:13.2f}")
 
 

@@ -57,21 +57,28 @@ def main() -> None:
     parser.add_argument("--mask", default="radial-r0.20")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml",
-                        help="the study's config (validated like the workflow's)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "config" / "config.yaml",
+        help="the study's config (validated like the workflow's)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config, ROOT / "config" / "schema.yaml")
-    split = measured_split(ROOT / paths.prepared(args.dataset, "test"),
-                           ROOT / mask_file(config, args.dataset, args.mask))
+    split = measured_split(
+        ROOT / paths.prepared(args.dataset, "test"),
+        ROOT / mask_file(config, args.dataset, args.mask),
+    )
     images, mask, kspace, real = split.images, split.mask.array, split.kspace, split.real
     checkpoint = ROOT / paths.checkpoint(args.dataset, args.mask, NOMINAL)
     tuned = ROOT / paths.tuning(args.dataset, args.mask, "ifrcs")
     ifrcs_spec = config["models"]["ifrcs"]
     converged = {**ifrcs_spec["params"], **read_tuned(tuned), "max_iter": 2000, "tol": 1e-6}
     methods = {
-        "IFR-Net": build_method(config["models"][NOMINAL], real, checkpoint=checkpoint,
-                                batch_size=len(images)),
+        "IFR-Net": build_method(
+            config["models"][NOMINAL], real, checkpoint=checkpoint, batch_size=len(images)
+        ),
         "IFR-CS (study settings)": build_method(ifrcs_spec, real, tuned=tuned),
         "IFR-CS (to convergence)": resolve(ifrcs_spec["method"])(real=real, **converged),
     }
@@ -81,13 +88,18 @@ def main() -> None:
         psnr = float(np.mean([evaluate(r, t)["psnr"] for r, t in zip(out, images, strict=True)]))
         iters = getattr(method, "iterations", None)
         rows[name] = (seconds, psnr, iters)
-        print(f"{name:26s} {seconds * 1000:9.1f} ms/image  PSNR {psnr:6.2f} dB"
-              + (f"  ({iters} iterations)" if iters else ""), flush=True)
+        print(
+            f"{name:26s} {seconds * 1000:9.1f} ms/image  PSNR {psnr:6.2f} dB"
+            + (f"  ({iters} iterations)" if iters else ""),
+            flush=True,
+        )
     fast = rows["IFR-Net"][0]
     for name in ("IFR-CS (study settings)", "IFR-CS (to convergence)"):
         seconds, psnr, _ = rows[name]
-        print(f"IFR-Net is {seconds / fast:6.1f}× faster than {name}, "
-              f"{rows['IFR-Net'][1] - psnr:+.2f} dB")
+        print(
+            f"IFR-Net is {seconds / fast:6.1f}× faster than {name}, "
+            f"{rows['IFR-Net'][1] - psnr:+.2f} dB"
+        )
 
 
 if __name__ == "__main__":

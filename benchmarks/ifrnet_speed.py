@@ -42,9 +42,11 @@ def worker(network: str, threads: int, size: int, foreach: bool) -> None:
     torch.set_num_threads(threads)
     if network == "IFR-Net":
         from ifrnet.methods.ifrnet import IFRNet
+
         net = IFRNet(stages=9, blocks=2, filters=8)
     else:
         from baselines.admmnet import ADMMNet
+
         net = ADMMNet(stages=15)
     gen = torch.Generator().manual_seed(0)
     images = F.avg_pool2d(torch.rand(4, 1, size, size, generator=gen), 9, 1, 4)[:, 0]
@@ -87,12 +89,21 @@ class Worker:
         env = dict(os.environ, PYTHONPATH=str(source))
         if source != ROOT:  # numba's cache of the exported code goes with it
             env["NUMBA_CACHE_DIR"] = str(source / ".numba")
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", network,
-                   "--threads", str(args.threads), "--size", str(args.size)]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            network,
+            "--threads",
+            str(args.threads),
+            "--size",
+            str(args.size),
+        ]
         if foreach:
             command.append("--foreach")
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, env=env, cwd=source)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=source
+        )
 
     def ask(self, line: str) -> object:
         self.process.stdin.write(line + "\n")
@@ -110,19 +121,27 @@ class Worker:
 
 def export(reference: str, destination: Path) -> None:
     """Extract the ``ifrnet`` and ``baselines`` packages of commit ``reference``."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", reference, "ifrnet",
-                              "baselines"], capture_output=True, check=False)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", reference, "ifrnet", "baselines"],
+        capture_output=True,
+        check=False,
+    )
     if archive.returncode:
-        raise SystemExit(f"cannot export {reference!r} with git archive (a clone with history "
-                         f"is needed): {archive.stderr.decode().strip()}")
+        raise SystemExit(
+            f"cannot export {reference!r} with git archive (a clone with history "
+            f"is needed): {archive.stderr.decode().strip()}"
+        )
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(destination, filter="data")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", default="3700967",
-                        help="commit to compare against (default: before issue 17's kernels)")
+    parser.add_argument(
+        "--reference",
+        default="3700967",
+        help="commit to compare against (default: before issue 17's kernels)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=4, help="steps per round and mode")
@@ -135,22 +154,27 @@ def main() -> None:
         return
     import numpy as np
 
-    print(f"{args.size}×{args.size}, {args.threads} threads, {args.rounds} rounds × "
-          f"{args.steps} steps, batch 1; images/s; reference = {args.reference}")
+    print(
+        f"{args.size}×{args.size}, {args.threads} threads, {args.rounds} rounds × "
+        f"{args.steps} steps, batch 1; images/s; reference = {args.reference}"
+    )
     print(f"{'':24}{'train':>9}{'infer':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "reference"
         export(args.reference, old)
         for network in NETWORKS:
             # the reference ran a per-parameter Adam; ours uses the multi-tensor one
-            workers = {"before": Worker(old, network, args, foreach=False),
-                       "ours": Worker(ROOT, network, args, foreach=True)}
+            workers = {
+                "before": Worker(old, network, args, foreach=False),
+                "ours": Worker(ROOT, network, args, foreach=True),
+            }
             outputs = {}
             for name, w in workers.items():
                 w.ask(f"check {tmp}/{name}.npy")
                 outputs[name] = np.load(f"{tmp}/{name}.npy")
-            error = np.abs(outputs["ours"] - outputs["before"]).max() / np.abs(
-                outputs["before"]).max()
+            error = (
+                np.abs(outputs["ours"] - outputs["before"]).max() / np.abs(outputs["before"]).max()
+            )
             seconds = {name: [0.0, 0.0] for name in workers}
             for r in range(args.rounds + 1):
                 for name, w in workers.items():
@@ -160,15 +184,18 @@ def main() -> None:
                         seconds[name][1] += infer
             for w in workers.values():
                 w.close()
-            rates = {name: [args.rounds * args.steps / s for s in pair]
-                     for name, pair in seconds.items()}
+            rates = {
+                name: [args.rounds * args.steps / s for s in pair] for name, pair in seconds.items()
+            }
             label = "N=9 K=2 L=8" if network == "IFR-Net" else "15 stages"
             print(f"{network} {label}")
             for name in workers:
                 print(f"{'  ' + name:24}{rates[name][0]:9.2f}{rates[name][1]:9.2f}")
             ratio = [rates["ours"][k] / rates["before"][k] for k in (0, 1)]
-            print(f"{'  ratio':24}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
-                  f"(max |ours − before| / max |before| = {error:.1e})")
+            print(
+                f"{'  ratio':24}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
+                f"(max |ours − before| / max |before| = {error:.1e})"
+            )
 
 
 if __name__ == "__main__":

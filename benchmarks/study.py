@@ -49,9 +49,15 @@ def job_table(results: Path) -> pd.DataFrame:
         rule = tsv.relative_to(results / "benchmarks").parts[0]
         last = pd.read_csv(tsv, sep="\t").iloc[-1]
         rss = pd.to_numeric(last.get("max_rss"), errors="coerce")
-        rows.append({"rule": rule, "job": str(tsv.relative_to(results / "benchmarks"))[:-4],
-                     "wall_s": float(last["s"]), "cpu_s": float(last.get("cpu_time", np.nan)),
-                     "max_rss_mb": float(rss) if pd.notna(rss) else np.nan})
+        rows.append(
+            {
+                "rule": rule,
+                "job": str(tsv.relative_to(results / "benchmarks"))[:-4],
+                "wall_s": float(last["s"]),
+                "cpu_s": float(last.get("cpu_time", np.nan)),
+                "max_rss_mb": float(rss) if pd.notna(rss) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -90,8 +96,14 @@ def method_speeds(results: Path, config: dict) -> pd.DataFrame:
         with h5py.File(recon, "r") as f:
             per_image = float(f.attrs["seconds_per_image"])
         entry = config["models"][model]
-        row = {"model": model, "method": entry["method"], "dataset": dataset, "mask": mask,
-               "infer_s_per_image": per_image, "train_img_per_s": np.nan}
+        row = {
+            "model": model,
+            "method": entry["method"],
+            "dataset": dataset,
+            "mask": mask,
+            "infer_s_per_image": per_image,
+            "train_img_per_s": np.nan,
+        }
         source = training_dataset(config, dataset)
         log = under(results, paths.train_log(source, mask, model))
         if "train" in entry and log.exists():  # trained here (not published weights)
@@ -106,25 +118,39 @@ def method_speeds(results: Path, config: dict) -> pd.DataFrame:
 def summary(results: Path, config: dict, wall: float | None) -> dict:
     """Everything the benchmark prints, as a dict (also written with --json)."""
     jobs = job_table(results)
-    per_rule = jobs.groupby("rule").agg(jobs=("job", "size"), wall_s=("wall_s", "sum"),
-                                        cpu_s=("cpu_s", "sum"), max_rss_mb=("max_rss_mb", "max"))
+    per_rule = jobs.groupby("rule").agg(
+        jobs=("job", "size"),
+        wall_s=("wall_s", "sum"),
+        cpu_s=("cpu_s", "sum"),
+        max_rss_mb=("max_rss_mb", "max"),
+    )
     path_s, path = critical_path(jobs, config)
     speeds = method_speeds(results, config)
-    by_method = speeds.groupby("method").agg(
-        infer_s_per_image=("infer_s_per_image", "median"),
-        train_img_per_s=("train_img_per_s", "median")) if len(speeds) else pd.DataFrame()
+    by_method = (
+        speeds.groupby("method").agg(
+            infer_s_per_image=("infer_s_per_image", "median"),
+            train_img_per_s=("train_img_per_s", "median"),
+        )
+        if len(speeds)
+        else pd.DataFrame()
+    )
     ratio = None
     if {"ifrnet", "ifrcs"} <= set(by_method.index):
-        pairs = speeds.pivot_table(index=["dataset", "mask"], columns="method",
-                                   values="infer_s_per_image")[["ifrcs", "ifrnet"]].dropna()
+        pairs = speeds.pivot_table(
+            index=["dataset", "mask"], columns="method", values="infer_s_per_image"
+        )[["ifrcs", "ifrnet"]].dropna()
         ratio = float((pairs["ifrcs"] / pairs["ifrnet"]).median()) if len(pairs) else None
-    return {"per_rule": per_rule.reset_index().to_dict("records"),
-            "top5": jobs.nlargest(5, "wall_s").to_dict("records"),
-            "sum_job_wall_s": float(jobs["wall_s"].sum()), "total_wall_s": wall,
-            "critical_path_s": path_s, "critical_path": path,
-            "max_rss_mb": float(jobs["max_rss_mb"].max()),
-            "methods": by_method.reset_index().to_dict("records"),
-            "ifrcs_over_ifrnet_inference": ratio}
+    return {
+        "per_rule": per_rule.reset_index().to_dict("records"),
+        "top5": jobs.nlargest(5, "wall_s").to_dict("records"),
+        "sum_job_wall_s": float(jobs["wall_s"].sum()),
+        "total_wall_s": wall,
+        "critical_path_s": path_s,
+        "critical_path": path,
+        "max_rss_mb": float(jobs["max_rss_mb"].max()),
+        "methods": by_method.reset_index().to_dict("records"),
+        "ifrcs_over_ifrnet_inference": ratio,
+    }
 
 
 def main() -> None:
@@ -141,17 +167,20 @@ def main() -> None:
     print(pd.DataFrame(s["per_rule"]).round(1).to_string(index=False))
     print("\nFive most expensive jobs:")
     print(pd.DataFrame(s["top5"]).round(1).to_string(index=False))
-    print(f"\nSum of job wall times: {s['sum_job_wall_s']:.0f} s; largest peak RSS "
-          f"{s['max_rss_mb']:.0f} MB")
+    print(
+        f"\nSum of job wall times: {s['sum_job_wall_s']:.0f} s; largest peak RSS "
+        f"{s['max_rss_mb']:.0f} MB"
+    )
     if s["total_wall_s"]:
-        print(f"Total wall time: {s['total_wall_s']:.0f} s "
-              f"({s['total_wall_s'] / 60:.1f} min)")
+        print(f"Total wall time: {s['total_wall_s']:.0f} s ({s['total_wall_s'] / 60:.1f} min)")
     print(f"Critical path: {s['critical_path_s']:.0f} s via {' → '.join(s['critical_path'])}")
     print("\nPer method (median over experiments):")
     print(pd.DataFrame(s["methods"]).round(4).to_string(index=False))
     if s["ifrcs_over_ifrnet_inference"]:
-        print(f"\nIFR-CS / IFR-Net inference time per image (same run, median over masks): "
-              f"{s['ifrcs_over_ifrnet_inference']:.1f}×")
+        print(
+            f"\nIFR-CS / IFR-Net inference time per image (same run, median over masks): "
+            f"{s['ifrcs_over_ifrnet_inference']:.1f}×"
+        )
     if args.json:
         args.json.write_text(json.dumps(s, indent=2, default=float) + "\n")
 

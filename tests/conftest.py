@@ -20,8 +20,9 @@ def smoke_study(tmp_path_factory) -> Path:
     outputs or rerun jobs work in their own copy."""
     work = workflow_copy(tmp_path_factory.mktemp("smoke"))
     smoke_with_user_method(work)
-    result = snakemake(work, "--cores", "2", "--configfile", "mine.yaml",
-                       extra_env={"PYTHONPATH": str(work)})
+    result = snakemake(
+        work, "--cores", "2", "--configfile", "mine.yaml", extra_env={"PYTHONPATH": str(work)}
+    )
     (work / "snakemake.out").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr[-4000:]
     return work
@@ -30,9 +31,13 @@ def smoke_study(tmp_path_factory) -> Path:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that uses the smoke study but is not marked slow would start the study in the
     fast tier: refuse it at collection."""
-    unmarked = [item.nodeid for item in items
-                if "smoke_study" in getattr(item, "fixturenames", ())
-                and item.get_closest_marker("slow") is None]
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "smoke_study" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("slow") is None
+    ]
     if unmarked:
-        raise pytest.UsageError("uses the smoke_study fixture but is not marked slow: "
-                                + ", ".join(unmarked))
+        raise pytest.UsageError(
+            "uses the smoke_study fixture but is not marked slow: " + ", ".join(unmarked)
+        )

@@ -7,9 +7,15 @@ from collections.abc import Callable
 import torch
 
 
-def fit(net: torch.nn.Module, kspace: torch.Tensor, mask: torch.Tensor, target: torch.Tensor,
-        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], steps: int,
-        lr: float) -> tuple[float, float]:
+def fit(
+    net: torch.nn.Module,
+    kspace: torch.Tensor,
+    mask: torch.Tensor,
+    target: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    steps: int,
+    lr: float,
+) -> tuple[float, float]:
     """Adam on one batch for ``steps`` steps; returns (loss before, loss after the last step)."""
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     with torch.no_grad():

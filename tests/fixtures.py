@@ -33,15 +33,24 @@ def test_image(path: Path, seed: int = 0) -> np.ndarray:
     return image
 
 
-def fastmri_file(path: Path, slices: int = 3, shape: tuple[int, int] = (32, 24),
-                 crop: int = 16, seed: int = 0, **overrides) -> None:
+def fastmri_file(
+    path: Path,
+    slices: int = 3,
+    shape: tuple[int, int] = (32, 24),
+    crop: int = 16,
+    seed: int = 0,
+    **overrides,
+) -> None:
     """A fastMRI single-coil file: kspace complex64 (slices, H, W), reconstruction_esc float32
     (slices, crop, crop), attribute max. ``overrides`` replace datasets (None drops one) or,
     with key ``attrs``, the attributes."""
     rng = np.random.default_rng(seed)
-    data = {"kspace": (rng.standard_normal((slices, *shape))
-                       + 1j * rng.standard_normal((slices, *shape))).astype(np.complex64),
-            "reconstruction_esc": rng.random((slices, crop, crop)).astype(np.float32)}
+    data = {
+        "kspace": (
+            rng.standard_normal((slices, *shape)) + 1j * rng.standard_normal((slices, *shape))
+        ).astype(np.complex64),
+        "reconstruction_esc": rng.random((slices, crop, crop)).astype(np.float32),
+    }
     attrs = overrides.pop("attrs", {"max": 1.0, "acquisition": "CORPD_FBK"})
     data.update(overrides)
     with h5py.File(path, "w") as f:
@@ -81,7 +90,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         for i in range(start, len(data), 4096):
-            self.wfile.write(data[i:i + 4096])
+            self.wfile.write(data[i : i + 4096])
             if self.delay:
                 time.sleep(self.delay)
 
@@ -90,6 +99,7 @@ def serve(directory: Path, delay: float = 0.0) -> tuple[str, http.server.HTTPSer
     """Serve ``directory`` on localhost in a thread; returns (base URL, server to shut down)."""
     handler = type("Handler", (_RangeHandler,), {"delay": delay})
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server

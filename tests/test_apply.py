@@ -24,8 +24,9 @@ def phantom(n: int, seed: int) -> np.ndarray:
     out = []
     for _ in range(n):
         r = rng.uniform(0.4, 0.8)
-        img = (xx**2 + yy**2 < r**2) * rng.uniform(0.5, 1.0) + 0.3 * (np.abs(xx - rng.uniform(
-            -0.3, 0.3)) < 0.1)
+        img = (xx**2 + yy**2 < r**2) * rng.uniform(0.5, 1.0) + 0.3 * (
+            np.abs(xx - rng.uniform(-0.3, 0.3)) < 0.1
+        )
         out.append(img / img.max())
     return np.asarray(out, dtype=np.float32)
 
@@ -34,16 +35,23 @@ def phantom(n: int, seed: int) -> np.ndarray:
 def trained(tmp_path_factory) -> tuple[Path, np.ndarray]:
     """A 2-stage IFR-Net trained briefly at 40 % random sampling, and its mask."""
     out = tmp_path_factory.mktemp("model")
-    mask = (np.random.default_rng(0).random((SIZE, SIZE)) < 0.4)
+    mask = np.random.default_rng(0).random((SIZE, SIZE)) < 0.4
     mask[SIZE // 2 - 3 : SIZE // 2 + 3, SIZE // 2 - 3 : SIZE // 2 + 3] = True
     images = torch.from_numpy(phantom(6, 1)).to(torch.complex64)
     m = torch.from_numpy(mask.astype(np.float32))
     data = TensorTriples(fft2c(images) * m, m, images)
     params = {"stages": 2, "blocks": 1}
-    settings = TrainSettings.from_dict({"epochs": 20, "lr": 3e-3, "batch_size": 2,
-                                        "progress": False})
-    train(IFRNet(**params), data, data, settings, out,
-          metadata={"method": "ifrnet", "params": params, "complex_data": False})
+    settings = TrainSettings.from_dict(
+        {"epochs": 20, "lr": 3e-3, "batch_size": 2, "progress": False}
+    )
+    train(
+        IFRNet(**params),
+        data,
+        data,
+        settings,
+        out,
+        metadata={"method": "ifrnet", "params": params, "complex_data": False},
+    )
     np.save(out / "mask.npy", mask)
     return out, mask
 
@@ -67,8 +75,19 @@ def test_reconstructs_an_image_file_and_prints_metrics(trained, tmp_path, capsys
         with h5py.File(src, "w") as f:
             f.create_dataset("image", data=image)
     dest = tmp_path / "rec.npy"
-    code = main(["reconstruct", "--checkpoint", str(out / "model.pt"), "--input", str(src),
-                 "--mask", str(out / "mask.npy"), "--out", str(dest)])
+    code = main(
+        [
+            "reconstruct",
+            "--checkpoint",
+            str(out / "model.pt"),
+            "--input",
+            str(src),
+            "--mask",
+            str(out / "mask.npy"),
+            "--out",
+            str(dest),
+        ]
+    )
     assert code == 0
     rec = np.load(dest)
     assert rec.shape == (1, SIZE, SIZE)
@@ -83,10 +102,23 @@ def test_kspace_input_with_reference(trained, tmp_path, capsys):
     image = phantom(2, 5)
     np.save(tmp_path / "k.npy", fft2c(image.astype(np.complex64)))
     np.save(tmp_path / "ref.npy", image)
-    code = main(["reconstruct", "--checkpoint", str(out / "model.pt"), "--input",
-                 str(tmp_path / "k.npy"), "--input-kind", "kspace", "--mask",
-                 str(out / "mask.npy"), "--out", str(tmp_path / "rec.h5"), "--reference",
-                 str(tmp_path / "ref.npy")])
+    code = main(
+        [
+            "reconstruct",
+            "--checkpoint",
+            str(out / "model.pt"),
+            "--input",
+            str(tmp_path / "k.npy"),
+            "--input-kind",
+            "kspace",
+            "--mask",
+            str(out / "mask.npy"),
+            "--out",
+            str(tmp_path / "rec.h5"),
+            "--reference",
+            str(tmp_path / "ref.npy"),
+        ]
+    )
     assert code == 0
     with h5py.File(tmp_path / "rec.h5") as f:
         assert f["recon"].shape == (2, SIZE, SIZE)
@@ -106,8 +138,19 @@ def test_bad_inputs_fail_clearly_without_output(trained, tmp_path, capsys, make,
     out, _ = trained
     make(tmp_path)
     dest = tmp_path / "rec.npy"
-    code = main(["reconstruct", "--checkpoint", str(out / "model.pt"), "--input",
-                 str(tmp_path / "in.npy"), "--mask", str(out / "mask.npy"), "--out", str(dest)])
+    code = main(
+        [
+            "reconstruct",
+            "--checkpoint",
+            str(out / "model.pt"),
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--mask",
+            str(out / "mask.npy"),
+            "--out",
+            str(dest),
+        ]
+    )
     assert code == 2
     assert message in capsys.readouterr().err
     assert not dest.exists() and not list(tmp_path.glob("*.tmp"))
@@ -117,9 +160,19 @@ def test_wrong_checkpoint_fails_clearly(tmp_path, capsys):
     torch.save({"model": {"nope": torch.zeros(1)}}, tmp_path / "bad.pt")
     np.save(tmp_path / "in.npy", np.ones((SIZE, SIZE)))
     np.save(tmp_path / "mask.npy", np.ones((SIZE, SIZE), bool))
-    code = main(["reconstruct", "--checkpoint", str(tmp_path / "bad.pt"), "--input",
-                 str(tmp_path / "in.npy"), "--mask", str(tmp_path / "mask.npy"), "--out",
-                 str(tmp_path / "rec.npy")])
+    code = main(
+        [
+            "reconstruct",
+            "--checkpoint",
+            str(tmp_path / "bad.pt"),
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--mask",
+            str(tmp_path / "mask.npy"),
+            "--out",
+            str(tmp_path / "rec.npy"),
+        ]
+    )
     assert code == 2 and "bad.pt" in capsys.readouterr().err
 
 
@@ -137,14 +190,30 @@ def test_any_registered_method_zero_filled_matches_numpy(tmp_path, capsys):
     image = phantom(2, 4).astype(np.float64) * 3.0
     mask = _mask(tmp_path / "mask.npy")
     np.save(tmp_path / "in.npy", image)
-    code = main(["reconstruct", "--method", "zero-filled", "--input", str(tmp_path / "in.npy"),
-                 "--mask", str(tmp_path / "mask.npy"), "--out", str(tmp_path / "rec.npy")])
+    code = main(
+        [
+            "reconstruct",
+            "--method",
+            "zero-filled",
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--mask",
+            str(tmp_path / "mask.npy"),
+            "--out",
+            str(tmp_path / "rec.npy"),
+        ]
+    )
     assert code == 0
     # float64 NumPy reference: centred orthonormal FFT, masked, inverse, real part (real data)
-    k = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(image, axes=(1, 2)), norm="ortho"),
-                        axes=(1, 2)) * mask
-    expected = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k, axes=(1, 2)), norm="ortho"),
-                               axes=(1, 2)).real
+    k = (
+        np.fft.fftshift(
+            np.fft.fft2(np.fft.ifftshift(image, axes=(1, 2)), norm="ortho"), axes=(1, 2)
+        )
+        * mask
+    )
+    expected = np.fft.fftshift(
+        np.fft.ifft2(np.fft.ifftshift(k, axes=(1, 2)), norm="ortho"), axes=(1, 2)
+    ).real
     np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), expected, atol=1e-5)
     assert capsys.readouterr().out.count("PSNR") == 2
 
@@ -155,9 +224,23 @@ def test_iterative_method_with_constants_from_the_command_line(tmp_path, capsys)
     image = phantom(1, 6)[0] * 5.0
     mask = _mask(tmp_path / "mask.npy")
     np.save(tmp_path / "in.npy", image)
-    code = main(["reconstruct", "--method", "ifrcs", "--param", "lam=0.01", "--param",
-                 "max_iter=20", "--input", str(tmp_path / "in.npy"), "--mask",
-                 str(tmp_path / "mask.npy"), "--out", str(tmp_path / "rec.h5")])
+    code = main(
+        [
+            "reconstruct",
+            "--method",
+            "ifrcs",
+            "--param",
+            "lam=0.01",
+            "--param",
+            "max_iter=20",
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--mask",
+            str(tmp_path / "mask.npy"),
+            "--out",
+            str(tmp_path / "rec.h5"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "ifrcs (ifrcs): lam = 0.01, max_iter = 20" in out and "PSNR" in out
@@ -178,16 +261,28 @@ def test_configured_model_with_its_tuned_constants(tmp_path, capsys):
     image = phantom(1, 8)[0]
     mask = _mask(tmp_path / "mask.npy")
     np.save(tmp_path / "in.npy", image)
-    (tmp_path / "t.json").write_text(json.dumps({"best": {"lam": 0.03, "max_iter": 10,
-                                                          "rho": 0.5}}))
-    args = ["reconstruct", "--model", "ifrcs", "--config", str(ROOT / "config" / "smoke.yaml"),
-            "--input", str(tmp_path / "in.npy"), "--mask", str(tmp_path / "mask.npy"),
-            "--out", str(tmp_path / "rec.npy")]
+    (tmp_path / "t.json").write_text(
+        json.dumps({"best": {"lam": 0.03, "max_iter": 10, "rho": 0.5}})
+    )
+    args = [
+        "reconstruct",
+        "--model",
+        "ifrcs",
+        "--config",
+        str(ROOT / "config" / "smoke.yaml"),
+        "--input",
+        str(tmp_path / "in.npy"),
+        "--mask",
+        str(tmp_path / "mask.npy"),
+        "--out",
+        str(tmp_path / "rec.npy"),
+    ]
     assert main([*args, "--tuned", str(tmp_path / "t.json"), "--param", "max_iter=5"]) == 0
     # smoke.yaml's params (tol) < the tuning result < the command line (max_iter)
     assert "lam = 0.03, max_iter = 5, rho = 0.5, tol = 0.0001" in capsys.readouterr().out
     expected = IFRCS(real=True, tol=1e-4, lam=0.03, max_iter=5, rho=0.5)(
-        (fft2c(image[None]) * mask).astype(np.complex64), mask)
+        (fft2c(image[None]) * mask).astype(np.complex64), mask
+    )
     np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), expected, atol=1e-5)
     (tmp_path / "rec.npy").unlink()
     assert main(args) == 2  # tuned entry, neither tuning result nor constants
@@ -200,8 +295,10 @@ def test_configured_model_with_its_tuned_constants(tmp_path, capsys):
     [
         (["--method", "nope"], "unknown method 'nope'"),
         (["--model", "nope", "--config", "CONFIG"], "model 'nope' is not in the config"),
-        (["--model", "ifrnet-s2-k1-l8-dct", "--config", "CONFIG"],
-         "model 'ifrnet' is a network: give its checkpoint"),
+        (
+            ["--model", "ifrnet-s2-k1-l8-dct", "--config", "CONFIG"],
+            "model 'ifrnet' is a network: give its checkpoint",
+        ),
         (["--method", "ifrcs", "--checkpoint", "x.pt"], "applies to learned models only"),
         (["--param", "lam=1"], "--param and --tuned go with --method or --model"),
         ([], "name what to run"),
@@ -214,8 +311,18 @@ def test_method_choice_errors_are_one_line_without_output(tmp_path, capsys, extr
     _mask(tmp_path / "mask.npy")
     np.save(tmp_path / "in.npy", phantom(1, 1)[0])
     extra = [str(ROOT / "config" / "smoke.yaml") if a == "CONFIG" else a for a in extra]
-    code = main(["reconstruct", *extra, "--input", str(tmp_path / "in.npy"), "--mask",
-                 str(tmp_path / "mask.npy"), "--out", str(tmp_path / "rec.npy")])
+    code = main(
+        [
+            "reconstruct",
+            *extra,
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--mask",
+            str(tmp_path / "mask.npy"),
+            "--out",
+            str(tmp_path / "rec.npy"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "rec.npy").exists()
@@ -223,5 +330,18 @@ def test_method_choice_errors_are_one_line_without_output(tmp_path, capsys, extr
 
 def test_param_needs_name_and_value():
     with pytest.raises(SystemExit):
-        main(["reconstruct", "--method", "ifrcs", "--param", "lam", "--input", "a.npy",
-              "--mask", "m.npy", "--out", "r.npy"])
+        main(
+            [
+                "reconstruct",
+                "--method",
+                "ifrcs",
+                "--param",
+                "lam",
+                "--input",
+                "a.npy",
+                "--mask",
+                "m.npy",
+                "--out",
+                "r.npy",
+            ]
+        )

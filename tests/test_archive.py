@@ -46,8 +46,7 @@ def test_fetch_extracts_the_first_volumes_and_writes_a_manifest(tmp_path):
     base, server = fixtures.serve(served)
     try:
         out = tmp_path / "fastmri" / "singlecoil_train"
-        got = fetch_volumes(f"{base}/knee_singlecoil_train.tar.xz{SIGNED}", out, 2,
-                            progress=False)
+        got = fetch_volumes(f"{base}/knee_singlecoil_train.tar.xz{SIGNED}", out, 2, progress=False)
         assert [p.name for p in got] == ["file000.h5", "file001.h5"]
         assert sorted(p.name for p in out.iterdir()) == ["file000.h5", "file001.h5"]
         sums = read_checksums(manifest_path(out))
@@ -77,8 +76,9 @@ def test_fetch_failures_name_the_url_and_leave_no_part_files(tmp_path, setup, co
     out = tmp_path / "out"
     try:
         with pytest.raises(ValueError, match=message) as err:
-            fetch_volumes(f"{base}/knee_singlecoil_train.tar.xz{SIGNED}", out, count,
-                          progress=False)
+            fetch_volumes(
+                f"{base}/knee_singlecoil_train.tar.xz{SIGNED}", out, count, progress=False
+            )
     finally:
         server.shutdown()
     assert "s3cr3t" not in str(err.value)
@@ -91,18 +91,27 @@ def test_not_an_archive(tmp_path):
     base, server = fixtures.serve(tmp_path)
     try:
         with pytest.raises(ValueError, match="not a readable tar archive"):
-            fetch_volumes(f"{base}/knee_singlecoil_train.tar.xz", tmp_path / "out", 1,
-                          progress=False)
+            fetch_volumes(
+                f"{base}/knee_singlecoil_train.tar.xz", tmp_path / "out", 1, progress=False
+            )
     finally:
         server.shutdown()
 
 
 def test_fastmri_urls_make_manifests_inputs_and_fetched_volumes_prepare(tmp_path):
-    spec = {"source": "fastmri", "kind": "complex", "size": 16, "crop": 16,
-            "dir": str(tmp_path / "fm"), "n_train": 3, "n_val": 2, "n_test": 2, "per_volume": 2,
-            "urls": {"singlecoil_train": {"env": "TRAIN_URL"},
-                     "singlecoil_val": {"file": "val.url"}},
-            "volumes": {"singlecoil_val": 4}}
+    spec = {
+        "source": "fastmri",
+        "kind": "complex",
+        "size": 16,
+        "crop": 16,
+        "dir": str(tmp_path / "fm"),
+        "n_train": 3,
+        "n_val": 2,
+        "n_test": 2,
+        "per_volume": 2,
+        "urls": {"singlecoil_train": {"env": "TRAIN_URL"}, "singlecoil_val": {"file": "val.url"}},
+        "volumes": {"singlecoil_val": 4},
+    }
     fetches = fastmri_fetches({"knee": spec})
     train, val = (f"{tmp_path}/fm/singlecoil_{p}.fetched" for p in ("train", "val"))
     # (3 + 2) slices at 2 per volume → 3 volumes; the val count is set explicitly.
@@ -112,8 +121,12 @@ def test_fastmri_urls_make_manifests_inputs_and_fetched_volumes_prepare(tmp_path
     base, server = fixtures.serve(served)
     try:
         for part, count in (("singlecoil_train", 3), ("singlecoil_val", 2)):
-            fetch_volumes(f"{base}/knee_singlecoil_train.tar.xz", tmp_path / "fm" / part,
-                          count, progress=False)
+            fetch_volumes(
+                f"{base}/knee_singlecoil_train.tar.xz",
+                tmp_path / "fm" / part,
+                count,
+                progress=False,
+            )
     finally:
         server.shutdown()
     paths = prepare_dataset("knee", spec, 0, tmp_path / "prepared")
@@ -139,8 +152,11 @@ def _leaks(secret: str, *places) -> list[str]:
         if isinstance(place, str):
             found += ["output"] if secret in place else []
         elif place.exists():
-            found += [str(p) for p in place.rglob("*")
-                      if p.is_file() and secret.encode() in p.read_bytes()]
+            found += [
+                str(p)
+                for p in place.rglob("*")
+                if p.is_file() and secret.encode() in p.read_bytes()
+            ]
     return found
 
 
@@ -158,18 +174,37 @@ def test_workflow_fetches_with_signed_urls_that_never_leak(tmp_path):
     url_file = tmp_path / "private" / "val.url"
     url_file.parent.mkdir()
     config["datasets"]["knee"] = {
-        "source": "fastmri", "kind": "complex", "size": 16, "crop": 16, "dir": "data/fastmri",
-        "n_train": 2, "n_val": 1, "n_test": 2, "per_volume": 2, "noise_sigma": 0.0,
-        "urls": {"singlecoil_train": {"env": "FASTMRI_TRAIN_URL"},
-                 "singlecoil_val": {"file": str(url_file)}}}
+        "source": "fastmri",
+        "kind": "complex",
+        "size": 16,
+        "crop": 16,
+        "dir": "data/fastmri",
+        "n_train": 2,
+        "n_val": 1,
+        "n_test": 2,
+        "per_volume": 2,
+        "noise_sigma": 0.0,
+        "urls": {
+            "singlecoil_train": {"env": "FASTMRI_TRAIN_URL"},
+            "singlecoil_val": {"file": str(url_file)},
+        },
+    }
     (work / "knee.yaml").write_text(yaml.safe_dump(config))
 
     def run(secret: str, *options: str):
         signed = f"{base}/knee_singlecoil_train.tar.xz?X-Amz-Signature={secret}&Expires=1"
         url_file.write_text(signed + "\n")
-        return snakemake(work, "data/prepared/knee/test.h5", "--cores", "1", "-p",
-                         "--configfile", "knee.yaml", *options,
-                         extra_env={"FASTMRI_TRAIN_URL": signed})
+        return snakemake(
+            work,
+            "data/prepared/knee/test.h5",
+            "--cores",
+            "1",
+            "-p",
+            "--configfile",
+            "knee.yaml",
+            *options,
+            extra_env={"FASTMRI_TRAIN_URL": signed},
+        )
 
     try:
         first = run("s3cr3t-first")
@@ -179,13 +214,20 @@ def test_workflow_fetches_with_signed_urls_that_never_leak(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     assert job_counts(first.stderr) == {"fetch_fastmri": 2, "prepare_data": 1}
     assert sorted(p.name for p in (work / "data/fastmri/singlecoil_train").iterdir()) == [
-        "file000.h5", "file001.h5"]
+        "file000.h5",
+        "file001.h5",
+    ]
     assert "--url-env FASTMRI_TRAIN_URL" in first.stdout + first.stderr
     assert refreshed.returncode == 0, refreshed.stderr[-3000:]
     assert "Nothing to be done" in refreshed.stdout + refreshed.stderr
     for secret, result in (("s3cr3t-first", first), ("s3cr3t-refreshed", refreshed)):
-        assert not _leaks(secret, result.stdout + result.stderr, work / ".snakemake",
-                          work / "results", work / "data")
+        assert not _leaks(
+            secret,
+            result.stdout + result.stderr,
+            work / ".snakemake",
+            work / "results",
+            work / "data",
+        )
 
 
 def test_a_url_in_the_config_is_refused_without_repeating_it():
@@ -193,9 +235,17 @@ def test_a_url_in_the_config_is_refused_without_repeating_it():
 
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     config["datasets"]["knee"] = {
-        "source": "fastmri", "kind": "complex", "size": 16, "crop": 16, "dir": "data/fastmri",
-        "n_train": 2, "n_val": 1, "n_test": 2, "noise_sigma": 0.0,
-        "urls": {"singlecoil_train": "https://host/t.tar.xz" + SIGNED}}
+        "source": "fastmri",
+        "kind": "complex",
+        "size": 16,
+        "crop": 16,
+        "dir": "data/fastmri",
+        "n_train": 2,
+        "n_val": 1,
+        "n_test": 2,
+        "noise_sigma": 0.0,
+        "urls": {"singlecoil_train": "https://host/t.tar.xz" + SIGNED},
+    }
     with pytest.raises(ConfigError, match="knee.urls.singlecoil_train: give {env: NAME}") as err:
         validate_config(config, load_schema(ROOT / "config" / "schema.yaml"))
     assert "s3cr3t" not in str(err.value)

@@ -38,11 +38,14 @@ def views(config: dict) -> dict[str, dict]:
 
 def test_config_and_paths_import_no_artefacts_module():
     """No import cycle: the config and the path patterns stand alone."""
-    code = ("import sys, ifrnet.bench.config, ifrnet.bench.paths; "
-            "print(sorted(m for m in sys.modules if m in "
-            "('ifrnet.bench.artefacts', 'ifrnet.bench.render')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    code = (
+        "import sys, ifrnet.bench.config, ifrnet.bench.paths; "
+        "print(sorted(m for m in sys.modules if m in "
+        "('ifrnet.bench.artefacts', 'ifrnet.bench.render')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -73,8 +76,11 @@ def test_threads_show_nowhere_and_a_label_only_where_its_model_is():
     assert views(edited) == views(config)
     edited["models"][model]["label"] = "IFR-CS (renamed)"
     changed = {n for n, v in views(config).items() if views(edited)[n] != v}
-    showing = {n for n, spec in {**config["tables"], **config["figures"]}.items()
-               if model in spec.get("models", []) or spec.get("model") == model}
+    showing = {
+        n
+        for n, spec in {**config["tables"], **config["figures"]}.items()
+        if model in spec.get("models", []) or spec.get("model") == model
+    }
     assert changed == showing and changed
 
 
@@ -124,7 +130,8 @@ def test_a_new_figure_kind_is_one_registry_line(tmp_path, monkeypatch):
     config["figures"]["fig99"] = {"kind": "toy", "dataset": "brain-real"}
     assert figure_inputs(config, "fig99") == [str(source)]
     assert ("brain-real", "radial-r0.40", "zero-filled") not in experiments(
-        {**config, "tables": {}, "figures": {"fig99": config["figures"]["fig99"]}})
+        {**config, "tables": {}, "figures": {"fig99": config["figures"]["fig99"]}}
+    )
     out = tmp_path / "fig99.png"
     written = build_figure(figure_view(config, "fig99"), "fig99", [source], out)
     assert [p.name for p in written] == ["fig99.png", "fig99.pdf", "fig99.prov.json"]
@@ -138,7 +145,13 @@ def test_a_table_refuses_files_that_do_not_match_its_cells(tmp_path):
     view = table_view(config, "table_IV")
     inputs = table_inputs(config, "table_IV", "config/published.yaml")
     with pytest.raises(ValueError, match="metrics: .* files needed"):
-        build_table(view, "table_IV", tmp_path / "table_IV.csv",
-                    metrics=inputs["metrics"][:-1], masks=inputs["masks"],
-                    data=inputs["data"], tuned=inputs["tuned"],
-                    published=ROOT / "config" / "published.yaml")
+        build_table(
+            view,
+            "table_IV",
+            tmp_path / "table_IV.csv",
+            metrics=inputs["metrics"][:-1],
+            masks=inputs["masks"],
+            data=inputs["data"],
+            tuned=inputs["tuned"],
+            published=ROOT / "config" / "published.yaml",
+        )

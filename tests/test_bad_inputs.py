@@ -35,8 +35,17 @@ def _fastmri_prepare(tmp: Path, **overrides) -> tuple[list[str], list[str], list
         fixtures.fastmri_file(tmp / sub / "ok.h5", slices=4)
     bad = tmp / "singlecoil_train" / "bad.h5"
     fixtures.fastmri_file(bad, **overrides)
-    spec = {"source": "fastmri", "kind": "complex", "size": 16, "crop": 16, "dir": str(tmp),
-            "n_train": 6, "n_val": 1, "n_test": 1, "noise_sigma": 0.0}
+    spec = {
+        "source": "fastmri",
+        "kind": "complex",
+        "size": 16,
+        "crop": 16,
+        "dir": str(tmp),
+        "n_train": 6,
+        "n_val": 1,
+        "n_test": 1,
+        "noise_sigma": 0.0,
+    }
     out = tmp / "out"
     argv = ["prepare", "--dataset", "knee", "--spec", json.dumps(spec), "--out-dir", str(out)]
     return argv, [str(bad)], [out / "train.h5", out / "val.h5", out / "test.h5"]
@@ -46,6 +55,7 @@ def fastmri_case(message: str, **overrides) -> Case:
     def build(tmp: Path):
         argv, names, outs = _fastmri_prepare(tmp, **overrides)
         return argv, names + [message], outs
+
     return Case(build)
 
 
@@ -61,8 +71,16 @@ def mat_without_key(tmp: Path):
     directory.mkdir()
     for i in (1, 2, 3):
         fixtures.siat_slice(directory / f"lsq{i}.mat", seed=i, key="Img" if i != 2 else "X")
-    spec = {"source": "siat", "kind": "real", "size": 256, "n_train": 1, "n_val": 1,
-            "n_test": 1, "noise_sigma": 0.0, "dir": str(directory)}
+    spec = {
+        "source": "siat",
+        "kind": "real",
+        "size": 256,
+        "n_train": 1,
+        "n_val": 1,
+        "n_test": 1,
+        "noise_sigma": 0.0,
+        "dir": str(directory),
+    }
     out = tmp / "out"
     argv = ["prepare", "--dataset", "b", "--spec", json.dumps(spec), "--out-dir", str(out)]
     return argv, ["lsq2.mat", "no variable 'Img'"], [out / "test.h5"]
@@ -76,8 +94,16 @@ def checksum_mismatch(tmp: Path):
     tmp.joinpath("server").write_text(url)  # shut down by the test below
     _SERVERS.append(server)
     out = tmp / "f.bin"
-    argv = ["download", "--url", f"{url}/f.bin", "--sha256", "1" * 64, "--out", str(out),
-            "--no-progress"]
+    argv = [
+        "download",
+        "--url",
+        f"{url}/f.bin",
+        "--sha256",
+        "1" * 64,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     return argv, [f"{url}/f.bin", "checksum mismatch", "1" * 64], [out, tmp / "f.bin.part"]
 
 
@@ -88,17 +114,38 @@ def _split(tmp: Path, size: int = 16) -> Path:
     from ifrnet.bench.data.prepared import write_split
 
     path = tmp / "test.h5"
-    write_split(path, np.ones((1, size, size), np.complex64),
-                {"dataset": "d", "split": "test", "source": "s", "kind": "real",
-                 "normalisation": "n", "noise_sigma": 0.0, "seed": 0,
-                 "slice_index": np.zeros(1, np.int64)})
+    write_split(
+        path,
+        np.ones((1, size, size), np.complex64),
+        {
+            "dataset": "d",
+            "split": "test",
+            "source": "s",
+            "kind": "real",
+            "normalisation": "n",
+            "noise_sigma": 0.0,
+            "seed": 0,
+            "slice_index": np.zeros(1, np.int64),
+        },
+    )
     return path
 
 
 def _recon_argv(tmp: Path, mask: Path) -> tuple[list[str], Path]:
     out = tmp / "recon.h5"
-    return ["recon-split", "--data", str(_split(tmp)), "--mask", str(mask), "--model", "zf",
-            "--spec", json.dumps({"method": "zero-filled"}), "--out", str(out)], out
+    return [
+        "recon-split",
+        "--data",
+        str(_split(tmp)),
+        "--mask",
+        str(mask),
+        "--model",
+        "zf",
+        "--spec",
+        json.dumps({"method": "zero-filled"}),
+        "--out",
+        str(out),
+    ], out
 
 
 def mask_wrong_shape(tmp: Path):
@@ -117,14 +164,28 @@ def empty_mask(tmp: Path):
 
 def rate_out_of_range(tmp: Path):
     out = tmp / "m.npz"
-    return (["mask", "--spec", '{"kind": "radial", "rate": 1.5}', "--shape", "32x32", "--out",
-             str(out)], ["rate", "1.5"], [out])
+    return (
+        [
+            "mask",
+            "--spec",
+            '{"kind": "radial", "rate": 1.5}',
+            "--shape",
+            "32x32",
+            "--out",
+            str(out),
+        ],
+        ["rate", "1.5"],
+        [out],
+    )
 
 
 def negative_size(tmp: Path):
     out = tmp / "m.npz"
-    return (["mask", "--spec", '{"kind": "radial", "rate": 0.5}', "--shape=-8x32", "--out",
-             str(out)], ["shape", "-8"], [out])
+    return (
+        ["mask", "--spec", '{"kind": "radial", "rate": 0.5}', "--shape=-8x32", "--out", str(out)],
+        ["shape", "-8"],
+        [out],
+    )
 
 
 def _checkpoint_argv(tmp: Path, checkpoint: Path) -> tuple[list[str], Path]:
@@ -133,16 +194,30 @@ def _checkpoint_argv(tmp: Path, checkpoint: Path) -> tuple[list[str], Path]:
     mask = tmp / "mask.npz"
     save_mask(make_mask("radial", (16, 16), rate=0.4), mask)
     out = tmp / "out.npy"
-    return ["reconstruct", "--checkpoint", str(checkpoint), "--input", str(image), "--mask",
-            str(mask), "--out", str(out)], out
+    return [
+        "reconstruct",
+        "--checkpoint",
+        str(checkpoint),
+        "--input",
+        str(image),
+        "--mask",
+        str(mask),
+        "--out",
+        str(out),
+    ], out
 
 
 def _model_file(tmp: Path, stages: int, claimed_stages: int) -> Path:
     """A model.pt of an IFR-Net with ``stages`` whose metadata claims ``claimed_stages``."""
     net = build_network("ifrnet", {"stages": stages, "blocks": 1}, False)
     checkpoint = tmp / "model.pt"
-    torch.save({"model": net.state_dict(), "metadata": {
-        "method": "ifrnet", "params": {"stages": claimed_stages, "blocks": 1}}}, checkpoint)
+    torch.save(
+        {
+            "model": net.state_dict(),
+            "metadata": {"method": "ifrnet", "params": {"stages": claimed_stages, "blocks": 1}},
+        },
+        checkpoint,
+    )
     return checkpoint
 
 
@@ -189,16 +264,14 @@ def device_not_available(tmp: Path):
 CASES = {
     "truncated HDF5": Case(truncated_hdf5),
     "HDF5 without kspace": fastmri_case("missing dataset 'kspace'", kspace=None),
-    "HDF5 without reconstruction_esc": fastmri_case("missing dataset 'reconstruction_esc'",
-                                                    reconstruction_esc=None),
+    "HDF5 without reconstruction_esc": fastmri_case(
+        "missing dataset 'reconstruction_esc'", reconstruction_esc=None
+    ),
     "HDF5 without attribute max": fastmri_case("missing attribute 'max'", attrs={}),
-    "wrong dtype": fastmri_case("kspace must be complex",
-                                kspace=np.ones((3, 32, 24), np.float32)),
+    "wrong dtype": fastmri_case("kspace must be complex", kspace=np.ones((3, 32, 24), np.float32)),
     "wrong rank": fastmri_case("kspace must be 3-D", kspace=np.ones((32, 24), np.complex64)),
-    "NaN in k-space": fastmri_case("NaN or Inf", kspace=np.full((3, 32, 24), np.nan,
-                                                                np.complex64)),
-    "Inf in k-space": fastmri_case("NaN or Inf", kspace=np.full((3, 32, 24), np.inf,
-                                                                np.complex64)),
+    "NaN in k-space": fastmri_case("NaN or Inf", kspace=np.full((3, 32, 24), np.nan, np.complex64)),
+    "Inf in k-space": fastmri_case("NaN or Inf", kspace=np.full((3, 32, 24), np.inf, np.complex64)),
     "all-zero slice": fastmri_case("are all zero", kspace=np.zeros((3, 32, 24), np.complex64)),
     ".mat without the key": Case(mat_without_key),
     "mask of the wrong shape": Case(mask_wrong_shape),
@@ -263,9 +336,11 @@ def test_corpus_is_large_enough():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("edit", "message"),
-    [(lambda c: c.update(unknown_key=1), "unknown key unknown_key"),
-     (lambda c: c["datasets"]["brain-real"].update(size=-8), "datasets.brain-real.size"),
-     (lambda c: c.update(device="cuda:99"), "device 'cuda:99': ")],
+    [
+        (lambda c: c.update(unknown_key=1), "unknown key unknown_key"),
+        (lambda c: c["datasets"]["brain-real"].update(size=-8), "datasets.brain-real.size"),
+        (lambda c: c.update(device="cuda:99"), "device 'cuda:99': "),
+    ],
     ids=["unknown config key", "negative size in the config", "a CUDA device this machine lacks"],
 )
 def test_bad_config_fails_before_any_job(tmp_path, edit, message):

@@ -14,8 +14,7 @@ from tests.fitting import fit
 
 def phantoms(n: int, size: int, seed: int, complex_images: bool) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size),
-                            indexing="ij")
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
     out = []
     for _ in range(n):
         c = torch.rand(2, generator=gen) * 0.4 - 0.2
@@ -66,8 +65,9 @@ def test_unet_recon_outputs_a_magnitude_image():
     assert out.shape == x.shape and float(out.detach().imag.abs().max()) == 0.0
 
 
-def overfit(net: torch.nn.Module, loss_name: str, complex_images: bool, steps: int,
-            lr: float) -> tuple[float, float]:
+def overfit(
+    net: torch.nn.Module, loss_name: str, complex_images: bool, steps: int, lr: float
+) -> tuple[float, float]:
     torch.manual_seed(0)
     x = phantoms(2, 32, 3, complex_images)
     mask = torch.from_numpy(random2d((32, 32), 0.3, seed=2).astype(np.float32))
@@ -77,8 +77,9 @@ def overfit(net: torch.nn.Module, loss_name: str, complex_images: bool, steps: i
 
 def test_d5c5_overfits_two_images():
     torch.manual_seed(0)
-    initial, final = overfit(D5C5(cascades=2, filters=16, complex_data=True), "mse", True, 150,
-                             1e-3)
+    initial, final = overfit(
+        D5C5(cascades=2, filters=16, complex_data=True), "mse", True, 150, 1e-3
+    )
     assert final < initial / 10, (initial, final)
 
 

@@ -43,8 +43,7 @@ def test_dct_frame_is_tight_and_synthesis_is_the_adjoint():
 
 def test_ifrcs_objective_decreases_and_beats_zero_filled(brain):
     x, mask, y = brain
-    method = IFRCS(real=True, lam=0.01, rho=0.5, v=0.01, max_iter=40, tol=0,
-                   track_objective=True)
+    method = IFRCS(real=True, lam=0.01, rho=0.5, v=0.01, max_iter=40, tol=0, track_objective=True)
     recon = method(y, mask)
     history = np.array(method.history)  # (iterations, B)
     assert np.all(history[-1] < 0.5 * history[0])
@@ -108,9 +107,14 @@ def test_admm_x_step_solves_its_normal_equations():
     y = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(rng.standard_normal((h, w))), norm="ortho"))
     y = y * mask
     zb = rng.standard_normal((1, n_filters, h, w))
-    x = admm_x_step(torch.from_numpy(y)[None], torch.from_numpy(mask),
-                    filter_response(torch.from_numpy(filters), (h, w)), torch.from_numpy(rho),
-                    torch.from_numpy(zb).to(torch.complex128))[0].numpy()
+    x = admm_x_step(
+        torch.from_numpy(y)[None],
+        torch.from_numpy(mask),
+        filter_response(torch.from_numpy(filters), (h, w)),
+        torch.from_numpy(rho),
+        torch.from_numpy(zb).to(torch.complex128),
+    )[0].numpy()
+
     # (Fᴴ M F + Σ ρ_l H_lᵀ H_l) x = Fᴴ M y + Σ ρ_l H_lᵀ (z_l − β_l), with H_l x = h_l ⊛ x
     def fwd(v):
         return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(v), norm="ortho"))
@@ -118,10 +122,12 @@ def test_admm_x_step_solves_its_normal_equations():
     def inv(k):
         return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k), norm="ortho"))
 
-    lhs = inv(mask * fwd(x)) + sum(rho[k] * circular_corr(circular_conv(x, filters[k]),
-                                                          filters[k]) for k in range(n_filters))
-    rhs = inv(mask * y) + sum(rho[k] * circular_corr(zb[0, k], filters[k])
-                              for k in range(n_filters))
+    lhs = inv(mask * fwd(x)) + sum(
+        rho[k] * circular_corr(circular_conv(x, filters[k]), filters[k]) for k in range(n_filters)
+    )
+    rhs = inv(mask * y) + sum(
+        rho[k] * circular_corr(zb[0, k], filters[k]) for k in range(n_filters)
+    )
     np.testing.assert_allclose(lhs, rhs, atol=1e-10)
 
 
@@ -174,8 +180,10 @@ def test_ifrcs_wavelet_denoiser(brain):
         IFRCS(denoiser="tv")
 
 
-@pytest.mark.parametrize(("shape", "complex_data"), [((2, 32, 32), False), ((2, 33, 30), False),
-                                                     ((1, 32, 32), True), ((1, 4, 4), False)])
+@pytest.mark.parametrize(
+    ("shape", "complex_data"),
+    [((2, 32, 32), False), ((2, 33, 30), False), ((1, 32, 32), True), ((1, 4, 4), False)],
+)
 def test_admmnet_image_space_equals_k_space_form(shape, complex_data):
     """The image-space convolutions with three FFTs per stage compute the same network as
     every filter through k-space (``spectral=True``): outputs and all parameter gradients in

@@ -75,13 +75,26 @@ def test_block_match_agrees_with_brute_force():
     corners = block_match(guide, size, stride, window, group)
     tiled = np.tile(guide, (2, 2))
     for g, (r, c) in enumerate(reference_corners(guide.shape, stride)):
-        ref = tiled[r:r + size, c:c + size]
+        ref = tiled[r : r + size, c : c + size]
         dists = sorted(
-            float(((tiled[(r + dy) % 20:(r + dy) % 20 + size,
-                          (c + dx) % 24:(c + dx) % 24 + size] - ref) ** 2).sum())
-            for dy in range(-window, window + 1) for dx in range(-window, window + 1))
-        found = [float(((tiled[y:y + size, x:x + size] - ref) ** 2).sum())
-                 for y, x in corners[g]]
+            float(
+                (
+                    (
+                        tiled[
+                            (r + dy) % 20 : (r + dy) % 20 + size,
+                            (c + dx) % 24 : (c + dx) % 24 + size,
+                        ]
+                        - ref
+                    )
+                    ** 2
+                ).sum()
+            )
+            for dy in range(-window, window + 1)
+            for dx in range(-window, window + 1)
+        )
+        found = [
+            float(((tiled[y : y + size, x : x + size] - ref) ** 2).sum()) for y, x in corners[g]
+        ]
         assert tuple(corners[g, 0]) == (r, c)
         np.testing.assert_allclose(found, dists[:group], atol=1e-9)
 
@@ -131,8 +144,17 @@ def test_admm_objective_decreases(knee_like, method):
     _, mask, y = knee_like
     solver = method(lam=0.005, rho=0.5)
     history: list[float] = []
-    patch_admm(y[0], mask, solver.frame, solver.lam, solver.rho, outer=1, inner=20, real=False,
-               history=history)
+    patch_admm(
+        y[0],
+        mask,
+        solver.frame,
+        solver.lam,
+        solver.rho,
+        outer=1,
+        inner=20,
+        real=False,
+        history=history,
+    )
     h = np.array(history)
     assert np.all(np.diff(h) <= 1e-5 * h[1:])
     assert h[-1] < 0.9 * h[0]

@@ -56,8 +56,9 @@ def test_rbf_activation_starts_linear_near_zero():
     out = act(z).detach().numpy().ravel()
     # Poisson summation: Σ_j μ_j exp(−(z − μ_j)²/(2σ²)) = √(2π) σ/Δ · z (+ O(e^{−2π²σ²/Δ²}))
     # away from the ends of the interval; σ = Δ
-    np.testing.assert_allclose(out, 0.04 * np.sqrt(2 * np.pi) * z.numpy().ravel(), rtol=1e-6,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        out, 0.04 * np.sqrt(2 * np.pi) * z.numpy().ravel(), rtol=1e-6, atol=1e-12
+    )
 
 
 def test_filter_pair_is_an_adjoint_pair():
@@ -82,17 +83,31 @@ def test_projected_filters_are_zero_mean_and_in_the_unit_ball():
     torch.testing.assert_close(k[0], centred)
 
 
-def numpy_step(x: np.ndarray, y: np.ndarray, mask: np.ndarray, filters: np.ndarray,
-               weights: np.ndarray, vmax: float, lam: float, complex_data: bool) -> np.ndarray:
+def numpy_step(
+    x: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    filters: np.ndarray,
+    weights: np.ndarray,
+    vmax: float,
+    lam: float,
+    complex_data: bool,
+) -> np.ndarray:
     """One VN gradient step in float64 NumPy, written from the formula: filters (N, C, f, f)
     already projected, weights (N, N_w); x, y (H, W) complex."""
     parts = [x.real, x.imag] if complex_data else [x.real]
     n_filters = filters.shape[0]
-    responses = np.stack([sum(correlate2d(p, filters[i, c], mode="same")
-                              for c, p in enumerate(parts)) for i in range(n_filters)])
+    responses = np.stack(
+        [
+            sum(correlate2d(p, filters[i, c], mode="same") for c, p in enumerate(parts))
+            for i in range(n_filters)
+        ]
+    )
     phi = rbf_numpy(responses[None], weights, vmax)[0]
-    back = [sum(convolve2d(phi[i], filters[i, c], mode="same") for i in range(n_filters))
-            for c in range(len(parts))]
+    back = [
+        sum(convolve2d(phi[i], filters[i, c], mode="same") for i in range(n_filters))
+        for c in range(len(parts))
+    ]
     reg = back[0] + 1j * back[1] if complex_data else back[0] + 0j
     data = ifft2c_numpy(mask * (mask * fft2c_numpy(x) - y))
     out = x - reg / n_filters - lam * data
@@ -103,19 +118,32 @@ def numpy_step(x: np.ndarray, y: np.ndarray, mask: np.ndarray, filters: np.ndarr
 def test_one_untrained_step_equals_a_numpy_step(complex_data):
     torch.manual_seed(3)
     rng = np.random.default_rng(3)
-    net = VN(steps=1, filters=3, filter_size=5, rbf_weights=9, vmax=0.5,
-             complex_data=complex_data).double()
+    net = VN(
+        steps=1, filters=3, filter_size=5, rbf_weights=9, vmax=0.5, complex_data=complex_data
+    ).double()
     net.activations[0].weight.data = torch.from_numpy(rng.standard_normal((3, 9)) * 0.1)
     net.lam.data.fill_(0.7)
     image = rng.random((12, 10)) + (1j * rng.random((12, 10)) if complex_data else 0)
     mask = random2d((12, 10), 0.4, seed=4).astype(np.float64)
     y = fft2c_numpy(image) * mask
     x0 = ifft2c_numpy(y) + 0.05 * rng.standard_normal((12, 10))  # not data-consistent
-    got = net.step(torch.from_numpy(x0[None] if complex_data else x0.real[None] + 0j),
-                   torch.from_numpy(y[None]), torch.from_numpy(mask), 0)
+    got = net.step(
+        torch.from_numpy(x0[None] if complex_data else x0.real[None] + 0j),
+        torch.from_numpy(y[None]),
+        torch.from_numpy(mask),
+        0,
+    )
     filters = project_filters(net.filters[0]).detach().numpy()
-    want = numpy_step(x0 if complex_data else x0.real + 0j, y, mask, filters,
-                      net.activations[0].weight.detach().numpy(), 0.5, 0.7, complex_data)
+    want = numpy_step(
+        x0 if complex_data else x0.real + 0j,
+        y,
+        mask,
+        filters,
+        net.activations[0].weight.detach().numpy(),
+        0.5,
+        0.7,
+        complex_data,
+    )
     np.testing.assert_allclose(got.detach().numpy()[0], want, rtol=0, atol=1e-9)
 
 
@@ -133,7 +161,8 @@ def test_vn_parameter_count_real_output_and_argument_checks():
     # 10 steps × (24 filters of 1 × 11 × 11 + 24 × 31 RBF weights + λ) for real data
     assert sum(p.numel() for p in net.parameters()) == 10 * (24 * 121 + 24 * 31 + 1)
     assert sum(p.numel() for p in VN(complex_data=True).parameters()) == 10 * (
-        24 * 2 * 121 + 24 * 31 + 1)
+        24 * 2 * 121 + 24 * 31 + 1
+    )
     y = fft2c(phantoms(1, 16, 1, complex_images=False))
     out = VN(steps=2, filters=4, filter_size=3)(y, torch.ones(16, 16))
     assert out.shape == (1, 16, 16) and float(out.detach().imag.abs().max()) == 0.0

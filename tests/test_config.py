@@ -16,8 +16,9 @@ def default() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "brain.yaml", "brain-paper.yaml",
-                                  "paper.yaml"])
+@pytest.mark.parametrize(
+    "name", ["config.yaml", "smoke.yaml", "brain.yaml", "brain-paper.yaml", "paper.yaml"]
+)
 def test_shipped_configs_are_valid(name):
     config = load_config(ROOT / "config" / name, ROOT / "config" / "schema.yaml")
     assert experiments(config)
@@ -36,27 +37,48 @@ def test_schema_declares_draft_2020_12():
         (lambda c: c["datasets"]["brain-real"].update(size=-3), "datasets.brain-real.size"),
         (lambda c: c["datasets"]["brain-real"].update(n_test=-1), "datasets.brain-real.n_test"),
         (lambda c: c["masks"]["radial-r0.40"].update(rate=0), "masks.radial-r0.40.rate"),
-        (lambda c: c["tables"]["table_II"]["masks"].append("radial-r0.99"),
-         "unknown mask 'radial-r0.99'"),
-        (lambda c: c["tables"]["table_II"]["models"].append("nope"),
-         "unknown model 'nope'"),
+        (
+            lambda c: c["tables"]["table_II"]["masks"].append("radial-r0.99"),
+            "unknown mask 'radial-r0.99'",
+        ),
+        (lambda c: c["tables"]["table_II"]["models"].append("nope"), "unknown model 'nope'"),
         (lambda c: c.update(device="tpu"), "device"),
         (lambda c: c["masks"].update(fm={"kind": "fastmri"}), "needs 'acceleration'"),
         (lambda c: c["masks"].update(f={"kind": "file"}), "'path' is a required property"),
-        (lambda c: c["masks"].update(f={"kind": "file", "path": "m.mat", "url": "https://x/m"}),
-         "'sha256' is a required property"),
-        (lambda c: c["masks"].update(f={"kind": "radial", "rate": 0.2, "path": "m.mat"}),
-         "masks.f"),
-        (lambda c: c["models"].update(p={"method": "unet", "weights": {"path": "n.mat"}}),
-         "models.p.weights: published weights convert for methods ifrnet and admmnet"),
-        (lambda c: c["models"].update(p={"method": "admmnet", "weights": {"path": "n.mat"},
-                                         "train": {"epochs": 1, "lr": 0.1}}), "models.p"),
-        (lambda c: c["models"]["admmnet-s15"].update(save_maps=[2]),
-         "models.admmnet-s15.save_maps: model 'admmnet-s15'"),
-        (lambda c: c["figures"]["fig06"].update(model="admmnet-s15"),
-         "figures.fig06.model: model 'admmnet-s15'"),
-        (lambda c: c["figures"]["fig12"].update(model="admmnet-s15"),
-         "figures.fig12.model: model 'admmnet-s15'"),
+        (
+            lambda c: c["masks"].update(f={"kind": "file", "path": "m.mat", "url": "https://x/m"}),
+            "'sha256' is a required property",
+        ),
+        (
+            lambda c: c["masks"].update(f={"kind": "radial", "rate": 0.2, "path": "m.mat"}),
+            "masks.f",
+        ),
+        (
+            lambda c: c["models"].update(p={"method": "unet", "weights": {"path": "n.mat"}}),
+            "models.p.weights: published weights convert for methods ifrnet and admmnet",
+        ),
+        (
+            lambda c: c["models"].update(
+                p={
+                    "method": "admmnet",
+                    "weights": {"path": "n.mat"},
+                    "train": {"epochs": 1, "lr": 0.1},
+                }
+            ),
+            "models.p",
+        ),
+        (
+            lambda c: c["models"]["admmnet-s15"].update(save_maps=[2]),
+            "models.admmnet-s15.save_maps: model 'admmnet-s15'",
+        ),
+        (
+            lambda c: c["figures"]["fig06"].update(model="admmnet-s15"),
+            "figures.fig06.model: model 'admmnet-s15'",
+        ),
+        (
+            lambda c: c["figures"]["fig12"].update(model="admmnet-s15"),
+            "figures.fig12.model: model 'admmnet-s15'",
+        ),
     ],
 )
 def test_bad_config_names_the_key(edit, message):
@@ -79,9 +101,11 @@ def test_validation_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, yaml; from ifrnet.bench.config import validate_config, load_schema; "
-            "validate_config(yaml.safe_load(open('config/config.yaml')), "
-            "load_schema('config/schema.yaml')); assert 'torch' not in sys.modules")
+    code = (
+        "import sys, yaml; from ifrnet.bench.config import validate_config, load_schema; "
+        "validate_config(yaml.safe_load(open('config/config.yaml')), "
+        "load_schema('config/schema.yaml')); assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -90,8 +114,7 @@ def test_study_is_read_once_into_typed_read_only_entries():
 
     from ifrnet.bench.config import Study
 
-    study = Study.from_config(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()),
-                              SCHEMA)
+    study = Study.from_config(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()), SCHEMA)
     assert study.models["ifrcs"].kind == "tuned" and study.models["zero-filled"].kind == "plain"
     assert study.models["ifrcs"].threads == 1  # the schema's default
     assert study.datasets["brain-coronal"].train_on == "brain-real"

@@ -59,10 +59,14 @@ NETWORKS = [name for name in NAMES if is_network(name)]
 
 def over(names: list[str], check: str) -> list:
     """``names`` as pytest params, each known defect of ``check`` marked xfail (strict)."""
-    return [pytest.param(name, id=name, marks=pytest.mark.xfail(
-                strict=True, reason=KNOWN_DEFECTS[(check, name)]))
-            if (check, name) in KNOWN_DEFECTS else pytest.param(name, id=name)
-            for name in names]
+    return [
+        pytest.param(
+            name, id=name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[(check, name)])
+        )
+        if (check, name) in KNOWN_DEFECTS
+        else pytest.param(name, id=name)
+        for name in names
+    ]
 
 
 def network(name: str, real: bool, seed: int = SEED) -> torch.nn.Module:

@@ -11,8 +11,7 @@ from ifrnet.bench.data.sources import prepare_dataset
 from ifrnet.numerics.fourier import fft2c
 from ifrnet.numerics.measure import measure, noise_field
 
-SPEC = dict(source="embedded", kind="real", size=64, n_train=3, n_val=2, n_test=2,
-            noise_sigma=0.01)
+SPEC = dict(source="embedded", kind="real", size=64, n_train=3, n_val=2, n_test=2, noise_sigma=0.01)
 
 
 def test_split_indices_are_disjoint_and_separated():
@@ -61,8 +60,15 @@ def test_read_split_rejects_bad_files(tmp_path):
         f.create_dataset("other", data=np.zeros(3))
     with pytest.raises(ValueError, match="no dataset 'images'"):
         read_split(tmp_path / "nokey.h5")
-    attrs = dict(dataset="d", split="test", source="s", kind="real", normalisation="n",
-                 noise_sigma=0.0, seed=0)
+    attrs = dict(
+        dataset="d",
+        split="test",
+        source="s",
+        kind="real",
+        normalisation="n",
+        noise_sigma=0.0,
+        seed=0,
+    )
     write_split(tmp_path / "nan.h5", np.full((1, 4, 4), np.nan, np.complex64), attrs)
     with pytest.raises(ValueError, match="NaN"):
         read_split(tmp_path / "nan.h5")
@@ -83,6 +89,7 @@ def test_measure_noise_statistics_and_reproducibility():
     np.testing.assert_allclose(y, fft2c(images) * mask, atol=1e-6)
     y_noisy = measure(images, mask, 0.05, seed=0, split="test")
     assert np.all(y_noisy[:, ~mask] == 0)
-    expected = (fft2c(images) + np.stack([noise_field((16, 16), 0.05, 0, "test", i)
-                                          for i in range(2)])) * mask
+    expected = (
+        fft2c(images) + np.stack([noise_field((16, 16), 0.05, 0, "test", i) for i in range(2)])
+    ) * mask
     np.testing.assert_allclose(y_noisy, expected, atol=1e-6)

@@ -12,15 +12,33 @@ from tests.workflow_helpers import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Top-level entries of the repository: a path starting with one of them must exist.
-TOP = ("ifrnet", "baselines", "config", "workflow", "tests", "benchmarks", "profiles", "envs",
-       "docs", ".ci")
+TOP = (
+    "ifrnet",
+    "baselines",
+    "config",
+    "workflow",
+    "tests",
+    "benchmarks",
+    "profiles",
+    "envs",
+    "docs",
+    ".ci",
+)
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(map(re.escape, TOP)) + r")/[\w./*{},-]*)")
 LINK = re.compile(r"\]\(([^)#\s]+)")
 PRIVATE = os.path.join("..", "shared")  # both spelled so that this file does not contain them
 OLD_SPEC = "METHODS " + "§"
 TEXT = {".py", ".md", ".yaml", ".yml", ".smk", ".rst", ".toml", ".cff", ".sh", ".txt", ".cfg"}
-SKIPPED = {".git", ".venv", "results", "data", "__pycache__", ".snakemake", ".pytest_cache",
-           ".ruff_cache"}
+SKIPPED = {
+    ".git",
+    ".venv",
+    "results",
+    "data",
+    "__pycache__",
+    ".snakemake",
+    ".pytest_cache",
+    ".ruff_cache",
+}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
@@ -38,8 +56,10 @@ def _exists(base, name: str) -> bool:
     name = re.sub(r":\w+$", "", name)  # module:Class
     braces = re.search(r"\{([^}]*)\}", name)
     if braces:  # {a,b} → each alternative
-        return all(_exists(base, name.replace(braces.group(0), alt, 1))
-                   for alt in braces.group(1).split(","))
+        return all(
+            _exists(base, name.replace(braces.group(0), alt, 1))
+            for alt in braces.group(1).split(",")
+        )
     path = base / name
     return path.exists() or ("*" in name and bool(list(path.parent.glob(path.name))))
 
@@ -55,8 +75,10 @@ def test_path_extraction():
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_path_named_in_the_docs_exists(doc):
     text = doc.read_text(encoding="utf-8")
-    missing = sorted({n for n in named_paths(text) if not _exists(ROOT, n)}
-                     | {n for n in links(text) if not _exists(doc.parent, n)})
+    missing = sorted(
+        {n for n in named_paths(text) if not _exists(ROOT, n)}
+        | {n for n in links(text) if not _exists(doc.parent, n)}
+    )
     assert not missing, f"{doc.name} names paths that do not exist: {missing}"
 
 

@@ -50,15 +50,15 @@ def test_every_dependency_of_pyproject_is_pinned_within_its_range():
         assert req.specifier.contains(version), f"{name} {version} outside {req.specifier}"
     expected = {CONDA_NAMES.get(r.name.lower(), r.name.lower()) for r in wanted}
     assert set(conda) | set(pip) == expected | TOOLS, "the env file and pyproject differ"
-    assert Requirement(f"python{PROJECT['requires-python']}").specifier.contains(
-        conda["python"])
+    assert Requirement(f"python{PROJECT['requires-python']}").specifier.contains(conda["python"])
 
 
 def test_conda_forge_only_and_nothing_installed_by_path():
     assert ENV["channels"] == ["conda-forge", "nodefaults"]
     text = (ROOT / "envs" / "ifrnet.yaml").read_text()
     entries = [e for e in ENV["dependencies"] if isinstance(e, str)] + [
-        e for d in ENV["dependencies"] if isinstance(d, dict) for e in d["pip"]]
+        e for d in ENV["dependencies"] if isinstance(d, dict) for e in d["pip"]
+    ]
     assert not [e for e in entries if e.startswith("-") or "/" in e or e.startswith(".")]
     assert "cpuonly" not in text and "-c pytorch" not in text
 
@@ -69,21 +69,32 @@ def test_jobs_run_the_checkout_without_the_project_installed(tmp_path):
     bindir.mkdir()
     (bindir / "python").symlink_to("/usr/bin/python3")  # an interpreter without ifrnet
     env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path)}
-    probe = subprocess.run(["python", "-c", "import ifrnet"], cwd=tmp_path, env=env,
-                           capture_output=True)
+    probe = subprocess.run(
+        ["python", "-c", "import ifrnet"], cwd=tmp_path, env=env, capture_output=True
+    )
     if probe.returncode == 0:
         pytest.skip("the system Python can import ifrnet")
     (tmp_path / "my repo").symlink_to(ROOT)  # a checkout path with a space
     prefix = job_prefix(tmp_path / "my repo")
-    run = subprocess.run(["bash", "-c", prefix + "ifrnet --help"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["bash", "-c", prefix + "ifrnet --help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and "usage: ifrnet" in run.stdout, run.stderr
-    failed = subprocess.run(["bash", "-c", prefix + "ifrnet no-such-step; echo after"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    failed = subprocess.run(
+        ["bash", "-c", prefix + "ifrnet no-such-step; echo after"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert failed.returncode != 0 and "after" not in failed.stdout  # strict mode kept
 
 
-FAKE_CONDA = r'''#!/bin/bash
+FAKE_CONDA = r"""#!/bin/bash
 # Stand-in for the conda commands Snakemake calls: info, --version, config, env create.
 case "$1 $2" in
   "info --json") echo "{\"conda_prefix\": \"@ROOT@\", \"platform\": \"linux-64\"}";;
@@ -95,7 +106,7 @@ case "$1 $2" in
     done
     mkdir -p "$prefix/bin" && cp "@ROOT@/envpython" "$prefix/bin/python";;
 esac
-'''
+"""
 
 
 @pytest.mark.slow
@@ -112,19 +123,35 @@ def test_sdm_conda_job_runs_the_checkout_in_an_environment_without_it(tmp_path):
     (fake / "bin" / "activate").write_text('export PATH="$1/bin:$PATH"\n')
     (fake / "envpython").write_text(
         f'#!/bin/sh\nPYTHONPATH="$PYTHONPATH:{site.getsitepackages()[0]}" '
-        f'exec {sys.executable} -S "$@"\n')
+        f'exec {sys.executable} -S "$@"\n'
+    )
     for name in ("bin/conda", "envpython"):
         (fake / name).chmod(0o755)
-    probe = subprocess.run([str(fake / "envpython"), "-c", "import ifrnet"], cwd=tmp_path,
-                           capture_output=True)
+    probe = subprocess.run(
+        [str(fake / "envpython"), "-c", "import ifrnet"], cwd=tmp_path, capture_output=True
+    )
     assert probe.returncode != 0  # the environment's Python cannot import the project
     work = tmp_path / "work"
     work.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--sdm", "conda",
-         "--cores", "1", "results/masks/radial-r0.10-32x32.npz"],
-        cwd=work, capture_output=True, text=True, timeout=300,
-        env={"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)})
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--sdm",
+            "conda",
+            "--cores",
+            "1",
+            "results/masks/radial-r0.10-32x32.npz",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (work / "results" / "masks" / "radial-r0.10-32x32.npz").is_file()
     assert list((work / ".snakemake" / "conda").glob("*/bin/python"))  # the job's environment

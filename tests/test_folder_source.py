@@ -37,13 +37,22 @@ def save_mat73(path: Path, name: str, array: np.ndarray) -> None:
 
 
 def spec(directory: Path, **extra) -> dict:
-    return {"source": "folder", "dir": str(directory), "kind": "complex", "size": 16,
-            "n_train": 1, "n_val": 1, "n_test": 1, "noise_sigma": 0.0, **extra}
+    return {
+        "source": "folder",
+        "dir": str(directory),
+        "kind": "complex",
+        "size": 16,
+        "n_train": 1,
+        "n_val": 1,
+        "n_test": 1,
+        "noise_sigma": 0.0,
+        **extra,
+    }
 
 
 def centre(stack: np.ndarray, size: int = 16) -> np.ndarray:
     top, left = (H - size) // 2, (W - size) // 2
-    crop = stack[:, top:top + size, left:left + size]
+    crop = stack[:, top : top + size, left : left + size]
     return crop / np.abs(crop).reshape(len(crop), -1).max(axis=1)[:, None, None]
 
 
@@ -53,8 +62,13 @@ def every_format(tmp_path) -> tuple[Path, np.ndarray]:
     expected in the documented order (sorted file names, then slice order)."""
     directory = tmp_path / "mine"
     directory.mkdir()
-    a, b, c, d, e = (images(1, 1, False)[0], images(2, 2, True), images(3, 3, False),
-                     images(2, 4, True), images(1, 5, True))
+    a, b, c, d, e = (
+        images(1, 1, False)[0],
+        images(2, 2, True),
+        images(3, 3, False),
+        images(2, 4, True),
+        images(1, 5, True),
+    )
     np.save(directory / "a.npy", a)
     np.savez(directory / "b.npz", img=b)
     scipy.io.savemat(directory / "c.mat", {"img": c})  # v5
@@ -81,28 +95,47 @@ def test_every_format_is_read_and_every_slice_lands_once(every_format, tmp_path)
                 np.testing.assert_allclose(image, reference, atol=1e-6)
             seen.append(int(index))
     assert sorted(seen) == list(range(9))
-    assert source_files(spec_) == [str(directory / n) for n in
-                                   ("a.npy", "b.npz", "c.mat", "d.mat", "e.h5")]
+    assert source_files(spec_) == [
+        str(directory / n) for n in ("a.npy", "b.npz", "c.mat", "d.mat", "e.h5")
+    ]
 
 
 def test_real_kind_stores_magnitudes(every_format, tmp_path):
     directory, expected = every_format
-    prepare_dataset("m", spec(directory, key="img", kind="real", split_by="slice", n_train=0,
-                              n_val=0, n_test=9), seed=0, out_dir=tmp_path / "out")
+    prepare_dataset(
+        "m",
+        spec(directory, key="img", kind="real", split_by="slice", n_train=0, n_val=0, n_test=9),
+        seed=0,
+        out_dir=tmp_path / "out",
+    )
     prepared, attrs = read_split(tmp_path / "out" / "test.h5")
     assert np.all(prepared.imag == 0)
-    np.testing.assert_allclose(prepared.real, np.abs(centre(expected[attrs["slice_index"]])),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        prepared.real, np.abs(centre(expected[attrs["slice_index"]])), atol=1e-6
+    )
     assert "synthetic" not in attrs["source"]
 
 
 def test_kspace_content_is_inverse_transformed_and_centre_cropped(tmp_path):
     truth = images(2, 7, True)
-    kspace = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(truth, axes=(-2, -1)), norm="ortho"),
-                             axes=(-2, -1))  # centred, orthonormal: float64 NumPy reference
+    kspace = np.fft.fftshift(
+        np.fft.fft2(np.fft.ifftshift(truth, axes=(-2, -1)), norm="ortho"), axes=(-2, -1)
+    )  # centred, orthonormal: float64 NumPy reference
     scipy.io.savemat(tmp_path / "k.mat", {"kspace": np.moveaxis(kspace, 0, -1)})  # (H, W, N)
-    prepare_dataset("k", spec(tmp_path, content="kspace", slice_axis="last", split_by="slice",
-                              n_train=0, n_val=0, n_test=2), seed=0, out_dir=tmp_path / "out")
+    prepare_dataset(
+        "k",
+        spec(
+            tmp_path,
+            content="kspace",
+            slice_axis="last",
+            split_by="slice",
+            n_train=0,
+            n_val=0,
+            n_test=2,
+        ),
+        seed=0,
+        out_dir=tmp_path / "out",
+    )
     prepared, attrs = read_split(tmp_path / "out" / "test.h5")
     np.testing.assert_allclose(prepared, centre(truth)[attrs["slice_index"]], atol=1e-5)
 
@@ -118,12 +151,14 @@ def test_file_split_keeps_whole_files_in_the_documented_order(tmp_path):
         _, attrs = read_split(tmp_path / "out" / f"{split}.h5")
         taken = np.asarray(attrs["slice_index"])
         assert set(taken // 3) == {int(f) for f in files}
-        np.testing.assert_array_equal(taken, np.concatenate(
-            [np.arange(3 * f, 3 * f + 3) for f in files])[:len(taken)])
+        np.testing.assert_array_equal(
+            taken, np.concatenate([np.arange(3 * f, 3 * f + 3) for f in files])[: len(taken)]
+        )
     again = split_slices([3] * 5, {"test": 3, "val": 2, "train": 4}, 11)
     assert {k: v.tolist() for k, v in again.items()} == {
         s: read_split(tmp_path / "out" / f"{s}.h5")[1]["slice_index"].tolist()
-        for s in ("test", "val", "train")}
+        for s in ("test", "val", "train")
+    }
 
 
 def _write(tmp_path: Path, name: str, array) -> None:
@@ -136,16 +171,29 @@ def _write(tmp_path: Path, name: str, array) -> None:
 BAD = {
     "empty folder": (None, {}, r"no slice files"),
     "NaN": (np.full((H, W), np.nan), {}, r"bad\.npy: contains NaN or Inf"),
-    "too small": (np.ones((8, 8)), {}, r"bad\.npy: slices are 8×8, smaller than the data "
-                                        r"set's size 16"),
-    "all-zero slice": (np.stack([np.ones((H, W)), np.zeros((H, W))]), {},
-                       r"bad\.npy: slice\(s\) \[1\] are all zero"),
+    "too small": (
+        np.ones((8, 8)),
+        {},
+        r"bad\.npy: slices are 8×8, smaller than the data "
+        r"set's size 16",
+    ),
+    "all-zero slice": (
+        np.stack([np.ones((H, W)), np.zeros((H, W))]),
+        {},
+        r"bad\.npy: slice\(s\) \[1\] are all zero",
+    ),
     "4-D": (np.ones((2, 2, H, W)), {}, r"bad\.npy: expected a slice \(H, W\) or a stack"),
     "junk": (b"not numpy at all", {}, r"bad\.npy: cannot read"),
-    "too few files": (np.ones((3, H, W)), {"n_test": 2},
-                      r"1 files hold 3 slices; .*set split_by: slice"),
-    "too few slices": (np.ones((3, H, W)), {"split_by": "slice", "n_train": 2},
-                       r"3 slices, 4 requested"),
+    "too few files": (
+        np.ones((3, H, W)),
+        {"n_test": 2},
+        r"1 files hold 3 slices; .*set split_by: slice",
+    ),
+    "too few slices": (
+        np.ones((3, H, W)),
+        {"split_by": "slice", "n_train": 2},
+        r"3 slices, 4 requested",
+    ),
 }
 
 
@@ -177,9 +225,14 @@ def test_schema_accepts_a_folder_entry_and_rejects_faults():
     schema = load_schema(ROOT / "config" / "schema.yaml")
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     name = next(iter(config["datasets"]))
-    config["datasets"][name] = spec(Path("data/mine"), size=config["datasets"][name]["size"],
-                                    key="Img", content="kspace", slice_axis="last",
-                                    split_by="file")
+    config["datasets"][name] = spec(
+        Path("data/mine"),
+        size=config["datasets"][name]["size"],
+        key="Img",
+        content="kspace",
+        slice_axis="last",
+        split_by="file",
+    )
     validate_config(config, schema)
     del config["datasets"][name]["dir"]
     with pytest.raises(ConfigError, match=rf"datasets\.{name}: source folder needs 'dir'"):

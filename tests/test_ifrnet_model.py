@@ -13,8 +13,7 @@ from tests.fitting import fit
 
 def measurements(n=2, size=16, seed=0, dtype=torch.complex64, complex_images=False):
     gen = torch.Generator().manual_seed(seed)
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size),
-                            indexing="ij")
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
     images = []
     for i in range(n):
         r = 0.5 + 0.2 * torch.rand(1, generator=gen)
@@ -57,8 +56,10 @@ def test_initial_values_follow_the_authors_code():
 
 
 def test_random_init_is_seeded_and_required_for_wide_layers():
-    a, b = IFRNet(stages=1, filters=16, init="random", seed=3), IFRNet(
-        stages=1, filters=16, init="random", seed=3)
+    a, b = (
+        IFRNet(stages=1, filters=16, init="random", seed=3),
+        IFRNet(stages=1, filters=16, init="random", seed=3),
+    )
     c = IFRNet(stages=1, filters=16, init="random", seed=4)
     assert torch.equal(a.z[0].blocks[0].w1, b.z[0].blocks[0].w1)
     assert not torch.equal(a.z[0].blocks[0].w1, c.z[0].blocks[0].w1)
@@ -94,8 +95,9 @@ def test_gradcheck_float64_tiny_network():
     y_real = torch.view_as_real(y).clone().requires_grad_()
 
     def f(yr, *ps):
-        out = functional_call(net, dict(zip(names, ps, strict=True)),
-                              (torch.view_as_complex(yr), mask.double()))
+        out = functional_call(
+            net, dict(zip(names, ps, strict=True)), (torch.view_as_complex(yr), mask.double())
+        )
         return out.real
 
     assert torch.autograd.gradcheck(f, (y_real, *params), eps=1e-6, atol=1e-5)

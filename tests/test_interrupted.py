@@ -48,10 +48,14 @@ def test_killed_training_resumes_to_the_same_metrics(reference, tmp_path):
     _config(work)
     bindir = str(Path(sys.executable).parent)
     env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(work), "PYTHONHASHSEED": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "snakemake", TARGET, "--cores", "2",
-                                "--configfile", "kill.yaml"], cwd=work, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", TARGET, "--cores", "2", "--configfile", "kill.yaml"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     last = work / f"results/models/brain-real/radial-r0.40/{MODEL}/checkpoints/last.pt"
     deadline = time.time() + 300
     while not last.exists() and time.time() < deadline and process.poll() is None:
@@ -101,8 +105,19 @@ def test_killed_download_resumes(tmp_path):
     url, server = fixtures.serve(served, delay=0.01)  # ~400 kB/s: 2.5 s in all
     out = tmp_path / "dl" / "big.bin"
     part = out.with_name("big.bin.part")
-    cmd = [sys.executable, "-m", "ifrnet.bench.cli", "download", "--url", f"{url}/big.bin",
-           "--sha256", sha, "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ifrnet.bench.cli",
+        "download",
+        "--url",
+        f"{url}/big.bin",
+        "--sha256",
+        sha,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     try:
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60

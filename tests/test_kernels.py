@@ -1,5 +1,5 @@
-"""CPU kernels (ifrnet.numerics.conv_kernel, ifrnet.numerics.moments_kernel) against float64
-references."""
+"""CPU kernels (ifrnet.numerics.conv_kernel, moments_kernel, block_kernel) against float64
+references and the composed torch path."""
 
 import numpy as np
 import pytest
@@ -36,9 +36,12 @@ def test_conv2d_same_kernel_matches_reference_and_autograd(shape, circular):
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     assert conv_kernel.available(xt)
     out = conv2d_same(xt, wt, bt, circular=circular)
-    np.testing.assert_allclose(out.detach().numpy(),
-                               correlate_reference(x, w, circular) + b[None, :, None, None],
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        out.detach().numpy(),
+        correlate_reference(x, w, circular) + b[None, :, None, None],
+        rtol=1e-12,
+        atol=1e-12,
+    )
     # gradients against PyTorch's own convolution (float64) of the explicitly padded input
     g = torch.tensor(rng.standard_normal(out.shape))
     grads = torch.autograd.grad((out * g).sum(), (xt, wt, bt))
@@ -71,8 +74,7 @@ def test_box_moments_match_float64_reference():
 
     mu_a, mu_b = box(a), box(b)
     np.testing.assert_allclose(cov.numpy(), box(a * b) - mu_a * mu_b, atol=1e-12)
-    np.testing.assert_allclose(var.numpy(), box(a * a) - mu_a**2 + box(b * b) - mu_b**2,
-                               atol=1e-12)
+    np.testing.assert_allclose(var.numpy(), box(a * a) - mu_a**2 + box(b * b) - mu_b**2, atol=1e-12)
 
 
 def test_descriptor_kernel_and_library_path_agree():
@@ -83,27 +85,35 @@ def test_descriptor_kernel_and_library_path_agree():
     fast = feature_descriptor(a, 0.008)
     slow = feature_descriptor(a.clone().requires_grad_(True), 0.008)
     torch.testing.assert_close(fast, slow.detach(), rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(feature_descriptor(a.float(), 0.008), fast.float(), rtol=1e-4,
-                               atol=1e-5)
+    torch.testing.assert_close(
+        feature_descriptor(a.float(), 0.008), fast.float(), rtol=1e-4, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("network", ["ifrnet", "admmnet"])
+@pytest.mark.parametrize("network", ["ifrnet", "ifrnet-real", "admmnet"])
 def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     """The path other devices (CUDA) take — torch ops only — gives the CPU kernels' output and
-    gradients for a whole network (float64, perturbed weights, complex data)."""
+    gradients for a whole network (float64, perturbed weights, complex data; IFR-Net also real
+    data, whose X and R steps are single autograd nodes)."""
     from baselines.admmnet import ADMMNet
     from ifrnet.methods.ifrnet import IFRNet
+    from ifrnet.numerics import block_kernel
     from ifrnet.numerics import plf as plf_module
     from ifrnet.numerics.fourier import fft2c
 
     torch.manual_seed(0)
-    build = ((lambda: IFRNet(stages=2, blocks=2, complex_data=True)) if network == "ifrnet"
-             else (lambda: ADMMNet(stages=2, complex_data=True)))
+    build = (
+        (lambda: IFRNet(stages=2, blocks=2, complex_data=network == "ifrnet"))
+        if network.startswith("ifrnet")
+        else (lambda: ADMMNet(stages=2, complex_data=True))
+    )
     net = build().double()
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.02 * torch.randn_like(p))
     image = torch.randn(1, 24, 20, dtype=torch.complex128)
+    if network == "ifrnet-real":
+        image = image.real.to(torch.complex128)
     mask = (torch.rand(24, 20) < 0.5).double()
     kspace = fft2c(image) * mask
 
@@ -112,10 +122,68 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
         return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
 
     fast, fast_grads = run()
-    for module in (conv_kernel, moments_kernel):
+    for module in (conv_kernel, moments_kernel, block_kernel):
         monkeypatch.setattr(module, "available", lambda x: False)
     monkeypatch.setattr(plf_module, "_use_kernel", lambda x: False)
     slow, slow_grads = run()
     torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)
     for got, want in zip(fast_grads, slow_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_cnn_block_equals_composed_ops(dtype, monkeypatch):
+    """The CPU block node (ifrnet.numerics.block_kernel) gives the composed path's output and
+    gradients (convolutions, PLF and the η combination as separate autograd nodes: the CUDA
+    path)."""
+    from ifrnet.methods.ifrnet import CNNBlock
+    from ifrnet.numerics import block_kernel
+
+    torch.manual_seed(0)
+    block = CNNBlock(
+        filters=8, filter_size=3, init="dct", plf_points=101, eta1=0.99, eta2=0.01, generator=None
+    ).to(dtype)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    u = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
+    x = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
+    g = torch.randn(2, 1, 23, 17, dtype=dtype)
+    inputs = (u, x, *block.parameters())
+
+    def run():
+        out = block(u, x)
+        return out, torch.autograd.grad((out * g).sum(), inputs)
+
+    assert block_kernel.available(u)
+    fast, fast_grads = run()
+    monkeypatch.setattr(block_kernel, "available", lambda u: False)
+    slow, slow_grads = run()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast, slow, **tol)
+    for got, want in zip(fast_grads, slow_grads, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        torch.testing.assert_close(got, want, **tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_refinement_kernel_equals_torch_path(dtype, monkeypatch):
+    """The one-pass CPU R step (moments_kernel.refine) = the torch ops of other devices."""
+    from ifrnet.numerics.layers import FeatureRefinement
+
+    rng = np.random.default_rng(7)
+    x = torch.tensor(rng.random((2, 1, 30, 27)), dtype=dtype, requires_grad=True)
+    u = torch.tensor(rng.random((2, 1, 30, 27)), dtype=dtype, requires_grad=True)
+    module = FeatureRefinement(v=0.008).to(dtype)
+    g = torch.tensor(rng.standard_normal((2, 1, 30, 27)), dtype=dtype)
+
+    def run():
+        out, t = module(x, u)
+        return (out, t, *torch.autograd.grad((out * g).sum(), (x, u, module.v)))
+
+    fast = run()
+    monkeypatch.setattr(moments_kernel, "available", lambda a: False)
+    slow = run()
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
+    for got, want in zip(fast, slow, strict=True):
+        torch.testing.assert_close(got, want, **tol)

@@ -20,8 +20,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RANK = {"ifrnet.util": 0, "ifrnet.numerics": 1, "ifrnet.methods": 2, "baselines": 3,
-        "ifrnet.bench": 4}
+RANK = {
+    "ifrnet.util": 0,
+    "ifrnet.numerics": 1,
+    "ifrnet.methods": 2,
+    "baselines": 3,
+    "ifrnet.bench": 4,
+}
 
 
 def layer(module: str) -> str | None:
@@ -58,16 +63,22 @@ def upward_imports(source: str, module: str, is_package: bool = False) -> list[s
     own = layer(module)
     if own is None:
         return []
-    return [name for name in imported(source, module, is_package)
-            if layer(name) is not None and RANK[layer(name)] > RANK[own]]
+    return [
+        name
+        for name in imported(source, module, is_package)
+        if layer(name) is not None and RANK[layer(name)] > RANK[own]
+    ]
 
 
 SOURCES = sorted(p for pkg in ("ifrnet", "baselines") for p in (ROOT / pkg).rglob("*.py"))
 
 
 def test_every_module_lives_in_a_layer():
-    loose = [module_name(p) for p in SOURCES if layer(module_name(p)) is None
-             and module_name(p) not in ("ifrnet", "baselines")]
+    loose = [
+        module_name(p)
+        for p in SOURCES
+        if layer(module_name(p)) is None and module_name(p) not in ("ifrnet", "baselines")
+    ]
     assert not loose, f"modules outside the layer folders: {loose}"
 
 
@@ -80,9 +91,14 @@ def test_imports_go_only_down_the_layers(path):
 
 def test_upward_imports_are_caught():
     """The check can fail: absolute, relative and in-function imports of a higher layer."""
-    source = ("import numpy\nfrom ifrnet.bench.config import load_config\n"
-              "def f():\n    import baselines.vn\n    from ..methods import registry\n"
-              "from .fourier import fft2c\nfrom ifrnet.util.io import atomic_path\n")
+    source = (
+        "import numpy\nfrom ifrnet.bench.config import load_config\n"
+        "def f():\n    import baselines.vn\n    from ..methods import registry\n"
+        "from .fourier import fft2c\nfrom ifrnet.util.io import atomic_path\n"
+    )
     assert upward_imports(source, "ifrnet.numerics.probe") == [
-        "ifrnet.bench.config.load_config", "baselines.vn", "ifrnet.methods.registry"]
+        "ifrnet.bench.config.load_config",
+        "baselines.vn",
+        "ifrnet.methods.registry",
+    ]
     assert upward_imports(source, "ifrnet.bench.probe") == []

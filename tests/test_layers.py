@@ -38,8 +38,12 @@ def test_x_step_matches_numpy_closed_form(problem):
     rho = 0.37
     # closed form of argmin_x ‖M F x − y‖² + ρ‖x − x_t‖², solved per k-space sample
     expected = np_ifft2c((y + rho * np_fft2c(x_t)) / (mask + rho))
-    got = data_consistency(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask),
-                           torch.tensor(rho, dtype=torch.float64))
+    got = data_consistency(
+        torch.from_numpy(x_t),
+        torch.from_numpy(y),
+        torch.from_numpy(mask),
+        torch.tensor(rho, dtype=torch.float64),
+    )
     np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
 
 
@@ -47,14 +51,23 @@ def test_x_step_limits(problem):
     x_gt, mask, y, _ = problem
     ones = np.ones_like(mask)
     full = np_fft2c(x_gt)
-    got = data_consistency(torch.from_numpy(x_gt), torch.from_numpy(full), torch.from_numpy(ones),
-                           0.02)
+    got = data_consistency(
+        torch.from_numpy(x_gt), torch.from_numpy(full), torch.from_numpy(ones), 0.02
+    )
     np.testing.assert_allclose(got.numpy(), x_gt, atol=1e-12)
-    small = data_consistency(torch.zeros(2, 12, 10, dtype=torch.complex128), torch.from_numpy(y),
-                             torch.from_numpy(mask), 1e-12)
+    small = data_consistency(
+        torch.zeros(2, 12, 10, dtype=torch.complex128),
+        torch.from_numpy(y),
+        torch.from_numpy(mask),
+        1e-12,
+    )
     np.testing.assert_allclose(small.numpy(), np_ifft2c(y), atol=1e-9)
-    zero = data_consistency(torch.zeros(2, 12, 10, dtype=torch.complex128), torch.from_numpy(y),
-                            torch.from_numpy(mask), 0.0)
+    zero = data_consistency(
+        torch.zeros(2, 12, 10, dtype=torch.complex128),
+        torch.from_numpy(y),
+        torch.from_numpy(mask),
+        0.0,
+    )
     assert torch.isfinite(zero.real).all()  # 0/0 guarded as in the authors' code
 
 
@@ -62,8 +75,12 @@ def test_dct_filters_are_the_non_dc_orthonormal_basis():
     w = dct_filters(3).double().reshape(8, 9).numpy()
     # independent DCT-II matrix
     n = np.arange(3)
-    d = np.array([[np.sqrt((1 if k == 0 else 2) / 3) * np.cos(np.pi * (2 * j + 1) * k / 6)
-                   for j in n] for k in n])
+    d = np.array(
+        [
+            [np.sqrt((1 if k == 0 else 2) / 3) * np.cos(np.pi * (2 * j + 1) * k / 6) for j in n]
+            for k in n
+        ]
+    )
     basis = np.stack([np.outer(d[a], d[b]).ravel() for a in n for b in n])
     full = np.vstack([np.full(9, 1 / 3), w])  # DC filter + ours
     np.testing.assert_allclose(full @ full.T, np.eye(9), atol=1e-6)
@@ -91,8 +108,9 @@ def test_separable_filter_matches_scipy():
     got = separable_filter(torch.from_numpy(a), k).numpy()
     kernel2d = np.outer(k.numpy(), k.numpy())
     for i in range(2):
-        np.testing.assert_allclose(got[i, 0], ndimage.correlate(a[i, 0], kernel2d,
-                                                                mode="constant"), atol=1e-12)
+        np.testing.assert_allclose(
+            got[i, 0], ndimage.correlate(a[i, 0], kernel2d, mode="constant"), atol=1e-12
+        )
 
 
 def descriptor_reference(a: np.ndarray, v: float) -> np.ndarray:
@@ -153,8 +171,9 @@ def test_replace_sampled_is_the_noiseless_limit(problem):
     k = np_fft2c(got.numpy())
     np.testing.assert_allclose(k[:, mask == 1], y[:, mask == 1], atol=1e-12)
     np.testing.assert_allclose(k[:, mask == 0], np_fft2c(x_t)[:, mask == 0], atol=1e-12)
-    tiny = data_consistency(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask),
-                            1e-9)
+    tiny = data_consistency(
+        torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask), 1e-9
+    )
     np.testing.assert_allclose(tiny.numpy(), got.numpy(), atol=1e-6)
 
 
@@ -167,3 +186,75 @@ def test_parts_round_trip_and_keep_real():
     torch.testing.assert_close(from_parts(parts, complex_data=True), x)
     torch.testing.assert_close(from_parts(to_parts(x, complex_data=False), False), keep_real(x))
     assert float(keep_real(x).imag.abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("start", ["zeros", "image"])
+@pytest.mark.parametrize("rho", [0.37, 0.0])
+def test_real_x_step_node_equals_composed_ops_and_gradcheck(problem, start, rho):
+    """real_data_consistency (one autograd node) = Re data_consistency, values and gradients
+    (gradcheck in float64), ρ = 0 included (the guarded 0/0 denominators)."""
+    from ifrnet.numerics.layers import from_parts, real_data_consistency
+
+    _, mask, y, _ = problem
+    rng = np.random.default_rng(5)
+    x_t = (
+        None
+        if start == "zeros"
+        else torch.tensor(rng.standard_normal((2, 1, 12, 10)), requires_grad=True)
+    )
+    rho_t = torch.tensor(rho, dtype=torch.float64, requires_grad=True)
+    y_t, mask_t = torch.from_numpy(y), torch.from_numpy(mask)
+    got = real_data_consistency(x_t, y_t, mask_t, rho_t)
+    x_c = torch.zeros_like(y_t) if x_t is None else from_parts(x_t[:, 0], False)
+    want = data_consistency(x_c, y_t, mask_t, rho_t).real.unsqueeze(1)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    g = torch.tensor(rng.standard_normal(got.shape))
+    inputs = (rho_t,) if x_t is None else (x_t, rho_t)
+    for a, b in zip(
+        torch.autograd.grad((got * g).sum(), inputs),
+        torch.autograd.grad((want * g).sum(), inputs),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    if rho != 0:  # (at ρ = 0 the guard makes the function non-differentiable in ρ)
+        torch.autograd.gradcheck(
+            lambda *a: real_data_consistency(None if x_t is None else a[0], y_t, mask_t, a[-1]),
+            inputs,
+        )
+
+
+@pytest.mark.parametrize("descriptor_input", ["x", "u"])
+@pytest.mark.parametrize("v", [0.008, -0.3])
+def test_refinement_node_equals_composed_ops_and_gradcheck(descriptor_input, v):
+    """FeatureRefinement's one-node R step (T a constant map, gradient to V) = the composed
+    ops through feature_descriptor, values and gradients, and passes gradcheck."""
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.random((2, 1, 12, 10)), requires_grad=True)
+    u = torch.tensor(rng.random((2, 1, 12, 10)), requires_grad=True)
+    u.data[1, 0, 4:9, 3:8] = x.data[1, 0, 4:9, 3:8]  # flat patches: clamps and zero slopes
+    module = FeatureRefinement(v=v, descriptor_input=descriptor_input).double()
+    x_t, t = module(x, u)
+    a = (x if descriptor_input == "x" else u).detach()
+    t_ref = feature_descriptor(a, module.v, module.kernel.double())
+    want = u + t_ref * (x - u)
+    torch.testing.assert_close(t, t_ref.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(x_t, want, rtol=1e-12, atol=1e-12)
+    g = torch.tensor(rng.standard_normal(x_t.shape))
+    inputs = (x, u, module.v)
+    for got, exp in zip(
+        torch.autograd.grad((x_t * g).sum(), inputs),
+        torch.autograd.grad((want * g).sum(), inputs),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, exp, rtol=1e-9, atol=1e-12)
+    # T is a constant map of its input image by design: gradcheck V and the other image
+    if descriptor_input == "x":
+        torch.autograd.gradcheck(lambda uu, vv: _refine(module, x.detach(), uu, vv), (u, module.v))
+    else:
+        torch.autograd.gradcheck(lambda xx, vv: _refine(module, xx, u.detach(), vv), (x, module.v))
+
+
+def _refine(module, x, u, v):
+    from ifrnet.numerics.layers import _Refine
+
+    return _Refine.apply(x, u, v, module.kernel, module.descriptor_input == "x")[0]

@@ -173,8 +173,11 @@ def mask_statistics_reference(mask: np.ndarray) -> dict[str, float]:
             rr, cc = (rr + h // 2) % h, (cc + w // 2) % w  # back to centred indices
             mirrored += bool(mask[r, c] and mask[rr, cc])
             covered += bool(mask[r, c] or mask[rr, cc])
-    return {"sampled": mask.mean(), "mirrored": mirrored / mask.sum(),
-            "coverage": covered / mask.size}
+    return {
+        "sampled": mask.mean(),
+        "mirrored": mirrored / mask.sum(),
+        "coverage": covered / mask.size,
+    }
 
 
 @pytest.mark.parametrize("shape", [(16, 16), (15, 12)])
@@ -204,8 +207,17 @@ def test_point_reflection_is_the_hermitian_partner_of_a_real_image(shape):
 def test_statistics_are_printed_by_the_mask_command(tmp_path, capsys):
     from ifrnet.bench.cli import main
 
-    main(["mask", "--spec", '{"kind": "labradial", "rate": 0.2}', "--shape", "64x64",
-          "--out", str(tmp_path / "m.npz")])
+    main(
+        [
+            "mask",
+            "--spec",
+            '{"kind": "labradial", "rate": 0.2}',
+            "--shape",
+            "64x64",
+            "--out",
+            str(tmp_path / "m.npz"),
+        ]
+    )
     out = capsys.readouterr().out
     assert "% sampled (real data:" in out and "% of samples mirrored" in out
 

@@ -39,8 +39,15 @@ def test_ssim_identical_and_versus_skimage(pair):
     # skimage with the same window and constants; it averages over the map cropped by
     # (win_size - 1) // 2 = 5 pixels, which is exactly our 'valid' region for an 11×11 window.
     reference = structural_similarity(
-        255 * rec, 255 * gt, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-        data_range=255, K1=0.01, K2=0.03, win_size=11,
+        255 * rec,
+        255 * gt,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
+        K1=0.01,
+        K2=0.03,
+        win_size=11,
     )
     assert abs(ssim(rec, gt) - reference) < 1e-3
     assert ssim(rec, gt) < ssim((rec + gt) / 2, gt) < 1
@@ -70,8 +77,9 @@ def test_hfen_against_scipy(pair):
     rec, gt = pair
     assert hfen(gt, gt) == 0.0
     k = log_kernel()
-    expected = np.linalg.norm(ndimage.correlate(rec, k, mode="constant")
-                              - ndimage.correlate(gt, k, mode="constant"))
+    expected = np.linalg.norm(
+        ndimage.correlate(rec, k, mode="constant") - ndimage.correlate(gt, k, mode="constant")
+    )
     assert np.isclose(hfen(rec, gt), expected)
     assert np.isclose(hfen(gt + 2 * (rec - gt), gt), 2 * hfen(rec, gt))
 

@@ -15,15 +15,17 @@ def _own_copies(work, sums_dir):
     with their checksum lists; returns the two lists' paths."""
     lists = {}
     for collection, names, write in (
-            ("siat", [f"lsq{i}.mat" for i in range(1, 8)], fixtures.siat_slice),
-            ("ifrnet-test", [f"test_{i}.mat" for i in range(1, 4)], fixtures.test_image)):
+        ("siat", [f"lsq{i}.mat" for i in range(1, 8)], fixtures.siat_slice),
+        ("ifrnet-test", [f"test_{i}.mat" for i in range(1, 4)], fixtures.test_image),
+    ):
         directory = work / "data" / "raw" / collection
         directory.mkdir(parents=True)
         for seed, name in enumerate(names):
             write(directory / name, seed=seed)
         lists[collection] = sums_dir / f"{collection}.sha256"
-        lists[collection].write_text("".join(
-            f"{fixtures.sha256(directory / name)}  {name}\n" for name in names))
+        lists[collection].write_text(
+            "".join(f"{fixtures.sha256(directory / name)}  {name}\n" for name in names)
+        )
     return lists
 
 
@@ -40,16 +42,29 @@ def test_dir_without_url_prepares_the_files_in_place(tmp_path):
             del spec["test_source"]["url"]
             spec["test_source"]["checksums"] = str(lists["ifrnet-test"])
     (work / "own.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(work, "data/prepared/brain-real/test.h5",
-                       "data/prepared/brain-complex/test.h5", "--cores", "1",
-                       "--configfile", "own.yaml")
+    result = snakemake(
+        work,
+        "data/prepared/brain-real/test.h5",
+        "data/prepared/brain-complex/test.h5",
+        "--cores",
+        "1",
+        "--configfile",
+        "own.yaml",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stderr) == {"prepare_data": 2}
     assert (work / "data/prepared/brain-real/test.h5").is_file()
 
 
 def test_with_url_the_files_are_downloaded(tmp_path):
-    result = snakemake(workflow_copy(tmp_path), "-n", "data/prepared/brain-real/test.h5",
-                       "--cores", "1", "--configfile", "config/brain.yaml")
+    result = snakemake(
+        workflow_copy(tmp_path),
+        "-n",
+        "data/prepared/brain-real/test.h5",
+        "--cores",
+        "1",
+        "--configfile",
+        "config/brain.yaml",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout) == {"download": 205, "prepare_data": 1}

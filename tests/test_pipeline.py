@@ -25,14 +25,20 @@ class Counting(Method):
 
 
 def test_user_method_is_warmed_up_once_then_timed_in_batches(tmp_path):
-    spec = dict(source="embedded", kind="complex", size=32, n_train=0, n_val=0, n_test=3,
-                noise_sigma=0.0)
+    spec = dict(
+        source="embedded", kind="complex", size=32, n_train=0, n_val=0, n_test=3, noise_sigma=0.0
+    )
     prepare_dataset("d", spec, seed=0, out_dir=tmp_path)
     save_mask(make_mask("radial", (32, 32), rate=1.0), tmp_path / "m.npz")
     Counting.calls = []
-    recon = reconstruct_split(tmp_path / "test.h5", tmp_path / "m.npz", "mine",
-                              {"method": "tests.test_pipeline:Counting"}, tmp_path / "r.h5",
-                              batch_size=2)
+    recon = reconstruct_split(
+        tmp_path / "test.h5",
+        tmp_path / "m.npz",
+        "mine",
+        {"method": "tests.test_pipeline:Counting"},
+        tmp_path / "r.h5",
+        batch_size=2,
+    )
     assert Counting.calls == ["warm_up", "reconstruct 2", "reconstruct 1"]
     with h5py.File(tmp_path / "r.h5") as f:
         assert f.attrs["model"] == "mine" and len(f.attrs["seconds"]) == 3

@@ -14,8 +14,7 @@ def plf_reference(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     for c in range(q.shape[0]):
         xc = x[:, c]
         inside = np.interp(xc, points, q[c])
-        y[:, c] = np.where(xc <= -1, xc + 1 + q[c, 0], np.where(xc >= 1, xc - 1 + q[c, -1],
-                                                                inside))
+        y[:, c] = np.where(xc <= -1, xc + 1 + q[c, 0], np.where(xc >= 1, xc - 1 + q[c, -1], inside))
     return y
 
 
@@ -43,8 +42,9 @@ def test_gradients_match_finite_differences(data, kernel):
     x = x + 1e-3  # keep finite differences away from the kinks at control points
     xt = torch.from_numpy(x).requires_grad_()
     qt = torch.from_numpy(q).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: plf(a, b, use_kernel=kernel), (xt, qt),
-                                    eps=1e-6, atol=1e-6)
+    assert torch.autograd.gradcheck(
+        lambda a, b: plf(a, b, use_kernel=kernel), (xt, qt), eps=1e-6, atol=1e-6
+    )
 
 
 def test_kernel_and_torch_gradients_agree(data):
@@ -53,8 +53,9 @@ def test_kernel_and_torch_gradients_agree(data):
     for kernel in (True, False):
         xt = torch.from_numpy(x).requires_grad_()
         qt = torch.from_numpy(q).requires_grad_()
-        (plf(xt, qt, use_kernel=kernel) * torch.linspace(0, 1, xt.numel()).view_as(xt)).sum()\
-            .backward()
+        (
+            plf(xt, qt, use_kernel=kernel) * torch.linspace(0, 1, xt.numel()).view_as(xt)
+        ).sum().backward()
         grads.append((xt.grad, qt.grad))
     torch.testing.assert_close(grads[0][0], grads[1][0])
     torch.testing.assert_close(grads[0][1], grads[1][1])
@@ -63,8 +64,9 @@ def test_kernel_and_torch_gradients_agree(data):
 def test_module_initialises_to_soft_threshold():
     module = PiecewiseLinear(4, 101, threshold=1 / 14)
     grid = torch.linspace(-1, 1, 101, dtype=torch.float64)
-    torch.testing.assert_close(module.q[2].double(), soft_threshold(grid, 1 / 14), atol=1e-7,
-                               rtol=0)
+    torch.testing.assert_close(
+        module.q[2].double(), soft_threshold(grid, 1 / 14), atol=1e-7, rtol=0
+    )
     x = torch.tensor([-2.0, -0.05, 0.5, 3.0]).view(1, 1, 2, 2).repeat(1, 4, 1, 1)
     y = module(x)
     expected = torch.tensor([-2.0 + 1 / 14, 0.0, 0.5 - 1 / 14, 3.0 - 1 / 14])
@@ -95,8 +97,9 @@ def test_nan_input_gives_nan_output_and_leaves_q_gradient_alone(data, kernel):
     # q's gradient: the clean one minus the NaN pixel's (finite) contribution
     single = xt.detach()[1:2, 2:3, 3:4, 4:5].clone().requires_grad_(True)
     q_one = torch.zeros_like(qt)[2:3].requires_grad_(True)
-    (_, contribution) = torch.autograd.grad(plf(single, q_one, use_kernel=kernel).sum(),
-                                           (single, q_one))
+    (_, contribution) = torch.autograd.grad(
+        plf(single, q_one, use_kernel=kernel).sum(), (single, q_one)
+    )
     _, clean_gq = torch.autograd.grad(plf(xt, qt, use_kernel=kernel).sum(), (xt, qt))
     expected = clean_gq.clone()
     expected[2] -= contribution[0]

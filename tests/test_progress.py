@@ -47,8 +47,14 @@ def test_log_lines_every_ten_percent_with_eta(monkeypatch):
     assert lines[8] == "IFR-CS: 90/100 iterations (90 %) elapsed 0:01:30, ETA 0:00:10"
     assert lines[-1] == "IFR-CS: 100/100 iterations done in 0:01:40"
     assert len(lines) == 11
-    assert all(re.fullmatch(r"IFR-CS: \d+/100 iterations (\(\d+ %\) elapsed [\d:]+, ETA [\d:]+"
-                            r"|done in [\d:]+)", line) for line in lines)
+    assert all(
+        re.fullmatch(
+            r"IFR-CS: \d+/100 iterations (\(\d+ %\) elapsed [\d:]+, ETA [\d:]+"
+            r"|done in [\d:]+)",
+            line,
+        )
+        for line in lines
+    )
 
 
 def test_quick_work_prints_nothing_and_slow_work_prints_every_max_s():
@@ -64,7 +70,8 @@ def test_quick_work_prints_nothing_and_slow_work_prints_every_max_s():
         bar.update(1, note="loss 0.5")
     assert stream.getvalue().splitlines() == [
         "FDLCP: 1/1000 (0 %) elapsed 0:01:01, ETA 16:55:39, loss 0.5",
-        "FDLCP: 1/1000 stopped early after 0:01:01"]
+        "FDLCP: 1/1000 stopped early after 0:01:01",
+    ]
 
 
 def test_resumed_work_estimates_from_the_rate_since_resume():
@@ -101,7 +108,7 @@ def test_iterative_reconstruction_reports_progress(monkeypatch, capsys):
     times = iter(np.arange(0.0, 1e4, 10.0))  # every clock reading: 10 s later
     monkeypatch.setattr("ifrnet.util.progress.CLOCK", lambda: next(times))
     rng = np.random.default_rng(0)
-    kspace = (rng.standard_normal((1, 16, 16)) + 1j * rng.standard_normal((1, 16, 16)))
+    kspace = rng.standard_normal((1, 16, 16)) + 1j * rng.standard_normal((1, 16, 16))
     mask = rng.random((16, 16)) < 0.4
     IFRCS(real=True, max_iter=20, tol=0.0)(kspace.astype(np.complex64) * mask, mask)
     err = capsys.readouterr().err

@@ -61,15 +61,23 @@ def texture_map(img: np.ndarray, c: float) -> np.ndarray:
 
 def fake_ifrnet(stages: int = 2, blocks: int = 2, filters: int = 3) -> dict:
     """Random weights in the layout of ``net-radial30.mat`` (MATLAB shapes)."""
-    net = {"rho": RNG.uniform(0.05, 0.5, stages + 1), "v": RNG.uniform(-0.5, 0.5, stages),
-           "blocks": []}
+    net = {
+        "rho": RNG.uniform(0.05, 0.5, stages + 1),
+        "v": RNG.uniform(-0.5, 0.5, stages),
+        "blocks": [],
+    }
     net["rho"][1] = -0.3  # trained ρ can be negative: no sign may be imposed
     for _ in range(stages * blocks):
-        net["blocks"].append({
-            "w1": RNG.normal(0, 0.5, (3, 3, 1, filters)), "b1": RNG.normal(0, 0.1, (1, filters)),
-            "q": np.sort(RNG.uniform(-1.2, 1.2, (101, filters)), axis=0),
-            "w2": RNG.normal(0, 0.3, (3, 3, filters, 1)), "b2": RNG.normal(0, 0.1),
-            "mu": (RNG.uniform(0.5, 1.0), RNG.uniform(0.0, 0.3))})
+        net["blocks"].append(
+            {
+                "w1": RNG.normal(0, 0.5, (3, 3, 1, filters)),
+                "b1": RNG.normal(0, 0.1, (1, filters)),
+                "q": np.sort(RNG.uniform(-1.2, 1.2, (101, filters)), axis=0),
+                "w2": RNG.normal(0, 0.3, (3, 3, filters, 1)),
+                "b2": RNG.normal(0, 0.1),
+                "mu": (RNG.uniform(0.5, 1.0), RNG.uniform(0.0, 0.3)),
+            }
+        )
     return net
 
 
@@ -87,22 +95,28 @@ def write_matconvnet(path, net: dict, stages: int, blocks: int) -> None:
     for n in range(stages):
         layers.append({"type": "Z", "weights": _cell([])})
         layers.append({"type": "T", "weights": _cell([net["v"][n]])})
-        layers.append({"type": "X_final" if n == stages - 1 else "X_mid",
-                       "weights": _cell([net["rho"][n + 1]])})
+        layers.append(
+            {
+                "type": "X_final" if n == stages - 1 else "X_mid",
+                "weights": _cell([net["rho"][n + 1]]),
+            }
+        )
         layerin.append({"type": "U_org", "weights": _cell([0.123])})  # ignored, as Uorg.m
         for k in range(blocks):
             b = net["blocks"][n * blocks + k]
-            layerin += [{"type": "C1", "weights": _cell([b["w1"], b["b1"]]), "pad": 1},
-                        {"type": "H", "weights": _cell([b["q"]])},
-                        {"type": "C2", "weights": _cell([b["w2"], b["b2"]]), "pad": 1},
-                        {"type": "U_final" if k == blocks - 1 else "U",
-                         "weights": _cell(list(b["mu"]))}]
+            layerin += [
+                {"type": "C1", "weights": _cell([b["w1"], b["b1"]]), "pad": 1},
+                {"type": "H", "weights": _cell([b["q"]])},
+                {"type": "C2", "weights": _cell([b["w2"], b["b2"]]), "pad": 1},
+                {"type": "U_final" if k == blocks - 1 else "U", "weights": _cell(list(b["mu"]))},
+            ]
     layers.append({"type": "loss", "weights": _cell([])})
     scipy.io.savemat(path, {"net": {"layers": _cell(layers), "layerin": _cell(layerin)}})
 
 
-def ifrnet_reference(image: np.ndarray, mask: np.ndarray, net: dict, stages: int,
-                     blocks: int) -> np.ndarray:
+def ifrnet_reference(
+    image: np.ndarray, mask: np.ndarray, net: dict, stages: int, blocks: int
+) -> np.ndarray:
     """``vl_simplenn_LYL_test`` forward with xorg/xmid/xfinal, Uorg/Umid/Ufinal, Tmid."""
     m = np.fft.ifftshift(mask).astype(float)
     y = np.fft.fft2(image) * m
@@ -134,8 +148,14 @@ def test_ifrnet_matconvnet_conversion_matches_the_authors_layers(tmp_path):
     write_matconvnet(tmp_path / "net.mat", net, stages, blocks)
     out = convert_published("ifrnet", tmp_path / "net.mat", tmp_path / "model.pt", "fake")
     network, meta = load_network(out)
-    assert meta["params"] == {"stages": 2, "blocks": 2, "filters": 3, "filter_size": 3,
-                              "plf_points": 101, "init": "random"}
+    assert meta["params"] == {
+        "stages": 2,
+        "blocks": 2,
+        "filters": 3,
+        "filter_size": 3,
+        "plf_points": 101,
+        "init": "random",
+    }
     assert meta["model"] == "fake" and len(meta["source_sha256"]) == 64
     image = RNG.random((24, 24))
     mask = RNG.random((24, 24)) < 0.4
@@ -183,6 +203,7 @@ def imfilter_conv_circular(x: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 def fake_admmnet(stages: int = 3) -> list[tuple[str, list[np.ndarray]]]:
     """Layers (type, MATLAB-shaped weights) as in ``net-stage*.mat``."""
+
     def gamma():
         return np.eye(8) + RNG.normal(0, 0.2, (8, 8))
 
@@ -220,8 +241,9 @@ def write_v73(path, layers: list[tuple[str, list[np.ndarray]]]) -> None:
         net.create_dataset("layers", data=np.array(layer_refs, dtype=h5py.ref_dtype)[:, None])
 
 
-def admmnet_reference(image: np.ndarray, mask: np.ndarray,
-                      layers: list[tuple[str, list[np.ndarray]]]) -> np.ndarray:
+def admmnet_reference(
+    image: np.ndarray, mask: np.ndarray, layers: list[tuple[str, list[np.ndarray]]]
+) -> np.ndarray:
     """``loss_with_gradient_single_before`` forward: xorg, convo, zorg/zmid, beta*, xmid."""
     m = np.fft.ifftshift(mask).astype(float)
     y = np.fft.fft2(image) * m
@@ -230,8 +252,10 @@ def admmnet_reference(image: np.ndarray, mask: np.ndarray,
         if kind in ("X_org", "X_mid"):
             h = filters_from_gamma(weights[0])
             rho = weights[1].ravel()
-            denom = m + sum(np.abs(psf2otf(np.sqrt(r) * hk, image.shape)) ** 2
-                            for r, hk in zip(rho, h, strict=True))
+            denom = m + sum(
+                np.abs(psf2otf(np.sqrt(r) * hk, image.shape)) ** 2
+                for r, hk in zip(rho, h, strict=True)
+            )
             denom[denom == 0] = 1e-6
             pr = np.zeros_like(image)
             if kind == "X_mid":
@@ -242,8 +266,10 @@ def admmnet_reference(image: np.ndarray, mask: np.ndarray,
             c = [imfilter_conv_circular(x, d) for d in filters_from_gamma(weights[0])]
         elif kind.startswith("Non_lin"):
             q = weights[0]
-            z = [nnlinemex(c[i] + (0 if kind == "Non_linorg" else beta[i]), q[:, i])
-                 for i in range(8)]
+            z = [
+                nnlinemex(c[i] + (0 if kind == "Non_linorg" else beta[i]), q[:, i])
+                for i in range(8)
+            ]
         elif kind.startswith("Multi"):
             eta = weights[0].ravel()
             old = [0.0] * 8 if kind == "Multi_org" else beta
@@ -302,26 +328,57 @@ def test_workflow_downloads_a_mask_file_and_published_weights(tmp_path):
     url, server = serve(served)
     try:
         config = {
-            "seed": 0, "device": "cpu", "batch_size": 2,
+            "seed": 0,
+            "device": "cpu",
+            "batch_size": 2,
             "datasets": {"brain-real": smoke["datasets"]["brain-real"]},
-            "masks": {"lab-r0.20": {"kind": "labradial", "rate": 0.2},
-                      "theirs": {"kind": "file", "path": "data/raw/masks/mask_20.mat",
-                                 "url": f"{url}/mask_20.mat",
-                                 "sha256": sha256(served / "mask_20.mat")}},
-            "models": {"zero-filled": {"method": "zero-filled"},
-                       "admm-pub": {"method": "admmnet", "label": "ADMM-Net (published)",
-                                    "weights": {"path": "data/raw/weights/net-stage2.mat",
-                                                "url": f"{url}/net-stage2.mat",
-                                                "sha256": sha256(served / "net-stage2.mat")}}},
-            "tables": {"table_P": {"title": "published", "dataset": "brain-real",
-                                   "masks": ["lab-r0.20", "theirs"],
-                                   "models": ["zero-filled", "admm-pub"]}},
-            "figures": {"fig05": {"kind": "masks", "dataset": "brain-real",
-                                  "masks": ["lab-r0.20", "theirs"]}},
+            "masks": {
+                "lab-r0.20": {"kind": "labradial", "rate": 0.2},
+                "theirs": {
+                    "kind": "file",
+                    "path": "data/raw/masks/mask_20.mat",
+                    "url": f"{url}/mask_20.mat",
+                    "sha256": sha256(served / "mask_20.mat"),
+                },
+            },
+            "models": {
+                "zero-filled": {"method": "zero-filled"},
+                "admm-pub": {
+                    "method": "admmnet",
+                    "label": "ADMM-Net (published)",
+                    "weights": {
+                        "path": "data/raw/weights/net-stage2.mat",
+                        "url": f"{url}/net-stage2.mat",
+                        "sha256": sha256(served / "net-stage2.mat"),
+                    },
+                },
+            },
+            "tables": {
+                "table_P": {
+                    "title": "published",
+                    "dataset": "brain-real",
+                    "masks": ["lab-r0.20", "theirs"],
+                    "models": ["zero-filled", "admm-pub"],
+                }
+            },
+            "figures": {
+                "fig05": {
+                    "kind": "masks",
+                    "dataset": "brain-real",
+                    "masks": ["lab-r0.20", "theirs"],
+                }
+            },
         }
         (work / "pub.yaml").write_text(yaml.safe_dump(config))
-        result = snakemake(work, "results/tables/table_P.md", "results/figures/fig05.png",
-                           "--cores", "2", "--configfile", "pub.yaml")
+        result = snakemake(
+            work,
+            "results/tables/table_P.md",
+            "results/figures/fig05.png",
+            "--cores",
+            "2",
+            "--configfile",
+            "pub.yaml",
+        )
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stderr[-4000:]

@@ -49,8 +49,11 @@ def ramps(spec, seed):
     images, indices = {}, {}
     for split in sources.SPLITS:
         n = int(spec[f"n_{split}"])
-        images[split] = np.stack([np.tile(np.linspace(0, 1, size) ** (1 + i), (size, 1))
-                                  for i in range(n)]) if n else np.zeros((0, size, size))
+        images[split] = (
+            np.stack([np.tile(np.linspace(0, 1, size) ** (1 + i), (size, 1)) for i in range(n)])
+            if n
+            else np.zeros((0, size, size))
+        )
         indices[split] = np.arange(n)
     return images, indices, f"ramps, slope {spec['slope']}"
 
@@ -62,20 +65,26 @@ def test_a_new_mask_kind_and_source_are_one_registry_line_each(tmp_path, monkeyp
     assert mask.kind == "checker" and mask.rate_asked == 0.5 and mask.array[:, ::2].all()
     save_mask(mask, tmp_path / "m.npz")
     assert load_mask(tmp_path / "m.npz").kind == "checker"
-    spec = dict(source="ramps", kind="real", size=16, n_train=0, n_val=1, n_test=2,
-                noise_sigma=0.01)
+    spec = dict(
+        source="ramps", kind="real", size=16, n_train=0, n_val=1, n_test=2, noise_sigma=0.01
+    )
     prepare_dataset("toy", spec, seed=5, out_dir=tmp_path)
     images, attrs = read_split(tmp_path / "test.h5")
     assert images.shape == (2, 16, 16) and attrs["source"] == "ramps, slope 1"
     split = measured_split(tmp_path / "test.h5", tmp_path / "m.npz")
     np.testing.assert_array_equal(split.kspace, measure(images, mask.array, 0.01, 5, "test"))
-    recon = reconstruct_split(tmp_path / "test.h5", tmp_path / "m.npz", "zf",
-                              {"method": "zero-filled"}, tmp_path / "r.h5")
+    recon = reconstruct_split(
+        tmp_path / "test.h5", tmp_path / "m.npz", "zf", {"method": "zero-filled"}, tmp_path / "r.h5"
+    )
     assert recon.shape == (2, 16, 16) and read_recon(tmp_path / "r.h5")[1]["mask"] == "m"
     assert len(evaluate_split(tmp_path / "r.h5", tmp_path / "test.h5", tmp_path / "e.csv")) == 2
     # the config's cross-reference checks come from the entries
-    config = {"masks": {"c": {"kind": "checker"}}, "models": {}, "tables": {},
-              "datasets": {"t": {**spec, "n_val": 0}}}
+    config = {
+        "masks": {"c": {"kind": "checker"}},
+        "models": {},
+        "tables": {},
+        "datasets": {"t": {**spec, "n_val": 0}},
+    }
     assert _cross_reference(config) == ["masks.c: kind checker needs 'rate'"]
 
 
@@ -96,21 +105,32 @@ def test_unknown_kinds_and_sources_name_the_known_ones(tmp_path):
         prepare_dataset("d", spec, 0, tmp_path)
 
 
-@pytest.mark.parametrize("spec, problems", [
-    ({"source": "siat", "size": 128}, ["datasets.d: source siat needs 'dir'",
-                                       "datasets.d.size: siat slices are 256×256, got 128"]),
-    ({"source": "fastmri", "dir": "x", "size": 256},
-     ["datasets.d.size: must equal the fastMRI crop 320, got 256"]),
-    ({"source": "fastmri", "dir": "x", "size": 256, "crop": 256}, []),
-    ({"source": "embedded", "size": 64}, []),
-])
+@pytest.mark.parametrize(
+    "spec, problems",
+    [
+        (
+            {"source": "siat", "size": 128},
+            [
+                "datasets.d: source siat needs 'dir'",
+                "datasets.d.size: siat slices are 256×256, got 128",
+            ],
+        ),
+        (
+            {"source": "fastmri", "dir": "x", "size": 256},
+            ["datasets.d.size: must equal the fastMRI crop 320, got 256"],
+        ),
+        ({"source": "fastmri", "dir": "x", "size": 256, "crop": 256}, []),
+        ({"source": "embedded", "size": 64}, []),
+    ],
+)
 def test_source_problems(spec, problems):
     assert SOURCES[spec["source"]].problems("d", spec) == problems
 
 
 def test_measured_split_limits_before_measuring(tmp_path):
-    spec = dict(source="embedded", kind="real", size=32, n_train=0, n_val=3, n_test=1,
-                noise_sigma=0.05)
+    spec = dict(
+        source="embedded", kind="real", size=32, n_train=0, n_val=3, n_test=1, noise_sigma=0.05
+    )
     prepare_dataset("d", spec, seed=1, out_dir=tmp_path)
     save_mask(make_mask("radial", (32, 32), rate=0.3), tmp_path / "m.npz")
     whole = measured_split(tmp_path / "val.h5", tmp_path / "m.npz")
@@ -149,8 +169,11 @@ def test_ifrnet_stage_outputs_end_in_its_output():
     kspace = torch.fft.fft2(torch.rand(2, 16, 16, dtype=torch.complex64))
     mask = torch.ones(16, 16)
     with torch.no_grad():
-        out, stages, maps = net(kspace, mask), net.forward_stages(kspace, mask), \
-            net.descriptor_maps(kspace, mask)
+        out, stages, maps = (
+            net(kspace, mask),
+            net.forward_stages(kspace, mask),
+            net.descriptor_maps(kspace, mask),
+        )
     assert len(stages) == len(maps) == 3 and maps[0].dtype == torch.float32
     torch.testing.assert_close(stages[-1], out, rtol=0, atol=0)
 
@@ -160,8 +183,9 @@ def test_infer_runs_a_call_in_batches():
     kspace = np.fft.fft2(np.random.default_rng(0).random((5, 16, 16))).astype(np.complex64)
     mask = np.ones((16, 16), np.float32)
     images, _ = infer(net, kspace, mask, batch_size=2)
-    stages, _ = infer(net, kspace, mask, batch_size=2,
-                      call=lambda n, k, m: torch.stack(n.forward_stages(k, m), 1))
+    stages, _ = infer(
+        net, kspace, mask, batch_size=2, call=lambda n, k, m: torch.stack(n.forward_stages(k, m), 1)
+    )
     assert images.dtype == np.complex64 and stages.shape == (5, 2, 16, 16)
     np.testing.assert_array_equal(stages[:, -1], images)
     empty, seconds = infer(net, kspace[:0], mask)
@@ -171,8 +195,9 @@ def test_infer_runs_a_call_in_batches():
 def test_labels_come_from_the_registry(monkeypatch):
     config = {"models": {"a": {"method": "pano"}, "b": {"method": "my.module:Net"}}}
     assert display_name(config, "a") == "PANO" and display_name(config, "b") == "b"
-    monkeypatch.setitem(METHODS, "pano", METHODS["pano"].__class__(
-        METHODS["pano"].target, "P-A-N-O"))
+    monkeypatch.setitem(
+        METHODS, "pano", METHODS["pano"].__class__(METHODS["pano"].target, "P-A-N-O")
+    )
     assert display_name(config, "a") == "P-A-N-O"
 
 

@@ -77,22 +77,31 @@ def test_paired_p_value_matches_the_exact_signed_rank_distribution():
 
 def _metrics(path, psnr):
     pd.DataFrame({"psnr": psnr, "ssim": 0.9, "hfen": 0.1, "nmse": 0.01, "seconds": 0.5}).to_csv(
-        path, index=False)
+        path, index=False
+    )
     return path
 
 
 def test_summary_holds_ours_paper_difference_and_p(tmp_path):
-    cells = [Cell("m", 0.2, "ifrcs", _metrics(tmp_path / "a.csv", [30.0, 32.0, 34.0]),
-                  {"psnr": 33.0, "hfen": 0.2, "ssim": 0.95}),
-             Cell("m", 0.2, "net", _metrics(tmp_path / "b.csv", [31.0, 33.5, 36.0]), None)]
+    cells = [
+        Cell(
+            "m",
+            0.2,
+            "ifrcs",
+            _metrics(tmp_path / "a.csv", [30.0, 32.0, 34.0]),
+            {"psnr": 33.0, "hfen": 0.2, "ssim": 0.95},
+        ),
+        Cell("m", 0.2, "net", _metrics(tmp_path / "b.csv", [31.0, 33.5, 36.0]), None),
+    ]
     summary = summarise(cells, reference="net").set_index("model")
     assert summary.loc["ifrcs", "psnr_mean"] == pytest.approx(32.0)
     assert summary.loc["ifrcs", "psnr_std"] == pytest.approx(np.std([30, 32, 34]))
     assert summary.loc["ifrcs", "psnr_diff"] == pytest.approx(-1.0)
     assert summary.loc["ifrcs", "hfen_diff"] == pytest.approx(-0.1)
     assert math.isnan(summary.loc["net", "psnr_paper"]) and math.isnan(summary.loc["net", "p_psnr"])
-    assert summary.loc["ifrcs", "p_psnr"] == pytest.approx(wilcoxon([31, 33.5, 36],
-                                                                    [30, 32, 34]).pvalue)
+    assert summary.loc["ifrcs", "p_psnr"] == pytest.approx(
+        wilcoxon([31, 33.5, 36], [30, 32, 34]).pvalue
+    )
     md = to_markdown(summary.reset_index(), "T", "caption")
     assert "| 32.00 ± 1.63 | 33.00 | -1.00 |" in md
     tex = to_latex(summary.reset_index(), "T", "caption")
@@ -100,13 +109,22 @@ def test_summary_holds_ours_paper_difference_and_p(tmp_path):
 
 
 def _two_masks(tmp_path):
-    cells = [Cell(mask, 0.25, model, _metrics(tmp_path / f"{mask}-{model}.csv", psnr),
-                  {"psnr": 31.0} if psnr[0] == 30.0 else None, label)
-             for mask, model, label, psnr in (
-                 ("radial", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [30.0, 31.0]),
-                 ("radial", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [32.0, 33.0]),
-                 ("random", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [35.0, 36.0]),
-                 ("random", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [34.0, 33.0]))]
+    cells = [
+        Cell(
+            mask,
+            0.25,
+            model,
+            _metrics(tmp_path / f"{mask}-{model}.csv", psnr),
+            {"psnr": 31.0} if psnr[0] == 30.0 else None,
+            label,
+        )
+        for mask, model, label, psnr in (
+            ("radial", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [30.0, 31.0]),
+            ("radial", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [32.0, 33.0]),
+            ("random", "ifrnet-s9-k2-l8-dct", "IFR-Net (K = 2)", [35.0, 36.0]),
+            ("random", "ifrnet-s9-k3-l8-dct", "IFR-Net (K = 3)", [34.0, 33.0]),
+        )
+    ]
     return summarise(cells)
 
 
@@ -123,15 +141,24 @@ def test_rows_show_labels_and_the_best_mean_per_mask_in_bold(tmp_path):
 
 
 def test_labels_tell_models_of_one_method_apart():
-    config = {"models": {
-        "a": {"method": "ifrnet", "params": {"stages": 9, "blocks": 2, "filters": 8}},
-        "b": {"method": "ifrnet", "params": {"stages": 9, "blocks": 3, "filters": 8}},
-        "c": {"method": "ifrnet", "label": "IFR-Net (shared)", "params": {"blocks": 2}},
-        "d": {"method": "ifrcs"}, "e": {"method": "my.module:Mine"},
-        "f": {"method": "unet", "params": {"chans": 4}}, "g": {"method": "unet"}}}
+    config = {
+        "models": {
+            "a": {"method": "ifrnet", "params": {"stages": 9, "blocks": 2, "filters": 8}},
+            "b": {"method": "ifrnet", "params": {"stages": 9, "blocks": 3, "filters": 8}},
+            "c": {"method": "ifrnet", "label": "IFR-Net (shared)", "params": {"blocks": 2}},
+            "d": {"method": "ifrcs"},
+            "e": {"method": "my.module:Mine"},
+            "f": {"method": "unet", "params": {"chans": 4}},
+            "g": {"method": "unet"},
+        }
+    }
     assert unique_labels(config, list("abcde")) == {
-        "a": "IFR-Net (K = 2)", "b": "IFR-Net (K = 3)", "c": "IFR-Net (shared)",
-        "d": "IFR-CS", "e": "e"}
+        "a": "IFR-Net (K = 2)",
+        "b": "IFR-Net (K = 3)",
+        "c": "IFR-Net (shared)",
+        "d": "IFR-CS",
+        "e": "e",
+    }
     assert unique_labels(config, ["f", "g"]) == {"f": "U-Net (chans = 4)", "g": "U-Net (g)"}
 
 
@@ -139,9 +166,11 @@ def test_tex_escape_leaves_ascii_latex():
     text = "Δ = ours − paper – 25 % × 2 — μ_1 & λ ± σ, café {x} #3 ~ ^ \\ ✓"
     tex = tex_escape(text)
     assert tex.isascii()
-    assert tex == (r"$\Delta$ = ours $-$ paper -- 25 \% $\times$ 2 --- $\mu$\_1 \& $\lambda$ "
-                   r"$\pm$ $\sigma$, cafe \{x\} \#3 \textasciitilde{} \textasciicircum{} "
-                   r"\textbackslash{} ?")
+    assert tex == (
+        r"$\Delta$ = ours $-$ paper -- 25 \% $\times$ 2 --- $\mu$\_1 \& $\lambda$ "
+        r"$\pm$ $\sigma$, cafe \{x\} \#3 \textasciitilde{} \textasciicircum{} "
+        r"\textbackslash{} ?"
+    )
 
 
 LATEX_DOC = r"""\documentclass[10pt,twocolumn]{article}
@@ -166,8 +195,13 @@ def test_latex_table_spans_both_columns_and_compiles_without_overfull_boxes(tmp_
     if pdflatex is None:
         pytest.skip("pdflatex not installed")
     (tmp_path / "t.tex").write_text(LATEX_DOC % tex)
-    run = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     log = (tmp_path / "t.log").read_text(errors="replace")
     assert run.returncode == 0, log[-3000:]
     assert "Overfull" not in log and "Missing character" not in log
@@ -190,8 +224,10 @@ def test_provenance_keeps_the_config_without_secrets_and_the_machine(tmp_path):
     import yaml
 
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    config["models"]["mine"] = {"method": "zero-filled",
-                                "params": {"weights": "https://host/w.pt?token=s3cr3t#x"}}
+    config["models"]["mine"] = {
+        "method": "zero-filled",
+        "params": {"weights": "https://host/w.pt?token=s3cr3t#x"},
+    }
     path = write_provenance(tmp_path / "table_IV.csv", config, [])
     text = path.read_text()
     record = json.loads(text)
@@ -214,7 +250,8 @@ def test_ifrnet_diagram_follows_the_architecture():
 
     nominal = texts(model_settings({"params": {}}))
     assert "N = 9 stages" in nominal and "K = 2 CNN blocks" in nominal and "$X^{(10)}$" in nominal
-    shared = texts(model_settings({"params": {"stages": 3, "blocks": 4, "share_weights": True,
-                                              "filters": 16}}))
+    shared = texts(
+        model_settings({"params": {"stages": 3, "blocks": 4, "share_weights": True, "filters": 16}})
+    )
     assert "N = 3 stages (shared" in shared and "C1: 16 filters" in shared
     assert "$Z^{(3)}$" in shared and "…" not in shared

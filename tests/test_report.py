@@ -53,8 +53,12 @@ class Page(HTMLParser):
         elif tag == "tr":
             self.tables[-1].append([])
         elif tag in ("td", "th"):
-            self._cell = {"tag": tag, "colspan": int(attrs.get("colspan", 1)), "text": "",
-                          "strong": False}
+            self._cell = {
+                "tag": tag,
+                "colspan": int(attrs.get("colspan", 1)),
+                "text": "",
+                "strong": False,
+            }
             self.tables[-1][-1].append(self._cell)
         elif tag == "strong" and self._cell is not None:
             self._cell["strong"] = True
@@ -82,10 +86,23 @@ class Page(HTMLParser):
 
 def test_roman_numerals_and_figure_numbers_sort_by_value():
     assert [roman_value(n) for n in ("II", "IV", "IX", "X", "XIV", "Q", "")] == [
-        2, 4, 9, 10, 14, None, None]
+        2,
+        4,
+        9,
+        10,
+        14,
+        None,
+        None,
+    ]
     tables = ["table_IX", "table_II", "table_X", "table_V", "table_III", "table_IV"]
     assert sorted(tables, key=artefact_key) == [
-        "table_II", "table_III", "table_IV", "table_V", "table_IX", "table_X"]
+        "table_II",
+        "table_III",
+        "table_IV",
+        "table_V",
+        "table_IX",
+        "table_X",
+    ]
     assert sorted(["fig10", "fig02", "fig1"], key=artefact_key) == ["fig1", "fig02", "fig10"]
     assert sorted(["zz", "table_X", "aa"], key=artefact_key) == ["table_X", "aa", "zz"]
     assert heading("table_IX") == "Table IX" and heading("fig07") == "Fig. 7"
@@ -93,8 +110,9 @@ def test_roman_numerals_and_figure_numbers_sort_by_value():
 
 
 def _metrics(path, psnr, seconds=0.25):
-    pd.DataFrame({"psnr": psnr, "ssim": [0.9, 0.8], "hfen": [0.1, 0.2], "nmse": 0.01,
-                  "seconds": seconds}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"psnr": psnr, "ssim": [0.9, 0.8], "hfen": [0.1, 0.2], "nmse": 0.01, "seconds": seconds}
+    ).to_csv(path, index=False)
     return path
 
 
@@ -108,17 +126,30 @@ def report(tmp_path):
     config = {"seed": 0, "device": "cpu", "tables": {}}
     tables = []
     for name in ("table_IX", "table_II", "table_X"):
-        cells = [Cell(mask, 0.25, model, _metrics(tmp_path / f"{name}{mask}{model}.csv", psnr),
-                      {"psnr": 30.0, "ssim": 0.9, "hfen": 0.1} if model == "ifrcs" else None,
-                      label)
-                 for mask, model, label, psnr in (
-                     ("radial-r0.25", "ifrcs", "IFR-CS", [30.0, 31.0]),
-                     ("radial-r0.25", "ifrnet-s9-k2-l8-dct", "IFR-Net", [33.0, 34.0]),
-                     ("random2d-r0.25", "ifrcs", "IFR-CS", [36.0, 37.0]),
-                     ("random2d-r0.25", "ifrnet-s9-k2-l8-dct", "IFR-Net", [35.0, 34.0]))]
+        cells = [
+            Cell(
+                mask,
+                0.25,
+                model,
+                _metrics(tmp_path / f"{name}{mask}{model}.csv", psnr),
+                {"psnr": 30.0, "ssim": 0.9, "hfen": 0.1} if model == "ifrcs" else None,
+                label,
+            )
+            for mask, model, label, psnr in (
+                ("radial-r0.25", "ifrcs", "IFR-CS", [30.0, 31.0]),
+                ("radial-r0.25", "ifrnet-s9-k2-l8-dct", "IFR-Net", [33.0, 34.0]),
+                ("random2d-r0.25", "ifrcs", "IFR-CS", [36.0, 37.0]),
+                ("random2d-r0.25", "ifrnet-s9-k2-l8-dct", "IFR-Net", [35.0, 34.0]),
+            )
+        ]
         config["tables"][name] = {"title": f"Title of {name} – ±"}
-        csv = write_table(summarise(cells, "ifrnet-s9-k2-l8-dct"), art, name,
-                          f"Title of {name} – ±", f"Generated caption of {name}.")[0]
+        csv = write_table(
+            summarise(cells, "ifrnet-s9-k2-l8-dct"),
+            art,
+            name,
+            f"Title of {name} – ±",
+            f"Generated caption of {name}.",
+        )[0]
         write_provenance(csv, config, [])
         (captions / f"{name}.rst").write_text(f"Paper Table: caption of {name}.")
         tables.append(csv)
@@ -129,8 +160,14 @@ def report(tmp_path):
     (captions / "fig07.rst").write_text("Paper Fig. 7: Reconstructions at 10 %; more text.")
     (bench / "table" / "a.tsv").write_text("s\th:m:s\n60.5\t0:01:00\n")
     (bench / "table" / "b.tsv").write_text("s\th:m:s\n3600\t1:00:00\n")
-    out = build_report(tables, [art / "fig07.png"], captions, tmp_path / "report.html",
-                       config=config, benchmarks=bench)
+    out = build_report(
+        tables,
+        [art / "fig07.png"],
+        captions,
+        tmp_path / "report.html",
+        config=config,
+        benchmarks=bench,
+    )
     text = out.read_text(encoding="utf-8")
     page = Page()
     page.feed(text)
@@ -140,8 +177,14 @@ def report(tmp_path):
 def test_report_orders_and_heads_tables_as_the_paper(report):
     _, page = report
     h2 = [text for tag, text in page.headings if tag == "h2"]
-    assert h2 == ["Contents", "Table II. Title of table_II – ±", "Table IX. Title of table_IX – ±",
-                  "Table X. Title of table_X – ±", "Fig. 7. Reconstructions at 10 %", "Provenance"]
+    assert h2 == [
+        "Contents",
+        "Table II. Title of table_II – ±",
+        "Table IX. Title of table_IX – ±",
+        "Table X. Title of table_X – ±",
+        "Fig. 7. Reconstructions at 10 %",
+        "Provenance",
+    ]
     assert all(target in page.ids for target in page.links)  # the contents list resolves
     assert page.links == ["table_II", "table_IX", "table_X", "fig07", "provenance"]
     assert page.figcaptions == ["Paper Fig. 7: Reconstructions at 10 %; more text."]
@@ -156,15 +199,22 @@ def test_report_tables_show_ours_paper_delta_and_the_best_in_bold(report):
     width = sum(c["colspan"] for c in table[0]) + 0  # rowspan columns + grouped ones
     assert width == 1 + 9 + 3
     body = table[2:]
-    assert [r[0]["text"] for r in body] == ["radial-r0.25 (25.00 %)", "IFR-CS", "IFR-Net",
-                                           "random2d-r0.25 (25.00 %)", "IFR-CS", "IFR-Net"]
+    assert [r[0]["text"] for r in body] == [
+        "radial-r0.25 (25.00 %)",
+        "IFR-CS",
+        "IFR-Net",
+        "random2d-r0.25 (25.00 %)",
+        "IFR-CS",
+        "IFR-Net",
+    ]
     for row in body:
         assert sum(c["colspan"] for c in row) == 13
     radial_cs, radial_net, random_cs, random_net = body[1], body[2], body[4], body[5]
     assert radial_cs[1:4] == [
         {"tag": "td", "colspan": 1, "text": "30.50 ± 0.50", "strong": False},
         {"tag": "td", "colspan": 1, "text": "30.00", "strong": False},
-        {"tag": "td", "colspan": 1, "text": "+0.50", "strong": False}]
+        {"tag": "td", "colspan": 1, "text": "+0.50", "strong": False},
+    ]
     assert radial_net[1]["strong"] and random_cs[1]["strong"]  # best PSNR per mask
     assert not radial_cs[1]["strong"] and not random_net[1]["strong"]
     assert radial_net[11]["text"] == "0.25"  # s/image: the mean alone
@@ -191,8 +241,10 @@ def test_report_shows_the_runs_provenance(report):
     assert "device: cpu" in text  # the config, as YAML
 
 
-PROBE = ("<script>document.title = 'overflow=' + (document.documentElement.scrollWidth > "
-         "document.documentElement.clientWidth);</script></body>")
+PROBE = (
+    "<script>document.title = 'overflow=' + (document.documentElement.scrollWidth > "
+    "document.documentElement.clientWidth);</script></body>"
+)
 
 
 def test_report_needs_no_horizontal_scrolling_at_1400_px(report, tmp_path):
@@ -203,10 +255,24 @@ def test_report_needs_no_horizontal_scrolling_at_1400_px(report, tmp_path):
     page = tmp_path / "probe.html"
     page.write_text(report[0].replace("</body>", PROBE), encoding="utf-8")
     run = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,2000", "--dump-dom",
-         page.as_uri()], capture_output=True, text=True, timeout=120)
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1400,2000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "<title>overflow=false</title>" in run.stdout, run.stderr[-2000:]
 
 
@@ -218,6 +284,5 @@ def test_run_summary_names_the_results_and_the_time(tmp_path):
     text = run_summary(results, 3725.0)
     assert "finished in 1:02:05" in text
     assert f"report:  {results / 'report.html'}" in text
-    assert f"{results / 'tables'}/  (1 tables" in text and "figures" not in text.split(
-        "logs")[0]
+    assert f"{results / 'tables'}/  (1 tables" in text and "figures" not in text.split("logs")[0]
     assert "snakemake --report" not in text  # one report: results/report.html

@@ -55,10 +55,18 @@ def test_mat_errors_name_the_file_and_fault(tmp_path):
 
 def test_prepare_siat_with_test_images_and_checksums(siat_dir, tmp_path):
     directory, tests = siat_dir
-    spec = {"source": "siat", "kind": "real", "size": 256, "n_train": 3, "n_val": 1,
-            "n_test": 2, "noise_sigma": 0.0, "dir": str(directory),
-            "checksums": str(directory / "SHA256SUMS"),
-            "test_source": {"dir": str(tests), "checksums": str(tests / "SHA256SUMS")}}
+    spec = {
+        "source": "siat",
+        "kind": "real",
+        "size": 256,
+        "n_train": 3,
+        "n_val": 1,
+        "n_test": 2,
+        "noise_sigma": 0.0,
+        "dir": str(directory),
+        "checksums": str(directory / "SHA256SUMS"),
+        "test_source": {"dir": str(tests), "checksums": str(tests / "SHA256SUMS")},
+    }
     prepare_dataset("brain", spec, seed=0, out_dir=tmp_path / "out")
     test, attrs = read_split(tmp_path / "out" / "test.h5")
     np.testing.assert_allclose(test[0].real, read_test_image(tests / "test_1.mat").real)
@@ -75,9 +83,17 @@ def test_prepare_siat_with_test_images_and_checksums(siat_dir, tmp_path):
 def test_siat_checksum_mismatch_is_reported(siat_dir, tmp_path):
     directory, _ = siat_dir
     fixtures.siat_slice(directory / "lsq3.mat", seed=99)  # altered after pinning
-    spec = {"source": "siat", "kind": "real", "size": 256, "n_train": 3, "n_val": 1,
-            "n_test": 1, "noise_sigma": 0.0, "dir": str(directory),
-            "checksums": str(directory / "SHA256SUMS")}
+    spec = {
+        "source": "siat",
+        "kind": "real",
+        "size": 256,
+        "n_train": 3,
+        "n_val": 1,
+        "n_test": 1,
+        "noise_sigma": 0.0,
+        "dir": str(directory),
+        "checksums": str(directory / "SHA256SUMS"),
+    }
     with pytest.raises(ValueError, match=r"lsq3\.mat: checksum mismatch: expected SHA-256 "):
         prepare_dataset("brain", spec, seed=0, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
@@ -87,8 +103,12 @@ def test_fastmri_extracts_centre_crops_from_the_middle_out(tmp_path):
     for i in range(2):
         fixtures.fastmri_file(tmp_path / f"file{i}.h5", slices=5, seed=i)
     images, labels = extract_slices(tmp_path, count=4, crop=16, per_volume=3)
-    assert images.shape == (4, 16, 16) and labels == ["file0.h5:2", "file0.h5:1", "file0.h5:3",
-                                                      "file1.h5:2"]
+    assert images.shape == (4, 16, 16) and labels == [
+        "file0.h5:2",
+        "file0.h5:1",
+        "file0.h5:3",
+        "file1.h5:2",
+    ]
     import h5py
 
     with h5py.File(tmp_path / "file0.h5") as f:
@@ -103,8 +123,17 @@ def test_prepare_fastmri_layout(tmp_path):
     for sub in ("singlecoil_train", "singlecoil_val"):
         (tmp_path / sub).mkdir()
         fixtures.fastmri_file(tmp_path / sub / "a.h5", slices=4)
-    spec = {"source": "fastmri", "kind": "complex", "size": 16, "crop": 16, "dir": str(tmp_path),
-            "n_train": 2, "n_val": 1, "n_test": 2, "noise_sigma": 0.0}
+    spec = {
+        "source": "fastmri",
+        "kind": "complex",
+        "size": 16,
+        "crop": 16,
+        "dir": str(tmp_path),
+        "n_train": 2,
+        "n_val": 1,
+        "n_test": 2,
+        "noise_sigma": 0.0,
+    }
     prepare_dataset("knee", spec, seed=0, out_dir=tmp_path / "out")
     assert read_split(tmp_path / "out" / "val.h5")[0].shape == (1, 16, 16)
     _, attrs = read_split(tmp_path / "out" / "test.h5")
@@ -113,17 +142,27 @@ def test_prepare_fastmri_layout(tmp_path):
 
 MALFORMED = {
     "missing kspace": ({"kspace": None}, "missing dataset 'kspace'"),
-    "missing reconstruction_esc": ({"reconstruction_esc": None},
-                                   "missing dataset 'reconstruction_esc'"),
+    "missing reconstruction_esc": (
+        {"reconstruction_esc": None},
+        "missing dataset 'reconstruction_esc'",
+    ),
     "missing max": ({"attrs": {}}, "missing attribute 'max'"),
     "real kspace": ({"kspace": np.ones((3, 32, 24), np.float32)}, "kspace must be complex"),
     "2-D kspace": ({"kspace": np.ones((32, 24), np.complex64)}, "kspace must be 3-D"),
-    "slice mismatch": ({"reconstruction_esc": np.ones((2, 16, 16), np.float32)},
-                       "does not match kspace"),
+    "slice mismatch": (
+        {"reconstruction_esc": np.ones((2, 16, 16), np.float32)},
+        "does not match kspace",
+    ),
     "NaN": ({"kspace": np.full((3, 32, 24), np.nan, np.complex64)}, "NaN or Inf"),
     "Inf": ({"kspace": np.full((3, 32, 24), np.inf, np.complex64)}, "NaN or Inf"),
-    "all-zero slice": ({"kspace": np.concatenate([np.ones((2, 32, 24)), np.zeros((1, 32, 24))])
-                        .astype(np.complex64)}, r"slice\(s\) \[2\] are all zero"),
+    "all-zero slice": (
+        {
+            "kspace": np.concatenate([np.ones((2, 32, 24)), np.zeros((1, 32, 24))]).astype(
+                np.complex64
+            )
+        },
+        r"slice\(s\) \[2\] are all zero",
+    ),
 }
 
 
@@ -159,8 +198,11 @@ def test_download_verifies_resumes_and_never_leaves_partial_files(tmp_path):
         assert dest.read_bytes() == payload and not (tmp_path / "dl" / "f.bin.part").exists()
         download(f"{url}/f.bin", dest, sha, progress=False)  # present and valid: no-op
         bad = tmp_path / "dl" / "g.bin"
-        with pytest.raises(ValueError, match=rf"from {url}/f.bin\): checksum mismatch: "
-                                             rf"expected SHA-256 {'0' * 64}, got {sha}"):
+        with pytest.raises(
+            ValueError,
+            match=rf"from {url}/f.bin\): checksum mismatch: "
+            rf"expected SHA-256 {'0' * 64}, got {sha}",
+        ):
             download(f"{url}/f.bin", bad, "0" * 64, progress=False)
         assert not bad.exists() and not (tmp_path / "dl" / "g.bin.part").exists()
         with pytest.raises(ValueError, match="download failed"):

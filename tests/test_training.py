@@ -40,8 +40,9 @@ def tiny_model() -> IFRNet:
     return IFRNet(stages=1, blocks=1)
 
 
-SETTINGS = dict(epochs=3, lr=1e-2, optimizer="adam", batch_size=2, checkpoint_every=2,
-                progress=False)
+SETTINGS = dict(
+    epochs=3, lr=1e-2, optimizer="adam", batch_size=2, checkpoint_every=2, progress=False
+)
 
 
 def test_losses_match_numpy():
@@ -75,12 +76,14 @@ def test_settings_validation(values, message):
 
 def test_overfits_two_images(tmp_path):
     data = dataset(2, seed=1)
-    settings = TrainSettings.from_dict({**SETTINGS, "epochs": 150, "lr": 1e-2,
-                                        "checkpoint_every": 1000})
+    settings = TrainSettings.from_dict(
+        {**SETTINGS, "epochs": 150, "lr": 1e-2, "checkpoint_every": 1000}
+    )
     model = IFRNet(stages=2, blocks=1)
     with torch.no_grad():
-        initial = float(LOSSES["relative_l2"](model(data.kspace, data.mask.expand(2, 16, 16)),
-                                              data.target))
+        initial = float(
+            LOSSES["relative_l2"](model(data.kspace, data.mask.expand(2, 16, 16)), data.target)
+        )
     result = train(model, data, data, settings, tmp_path)
     assert result.best_val < initial / 10, (initial, result.best_val)
     log = (tmp_path / "train_log.csv").read_text().splitlines()
@@ -111,15 +114,17 @@ def test_resume_after_interruption_is_bitwise_identical(tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train(tiny_model(), train_set, val_set, settings, tmp_path / "resumed",
-              on_iteration=stop_at_5)
+        train(
+            tiny_model(), train_set, val_set, settings, tmp_path / "resumed", on_iteration=stop_at_5
+        )
     assert not (tmp_path / "resumed" / "model.pt").exists()
     assert load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == 4
     train(tiny_model(), train_set, val_set, settings, tmp_path / "resumed")
     a, b = _weights(tmp_path / "straight" / "model.pt"), _weights(tmp_path / "resumed" / "model.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert _losses(tmp_path / "straight" / "train_log.csv") == _losses(
-        tmp_path / "resumed" / "train_log.csv")
+        tmp_path / "resumed" / "train_log.csv"
+    )
     leftovers = [p for p in (tmp_path / "resumed").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
 
@@ -140,8 +145,12 @@ def test_resume_after_sigkill(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tests=str(ROOT / "tests")))
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(script), str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     last = out / "checkpoints" / "last.pt"
     try:
@@ -157,15 +166,22 @@ def test_resume_after_sigkill(tmp_path):
     assert not (out / "model.pt").exists()
     settings = TrainSettings.from_dict(SETTINGS)
     train(tiny_model(), dataset(5, seed=2), dataset(2, seed=3), settings, tmp_path / "straight")
-    train(tiny_model(), dataset(5, seed=2), dataset(2, seed=3),
-          TrainSettings.from_dict({**SETTINGS, "checkpoint_every": 1}), out)
+    train(
+        tiny_model(),
+        dataset(5, seed=2),
+        dataset(2, seed=3),
+        TrainSettings.from_dict({**SETTINGS, "checkpoint_every": 1}),
+        out,
+    )
     a, b = _weights(tmp_path / "straight" / "model.pt"), _weights(out / "model.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def _interrupted(out: Path, data: TensorTriples, settings: TrainSettings,
-                 metadata: dict | None = None) -> None:
+def _interrupted(
+    out: Path, data: TensorTriples, settings: TrainSettings, metadata: dict | None = None
+) -> None:
     """Train until the checkpoint after iteration 2, then stop as if killed."""
+
     def stop(step: int) -> None:
         if step == 2:
             raise Interrupt
@@ -182,12 +198,14 @@ def _interrupted(out: Path, data: TensorTriples, settings: TrainSettings,
         ({}, {"inputs_sha256": {"train": "old"}}, {"inputs_sha256": {"train": "new"}}),  # data
     ],
 )
-def test_checkpoint_of_another_run_is_discarded(tmp_path, old_settings, old_metadata,
-                                                new_metadata, capsys):
+def test_checkpoint_of_another_run_is_discarded(
+    tmp_path, old_settings, old_metadata, new_metadata, capsys
+):
     data = dataset(5, seed=4)
     settings = TrainSettings.from_dict(SETTINGS)
-    _interrupted(tmp_path / "run", data, TrainSettings.from_dict({**SETTINGS, **old_settings}),
-                 old_metadata)
+    _interrupted(
+        tmp_path / "run", data, TrainSettings.from_dict({**SETTINGS, **old_settings}), old_metadata
+    )
     train(tiny_model(), data, data, settings, tmp_path / "run", metadata=new_metadata)
     assert "training from scratch" in capsys.readouterr().err
     train(tiny_model(), data, data, settings, tmp_path / "fresh", metadata=new_metadata)
@@ -257,7 +275,7 @@ def test_infer_batches_and_shapes():
         ([1.0, 0.9, 0.95, 0.91], 0.0, 2),
         ([1.0, 0.9, 0.95, 0.89], 0.0, 0),
         ([1.0, 0.9, 0.899, 0.898], 0.01, 2),  # 0.1 % steps do not count at min_delta 1 %
-        ([1.0, 0.9, 0.899, 0.89], 0.01, 0),   # 0.89 < 0.9 × 0.99 = 0.891 does
+        ([1.0, 0.9, 0.899, 0.89], 0.01, 0),  # 0.89 < 0.9 × 0.99 = 0.891 does
     ],
 )
 def test_epochs_without_improvement(losses, min_delta, expected):
@@ -268,8 +286,9 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch(tmp_path):
     """With lr 0 the validation loss never improves after epoch 1: patience 2 stops after
     epoch 3 of 10, and model.pt holds epoch 1's weights."""
     data = dataset(2, seed=2)
-    settings = TrainSettings.from_dict({**SETTINGS, "epochs": 10, "lr": 1e-12, "patience": 2,
-                                        "min_delta": 0.01})
+    settings = TrainSettings.from_dict(
+        {**SETTINGS, "epochs": 10, "lr": 1e-12, "patience": 2, "min_delta": 0.01}
+    )
     result = train(tiny_model(), data, data, settings, tmp_path)
     log = (tmp_path / "train_log.csv").read_text().splitlines()
     assert sum(",val," in line for line in log) == 3

@@ -26,6 +26,7 @@ FIGURES = [f"fig{n:02d}" for n in range(1, 13)]
 # Every test runs Snakemake (lint, dry runs, bad configs) or reads the smoke study.
 pytestmark = pytest.mark.slow
 
+
 def test_lint_is_clean(tmp_path):
     result = snakemake(workflow_copy(tmp_path), "--lint")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -42,8 +43,7 @@ def test_default_tables_target_plans_exactly_the_table_jobs(tmp_path):
 
 
 def test_mask_figure_needs_no_training(tmp_path):
-    result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all",
-                       "results/figures/fig05.png")
+    result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all", "results/figures/fig05.png")
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout) == {"make_mask": 3, "figure": 1}
 
@@ -76,8 +76,17 @@ def test_smoke_builds_every_table_with_the_papers_column(smoke_study):
         for ext in ("csv", "md", "tex", "prov.json"):
             assert (tables / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
         table = pd.read_csv(tables / f"{name}.csv")
-        assert {"psnr_mean", "psnr_std", "psnr_paper", "psnr_diff", "ssim_paper", "hfen_paper",
-                "p_psnr", "nmse_mean", "seconds_mean"} <= set(table.columns)
+        assert {
+            "psnr_mean",
+            "psnr_std",
+            "psnr_paper",
+            "psnr_diff",
+            "ssim_paper",
+            "hfen_paper",
+            "p_psnr",
+            "nmse_mean",
+            "seconds_mean",
+        } <= set(table.columns)
         assert table["psnr_paper"].notna().any(), f"{name} shows no paper value"
         assert "mine" in set(table["model"]), f"user method missing from {name}"
         md = (tables / f"{name}.md").read_text()
@@ -86,11 +95,16 @@ def test_smoke_builds_every_table_with_the_papers_column(smoke_study):
     row = iv[(iv["mask"] == "radial-r0.10") & (iv["model"] == "ifrcs")].iloc[0]
     assert row["psnr_paper"] == pytest.approx(28.9242)
     assert row["psnr_diff"] == pytest.approx(row["psnr_mean"] - 28.9242, abs=1e-4)
-    assert "Tuned on the validation split: IFR-CS at radial-r0.10: lam = " in (
-        tables / "table_IV.md").read_text()
+    assert (
+        "Tuned on the validation split: IFR-CS at radial-r0.10: lam = "
+        in (tables / "table_IV.md").read_text()
+    )
     assert "Warning, tuned on the edge of the grid" in (tables / "table_IV.md").read_text()
     assert list(pd.read_csv(tables / "table_IX.csv")["label"]) == [
-        "IFR-Net (init = dct)", "IFR-Net (init = random)", "Mine"]
+        "IFR-Net (init = dct)",
+        "IFR-Net (init = random)",
+        "Mine",
+    ]
     tex = (tables / "table_VII.tex").read_text()
     assert tex.isascii() and r"\begin{table*}" in tex and "D5-C5" in tex
 
@@ -117,8 +131,16 @@ def test_run_ends_saying_where_the_results_are(smoke_study):
 
 def test_every_artefact_has_provenance(smoke_study):
     record = json.loads((smoke_study / "results/figures/fig07.prov.json").read_text())
-    assert {"config_sha256", "code_version", "packages", "seed", "inputs", "config", "device",
-            "hardware"} <= set(record)
+    assert {
+        "config_sha256",
+        "code_version",
+        "packages",
+        "seed",
+        "inputs",
+        "config",
+        "device",
+        "hardware",
+    } <= set(record)
     assert record["config"]["models"]["mine"]["method"] == "my_recon:BoxFilteredZeroFilled"
     assert "results/recon/brain-real/radial-r0.10/mine.h5" in record["inputs"]
     assert record["packages"]["torch"] and len(record["config_sha256"]) == 64
@@ -131,12 +153,14 @@ def test_smoke_learned_methods_store_logs_and_maps(smoke_study):
     log = pd.read_csv(model_dir / "train_log.csv")
     assert set(log["split"]) == {"train", "val"} and (log["loss"] > 0).all()
     assert not (model_dir / "checkpoints").exists()  # removed when training finished
-    with h5py.File(smoke_study / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct.h5",
-                   "r") as f:
+    with h5py.File(
+        smoke_study / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct.h5", "r"
+    ) as f:
         assert f["maps"].shape == (2, 2, 64, 64) and list(f.attrs["maps_stages"]) == [1, 2]
         assert f.attrs["seconds_per_image"] > 0
-    stages = pd.read_csv(smoke_study / "results/stages/brain-real/radial-r0.40/"
-                         "ifrnet-s3-k1-l8-dct.csv")
+    stages = pd.read_csv(
+        smoke_study / "results/stages/brain-real/radial-r0.40/ifrnet-s3-k1-l8-dct.csv"
+    )
     assert sorted(stages["stage"].unique()) == [1, 2, 3]
 
 
@@ -146,8 +170,15 @@ def test_generalisation_uses_models_trained_on_another_data_set(smoke_study):
 
 
 def test_smoke_rerun_has_nothing_to_do(smoke_study):
-    result = snakemake(smoke_study, "-n", "--cores", "1", "--configfile", "mine.yaml",
-                       extra_env={"PYTHONPATH": str(smoke_study)})
+    result = snakemake(
+        smoke_study,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        "mine.yaml",
+        extra_env={"PYTHONPATH": str(smoke_study)},
+    )
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -158,15 +189,22 @@ def test_single_table_then_all_tables_rebuilds_the_rest(smoke_study, tmp_path):
     # outputs, which the shared study must keep.
     work = workflow_copy(tmp_path)
     shutil.copytree(smoke_study / "data", work / "data")
-    shutil.copytree(smoke_study / "results", work / "results",
-                    ignore=shutil.ignore_patterns("tables", "figures", "report.html"))
+    shutil.copytree(
+        smoke_study / "results",
+        work / "results",
+        ignore=shutil.ignore_patterns("tables", "figures", "report.html"),
+    )
     (work / "my_recon.py").write_text(USER_MODULE)
     shutil.copy(smoke_study / "mine.yaml", work / "mine.yaml")
     env = {"PYTHONPATH": str(work)}
     args = ("--cores", "1", "--configfile", "mine.yaml")
     assert snakemake(work, "results/tables/table_IX.csv", *args, extra_env=env).returncode == 0
     assert sorted(p.name for p in (work / "results/tables").iterdir()) == [
-        "table_IX.csv", "table_IX.md", "table_IX.prov.json", "table_IX.tex"]
+        "table_IX.csv",
+        "table_IX.md",
+        "table_IX.prov.json",
+        "table_IX.tex",
+    ]
     result = snakemake(work, "results/tables", *args, extra_env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((work / "results/tables").glob("*.csv"))) == 9
@@ -175,8 +213,11 @@ def test_single_table_then_all_tables_rebuilds_the_rest(smoke_study, tmp_path):
 def _without_timing(csv: Path) -> bytes:
     """A table's CSV bytes without its wall-clock columns (seconds per image vary by run)."""
     table = pd.read_csv(csv)
-    return table.drop(columns=[c for c in table.columns if c.startswith("seconds_")]).to_csv(
-        index=False).encode()
+    return (
+        table.drop(columns=[c for c in table.columns if c.startswith("seconds_")])
+        .to_csv(index=False)
+        .encode()
+    )
 
 
 #: Tables the second run rebuilds from scratch: between them every step kind (prepare, mask,
@@ -195,8 +236,15 @@ def second_study(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     work = workflow_copy(odd)
     smoke_with_user_method(work)
     targets = [f"results/tables/{name}.csv" for name in SECOND_RUN_TABLES]
-    result = snakemake(work, *targets, "--cores", "2", "--configfile", "mine.yaml",
-                       extra_env={"PYTHONPATH": str(work)})
+    result = snakemake(
+        work,
+        *targets,
+        "--cores",
+        "2",
+        "--configfile",
+        "mine.yaml",
+        extra_env={"PYTHONPATH": str(work)},
+    )
     return work, result
 
 
@@ -233,8 +281,15 @@ def _dry_run_after(work: Path, edit) -> dict[str, int]:
     config = yaml.safe_load((work / "mine.yaml").read_text())
     edit(config)
     (work / "edited.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(work, "-n", "--cores", "1", "--configfile", "edited.yaml",
-                       extra_env={"PYTHONPATH": str(work)})
+    result = snakemake(
+        work,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        "edited.yaml",
+        extra_env={"PYTHONPATH": str(work)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     if "Nothing to be done" in result.stdout + result.stderr:
         return {}
@@ -245,8 +300,11 @@ def _showing(model: str) -> tuple[int, int]:
     """(tables, figures) of the smoke study that show ``model``."""
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     shows = [spec for spec in config["tables"].values() if model in spec["models"]]
-    figures = [spec for spec in config["figures"].values()
-               if model in spec.get("models", []) or spec.get("model") == model]
+    figures = [
+        spec
+        for spec in config["figures"].values()
+        if model in spec.get("models", []) or spec.get("model") == model
+    ]
     return len(shows), len(figures)
 
 
@@ -287,12 +345,27 @@ def test_a_device_that_is_not_there_stops_the_run(edited_study):
     config = yaml.safe_load((edited_study / "mine.yaml").read_text())
     config["device"] = "cuda"
     (edited_study / "gpu.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(edited_study, "--cores", "1", "--configfile", "gpu.yaml", "-f",
-                       "results/tables/table_IV.md", extra_env={"PYTHONPATH": str(edited_study)})
+    result = snakemake(
+        edited_study,
+        "--cores",
+        "1",
+        "--configfile",
+        "gpu.yaml",
+        "-f",
+        "results/tables/table_IV.md",
+        extra_env={"PYTHONPATH": str(edited_study)},
+    )
     assert result.returncode != 0
     assert "cuda" in result.stdout + result.stderr
     config["device"] = "cdua"  # a typo: the schema's pattern
     (edited_study / "typo.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(edited_study, "-n", "--cores", "1", "--configfile", "typo.yaml",
-                       extra_env={"PYTHONPATH": str(edited_study)})
+    result = snakemake(
+        edited_study,
+        "-n",
+        "--cores",
+        "1",
+        "--configfile",
+        "typo.yaml",
+        extra_env={"PYTHONPATH": str(edited_study)},
+    )
     assert result.returncode != 0 and "device" in result.stdout + result.stderr

@@ -29,9 +29,10 @@ def test_dry_run_from_another_directory(tmp_path, configfile):
 def test_dry_run_as_a_module(tmp_path):
     (tmp_path / "Snakefile").write_text(
         f'configfile: "{ROOT / "config" / "smoke.yaml"}"\n\n\n'
-        f"module ifrnet_bench:\n    snakefile:\n        \"{SNAKEFILE}\"\n"
+        f'module ifrnet_bench:\n    snakefile:\n        "{SNAKEFILE}"\n'
         "    config:\n        config\n\n\n"
-        "use rule * from ifrnet_bench as ifrnet_*\n")
+        "use rule * from ifrnet_bench as ifrnet_*\n"
+    )
     result = snakemake(tmp_path, "-n", "--cores", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
@@ -50,19 +51,38 @@ def test_run_from_another_directory_on_a_folder_of_the_users_slices(tmp_path):
     for i in range(4):
         np.save(slices / f"s{i}.npy", (xx**2 + yy**2 < 0.3 + 0.1 * i) + 0.1 * xx)
     config = {
-        "seed": 0, "device": "cpu",
-        "datasets": {"mine": {"source": "folder", "dir": str(slices), "kind": "real",
-                              "size": 32, "n_train": 0, "n_val": 1, "n_test": 2,
-                              "noise_sigma": 0.01}},
+        "seed": 0,
+        "device": "cpu",
+        "datasets": {
+            "mine": {
+                "source": "folder",
+                "dir": str(slices),
+                "kind": "real",
+                "size": 32,
+                "n_train": 0,
+                "n_val": 1,
+                "n_test": 2,
+                "noise_sigma": 0.01,
+            }
+        },
         "masks": {"radial-r0.10": {"kind": "radial", "rate": 0.1}},
-        "models": {"zero-filled": {"method": "zero-filled"},
-                   "ifrcs": {"method": "ifrcs", "tune": {"grid": {"lam": [0.01],
-                                                                  "max_iter": [3]}}}},
-        "tables": {"table_IV": {"title": "zero-filled and IFR-CS on my slices",
-                                "dataset": "mine", "masks": ["radial-r0.10"],
-                                "models": ["zero-filled", "ifrcs"], "paper": "IV",
-                                "paper_keys": {"masks": {"radial-r0.10": {"rate": 0.1}},
-                                               "models": {"ifrcs": {"method": "IFR-CS"}}}}},
+        "models": {
+            "zero-filled": {"method": "zero-filled"},
+            "ifrcs": {"method": "ifrcs", "tune": {"grid": {"lam": [0.01], "max_iter": [3]}}},
+        },
+        "tables": {
+            "table_IV": {
+                "title": "zero-filled and IFR-CS on my slices",
+                "dataset": "mine",
+                "masks": ["radial-r0.10"],
+                "models": ["zero-filled", "ifrcs"],
+                "paper": "IV",
+                "paper_keys": {
+                    "masks": {"radial-r0.10": {"rate": 0.1}},
+                    "models": {"ifrcs": {"method": "IFR-CS"}},
+                },
+            }
+        },
         "figures": {"fig05": {"kind": "masks", "dataset": "mine", "masks": ["radial-r0.10"]}},
     }
     work = tmp_path / "work"

@@ -24,20 +24,29 @@ def workflow_copy(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 2400,
-              extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: float = 2400, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """``snakemake ARGS`` in ``workdir`` with this interpreter; output captured as text."""
     bindir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(workdir), "PYTHONHASHSEED": "0",
-           **(extra_env or {})}
+    env = {
+        "PATH": f"{bindir}:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "PYTHONHASHSEED": "0",
+        **(extra_env or {}),
+    }
     # The checkout under test comes first when the tests run with it on PYTHONPATH (an
     # interpreter whose editable install points at another checkout, say).
     inherited = os.environ.get("PYTHONPATH")
     if inherited:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (env.get("PYTHONPATH"), inherited)))
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env, text=True,
-        capture_output=True, timeout=timeout,
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
     )
 
 
@@ -47,7 +56,7 @@ def job_counts(output: str) -> dict[str, int]:
     lines = output.splitlines()
     if "Job stats:" not in lines:
         return counts
-    for line in lines[lines.index("Job stats:") + 3:]:
+    for line in lines[lines.index("Job stats:") + 3 :]:
         parts = line.split()
         if len(parts) != 2 or parts[0] == "total":
             break
@@ -78,10 +87,14 @@ class BoxFilteredZeroFilled(Method):
 
 def with_user_method(config: dict) -> dict:
     """The config plus the user's method in every table and every reconstruction figure."""
-    config["models"]["mine"] = {"method": "my_recon:BoxFilteredZeroFilled", "label": "Mine",
-                                "params": {"width": 3}}
+    config["models"]["mine"] = {
+        "method": "my_recon:BoxFilteredZeroFilled",
+        "label": "Mine",
+        "params": {"width": 3},
+    }
     for spec in list(config["tables"].values()) + [
-            f for f in config["figures"].values() if f["kind"] == "reconstructions"]:
+        f for f in config["figures"].values() if f["kind"] == "reconstructions"
+    ]:
         spec["models"].append("mine")
     return config
 

@@ -46,9 +46,14 @@ def _as_stack(data: np.ndarray, path: PathLike) -> np.ndarray:
     raise ValueError(f"{path}: expected an array (H, W) or (N, H, W), got shape {data.shape}")
 
 
-def model_spec(*, method: str | None = None, model: str | None = None,
-               config: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-               tuned: PathLike | None = None) -> dict[str, Any]:
+def model_spec(
+    *,
+    method: str | None = None,
+    model: str | None = None,
+    config: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    tuned: PathLike | None = None,
+) -> dict[str, Any]:
     """The model entry to run: registered ``method`` (or ``"module:Class"``), or entry ``model``
     of ``config``; its ``params`` updated by the tuning result ``tuned``, then by ``params``.
 
@@ -61,9 +66,11 @@ def model_spec(*, method: str | None = None, model: str | None = None,
             raise ValueError(f"model {model!r} is not in the config; it has {sorted(models)}")
         spec = copy.deepcopy(models[model])
         if "tune" in spec and tuned is None and not params:
-            raise ValueError(f"model {model!r} is tuned: give its tuning result (--tuned "
-                             f"results/tuning/<dataset>/<mask>/{model}.json) or its constants "
-                             "(--param name=value)")
+            raise ValueError(
+                f"model {model!r} is tuned: give its tuning result (--tuned "
+                f"results/tuning/<dataset>/<mask>/{model}.json) or its constants "
+                "(--param name=value)"
+            )
     else:
         spec = {"method": method}
     merged = dict(spec.get("params", {}))
@@ -76,10 +83,18 @@ def model_spec(*, method: str | None = None, model: str | None = None,
 
 
 def reconstruct_file(
-    checkpoint: PathLike | None, input_path: PathLike, mask_path: PathLike, out_path: PathLike,
-    *, spec: dict[str, Any] | None = None, kind: str | None = None, key: str | None = None,
-    input_kind: str = "image", reference: PathLike | None = None,
-    reference_key: str | None = None, device: str = "cpu",
+    checkpoint: PathLike | None,
+    input_path: PathLike,
+    mask_path: PathLike,
+    out_path: PathLike,
+    *,
+    spec: dict[str, Any] | None = None,
+    kind: str | None = None,
+    key: str | None = None,
+    input_kind: str = "image",
+    reference: PathLike | None = None,
+    reference_key: str | None = None,
+    device: str = "cpu",
     batch_size: int = INFERENCE_BATCH,
 ) -> list[dict[str, float]]:
     """Reconstruct a user's file with a trained ``checkpoint`` or the model entry ``spec`` (see
@@ -122,8 +137,9 @@ def reconstruct_file(
     if reference is not None:
         truth = _as_stack(read_array(reference, reference_key), reference)
         if truth.shape != recon.shape:
-            raise ValueError(f"{reference}: shape {truth.shape} does not match the "
-                             f"reconstruction {recon.shape}")
+            raise ValueError(
+                f"{reference}: shape {truth.shape} does not match the reconstruction {recon.shape}"
+            )
     if truth is None:
         return []
     return [evaluate(r, t) for r, t in zip(recon, truth, strict=True)]

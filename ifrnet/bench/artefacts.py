@@ -92,19 +92,29 @@ def table_view(config: Mapping[str, Any], table: str) -> dict[str, Any]:
     """What table ``table`` shows of the config: its entry (``entry``), its models' shown
     entries (``models``), ``batch_size`` (the timing caption) and ``seed`` (provenance)."""
     entry = config["tables"][table]
-    return {"entry": entry, "models": _models_shown(config, entry["models"]),
-            "batch_size": config["batch_size"], "seed": config["seed"]}
+    return {
+        "entry": entry,
+        "models": _models_shown(config, entry["models"]),
+        "batch_size": config["batch_size"],
+        "seed": config["seed"],
+    }
 
 
 def figure_view(config: Mapping[str, Any], figure: str) -> dict[str, Any]:
     """What figure ``figure`` shows of the config: its entry (``entry``) and the entries of the
     ``models``, ``datasets`` and ``masks`` it names, and ``seed`` (provenance)."""
     entry = config["figures"][figure]
-    named = {key: [entry[one]] if one in entry else entry.get(key, [])
-             for one, key in (("model", "models"), ("dataset", "datasets"), ("mask", "masks"))}
-    return {"entry": entry, "models": _models_shown(config, named["models"]),
-            "datasets": {d: config["datasets"][d] for d in named["datasets"]},
-            "masks": {m: config["masks"][m] for m in named["masks"]}, "seed": config["seed"]}
+    named = {
+        key: [entry[one]] if one in entry else entry.get(key, [])
+        for one, key in (("model", "models"), ("dataset", "datasets"), ("mask", "masks"))
+    }
+    return {
+        "entry": entry,
+        "models": _models_shown(config, named["models"]),
+        "datasets": {d: config["datasets"][d] for d in named["datasets"]},
+        "masks": {m: config["masks"][m] for m in named["masks"]},
+        "seed": config["seed"],
+    }
 
 
 def table_inputs(config: Mapping[str, Any], table: str, published: str) -> dict[str, Any]:
@@ -117,8 +127,11 @@ def table_inputs(config: Mapping[str, Any], table: str, published: str) -> dict[
     return {
         "metrics": [paths.metrics(*cell) for cell in cells],
         "masks": [mask_file(config, spec["dataset"], m) for m in spec["masks"]],
-        "tuned": [tuning_file(config, *cell) for cell in cells
-                  if model_kind(config["models"][cell[2]]) == "tuned"],
+        "tuned": [
+            tuning_file(config, *cell)
+            for cell in cells
+            if model_kind(config["models"][cell[2]]) == "tuned"
+        ],
         "data": paths.prepared(spec["dataset"], "test"),
         "published": [str(published)] if "paper" in spec else [],
     }

@@ -100,8 +100,7 @@ def cmd_fetch_fastmri(args: argparse.Namespace) -> None:
 
     url = args.url or read_url({"env": args.url_env} if args.url_env else {"file": args.url_file})
     volumes = fetch_volumes(url, args.out_dir, args.volumes, progress=not args.no_progress)
-    print(f"wrote {len(volumes)} volumes to {args.out_dir}; manifest "
-          f"{manifest_path(args.out_dir)}")
+    print(f"wrote {len(volumes)} volumes to {args.out_dir}; manifest {manifest_path(args.out_dir)}")
 
 
 def cmd_mask(args: argparse.Namespace) -> None:
@@ -120,9 +119,18 @@ def cmd_recon_split(args: argparse.Namespace) -> None:
     from ifrnet.bench.pipeline import reconstruct_split
 
     _set_threads(args.threads)
-    recon = reconstruct_split(args.data, args.mask, args.model, args.spec, args.out,
-                              batch_size=args.batch_size, checkpoint=args.checkpoint,
-                              device=args.device, tuned=args.tuned, maps=args.maps)
+    recon = reconstruct_split(
+        args.data,
+        args.mask,
+        args.model,
+        args.spec,
+        args.out,
+        batch_size=args.batch_size,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        tuned=args.tuned,
+        maps=args.maps,
+    )
     print(f"wrote {args.out}: {len(recon)} images")
 
 
@@ -137,9 +145,18 @@ def cmd_tune(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from ifrnet.methods.learned import train_model
 
-    path = train_model(args.train, args.val, args.mask, args.model, args.spec, args.out_dir,
-                       seed=args.seed, device=args.device, threads=args.threads,
-                       progress=not args.no_progress)
+    path = train_model(
+        args.train,
+        args.val,
+        args.mask,
+        args.model,
+        args.spec,
+        args.out_dir,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
     print(f"wrote {path}")
 
 
@@ -151,22 +168,41 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     spec = None
     if args.method or args.model:
         config = load_config(args.config, SCHEMA_PATH) if args.model else None
-        spec = model_spec(method=args.method, model=args.model, config=config,
-                          params=dict(args.param), tuned=args.tuned)
-        print(f"{args.model or args.method} ({spec['method']}): " + ", ".join(
-            f"{k} = {v}" for k, v in sorted(spec["params"].items())))
+        spec = model_spec(
+            method=args.method,
+            model=args.model,
+            config=config,
+            params=dict(args.param),
+            tuned=args.tuned,
+        )
+        print(
+            f"{args.model or args.method} ({spec['method']}): "
+            + ", ".join(f"{k} = {v}" for k, v in sorted(spec["params"].items()))
+        )
     elif args.param or args.tuned:
         raise ValueError("--param and --tuned go with --method or --model")
     elif args.checkpoint is None:
         raise ValueError("name what to run: --checkpoint, --model or --method")
-    scores = reconstruct_file(args.checkpoint, args.input, args.mask, args.out, spec=spec,
-                              kind=args.kind, key=args.key, input_kind=args.input_kind,
-                              reference=args.reference, reference_key=args.reference_key,
-                              device=args.device, batch_size=args.batch_size)
+    scores = reconstruct_file(
+        args.checkpoint,
+        args.input,
+        args.mask,
+        args.out,
+        spec=spec,
+        kind=args.kind,
+        key=args.key,
+        input_kind=args.input_kind,
+        reference=args.reference,
+        reference_key=args.reference_key,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
     print(f"wrote {args.out}")
     for i, score in enumerate(scores):
-        print(f"image {i}: PSNR {score['psnr']:.2f} dB  SSIM {score['ssim']:.4f}  "
-              f"HFEN {score['hfen']:.4f}")
+        print(
+            f"image {i}: PSNR {score['psnr']:.2f} dB  SSIM {score['ssim']:.4f}  "
+            f"HFEN {score['hfen']:.4f}"
+        )
 
 
 def cmd_convert_weights(args: argparse.Namespace) -> None:
@@ -186,9 +222,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_table(args: argparse.Namespace) -> None:
     from ifrnet.bench.render.build import build_table
 
-    for path in build_table(args.view, args.name, args.out, metrics=args.metrics,
-                            masks=args.masks, data=args.data, tuned=args.tuned,
-                            published=args.published, device=args.run_device):
+    for path in build_table(
+        args.view,
+        args.name,
+        args.out,
+        metrics=args.metrics,
+        masks=args.masks,
+        data=args.data,
+        tuned=args.tuned,
+        published=args.published,
+        device=args.run_device,
+    ):
         print(f"wrote {path}")
 
 
@@ -214,8 +258,14 @@ def cmd_report(args: argparse.Namespace) -> None:
     config = args.config
     if config is not None and args.run_device:
         config = {**config, "device": args.run_device}
-    out = build_report(args.tables, args.figures, args.captions, args.out, config=config,
-                       benchmarks=args.benchmarks)
+    out = build_report(
+        args.tables,
+        args.figures,
+        args.captions,
+        args.out,
+        config=config,
+        benchmarks=args.benchmarks,
+    )
     print(f"wrote {out}")
 
 
@@ -229,8 +279,9 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     parser = argparse.ArgumentParser(prog="ifrnet", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true",
-                        help=f"show the traceback of any error (also {DEBUG_ENV}=1)")
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show the traceback of any error (also {DEBUG_ENV}=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="prepare a data set's train/val/test HDF5 files")
@@ -247,22 +298,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_download)
 
-    p = sub.add_parser("fetch-fastmri",
-                       help="stream the first volumes of a fastMRI tar(.xz) archive URL")
+    p = sub.add_parser(
+        "fetch-fastmri", help="stream the first volumes of a fastMRI tar(.xz) archive URL"
+    )
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--url-env", metavar="NAME",
-                       help="environment variable holding the archive's signed URL")
+    where.add_argument(
+        "--url-env", metavar="NAME", help="environment variable holding the archive's signed URL"
+    )
     where.add_argument("--url-file", type=Path, help="file holding the archive's signed URL")
     where.add_argument("--url", help="the URL itself (it shows in your shell history)")
-    p.add_argument("--volumes", required=True, type=_positive_int,
-                   help="number of .h5 volumes to keep")
+    p.add_argument(
+        "--volumes", required=True, type=_positive_int, help="number of .h5 volumes to keep"
+    )
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fetch_fastmri)
 
     p = sub.add_parser("mask", help="generate a sampling mask (.npz + optional .png preview)")
-    p.add_argument("--spec", required=True, type=_json, help='mask config entry, e.g. {"kind": '
-                   '"radial", "rate": 0.2}')
+    p.add_argument(
+        "--spec",
+        required=True,
+        type=_json,
+        help='mask config entry, e.g. {"kind": "radial", "rate": 0.2}',
+    )
     p.add_argument("--shape", required=True, type=_shape, help="HxW, e.g. 256x256")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path)
@@ -299,29 +357,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("convert-weights",
-                       help="convert the authors' published MATLAB network into model.pt")
-    p.add_argument("--method", required=True, choices=["ifrnet", "admmnet"],
-                   help="ifrnet: IFR-Net-Code MatConvNet .mat; admmnet: Deep-ADMM-Net .mat")
+    p = sub.add_parser(
+        "convert-weights", help="convert the authors' published MATLAB network into model.pt"
+    )
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=["ifrnet", "admmnet"],
+        help="ifrnet: IFR-Net-Code MatConvNet .mat; admmnet: Deep-ADMM-Net .mat",
+    )
     p.add_argument("--input", required=True, type=Path, help="the authors' .mat file")
     p.add_argument("--model", default="published", help="model name stored in the metadata")
     p.add_argument("--out", required=True, type=Path, help="model.pt to write")
     p.set_defaults(func=cmd_convert_weights)
 
-    p = sub.add_parser("reconstruct", help="run any method on your own file: a trained "
-                       "checkpoint, a configured model or a registered method")
+    p = sub.add_parser(
+        "reconstruct",
+        help="run any method on your own file: a trained "
+        "checkpoint, a configured model or a registered method",
+    )
     p.add_argument("--checkpoint", type=Path, help="model.pt of a learned model")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", help="model entry of --config, e.g. ifrcs")
     which.add_argument("--method", help="registered method (e.g. ifrcs) or package.module:Class")
-    p.add_argument("--config", type=Path, default=Path("config/config.yaml"),
-                   help="config holding --model (default config/config.yaml)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config/config.yaml"),
+        help="config holding --model (default config/config.yaml)",
+    )
     p.add_argument("--tuned", type=Path, help="tuning result .json (results/tuning/...)")
-    p.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
-                   help="a constant of the method, e.g. lam=0.01 (repeatable; overrides the "
-                   "tuning result and the config)")
-    p.add_argument("--kind", choices=["real", "complex"],
-                   help="data kind (default: from the checkpoint, else real for a real image)")
+    p.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a constant of the method, e.g. lam=0.01 (repeatable; overrides the "
+        "tuning result and the config)",
+    )
+    p.add_argument(
+        "--kind",
+        choices=["real", "complex"],
+        help="data kind (default: from the checkpoint, else real for a real image)",
+    )
     p.add_argument("--input", required=True, type=Path, help=".npy/.npz/.mat/.h5 image or k-space")
     p.add_argument("--key", help="variable name inside the input file, if it holds several")
     p.add_argument("--input-kind", choices=["image", "kspace"], default="image")
@@ -329,7 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output .npy, .h5 or .mat")
     p.add_argument("--reference", type=Path, help="ground-truth image file for metrics")
     p.add_argument("--reference-key")
-    p.add_argument("--batch-size", type=_positive_int, default=INFERENCE_BATCH, help="images per batch (networks)")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=INFERENCE_BATCH,
+        help="images per batch (networks)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=_positive_int)
     p.set_defaults(func=cmd_reconstruct)
@@ -342,30 +426,67 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="render one table (CSV, Markdown, LaTeX) from its files")
     p.add_argument("--name", required=True, help="table name (config key)")
-    p.add_argument("--view", required=True, type=_json,
-                   help="the table's view of the config, JSON (ifrnet.bench.artefacts.table_view)")
-    p.add_argument("--metrics", required=True, nargs="+", type=Path,
-                   help="per-image metrics CSV of each cell (masks outer, models inner)")
-    p.add_argument("--masks", required=True, nargs="+", type=Path,
-                   help="mask file of each mask of the table, in its order")
-    p.add_argument("--tuned", nargs="*", type=Path, default=[],
-                   help="tuning result of each cell of a tuned model, in cell order")
+    p.add_argument(
+        "--view",
+        required=True,
+        type=_json,
+        help="the table's view of the config, JSON (ifrnet.bench.artefacts.table_view)",
+    )
+    p.add_argument(
+        "--metrics",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="per-image metrics CSV of each cell (masks outer, models inner)",
+    )
+    p.add_argument(
+        "--masks",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="mask file of each mask of the table, in its order",
+    )
+    p.add_argument(
+        "--tuned",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="tuning result of each cell of a tuned model, in cell order",
+    )
     p.add_argument("--data", required=True, type=Path, help="prepared test split .h5")
-    p.add_argument("--published", type=Path,
-                   help="published-results file (config/published.yaml), if the table has a paper")
-    p.add_argument("--run-device", default="cpu",
-                   help="device the timings were measured on (caption, provenance)")
-    p.add_argument("--out", required=True, type=Path,
-                   help="table .csv (the .md, .tex and .prov.json go beside)")
+    p.add_argument(
+        "--published",
+        type=Path,
+        help="published-results file (config/published.yaml), if the table has a paper",
+    )
+    p.add_argument(
+        "--run-device",
+        default="cpu",
+        help="device the timings were measured on (caption, provenance)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="table .csv (the .md, .tex and .prov.json go beside)",
+    )
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("figure", help="draw one figure (PNG + PDF) from its files")
     p.add_argument("--name", required=True, help="figure name (config key)")
-    p.add_argument("--view", required=True, type=_json,
-                   help="the figure's view of the config, JSON "
-                   "(ifrnet.bench.artefacts.figure_view)")
-    p.add_argument("--inputs", nargs="*", type=Path, default=[],
-                   help="the files its kind draws from, in the kind's order")
+    p.add_argument(
+        "--view",
+        required=True,
+        type=_json,
+        help="the figure's view of the config, JSON (ifrnet.bench.artefacts.figure_view)",
+    )
+    p.add_argument(
+        "--inputs",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="the files its kind draws from, in the kind's order",
+    )
     p.add_argument("--run-device", default="cpu", help="device of the run (provenance)")
     p.add_argument("--out", required=True, type=Path, help="output .png (the .pdf goes beside)")
     p.set_defaults(func=cmd_figure)

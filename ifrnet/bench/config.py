@@ -62,23 +62,33 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
         problems += MASK_KINDS[mask["kind"]].problems(name, mask)
     for name, spec in config["models"].items():
         if "weights" in spec and spec["method"] not in ("ifrnet", "admmnet"):
-            problems.append(f"models.{name}.weights: published weights convert for methods "
-                            f"ifrnet and admmnet, not {spec['method']!r}")
+            problems.append(
+                f"models.{name}.weights: published weights convert for methods "
+                f"ifrnet and admmnet, not {spec['method']!r}"
+            )
     for name, spec in config["datasets"].items():
         problems += SOURCES[spec["source"]].problems(name, spec)
         for part, source in spec.get("urls", {}).items():
             if isinstance(source, str):  # not echoed: it may be a signed URL
-                problems.append(f"datasets.{name}.urls.{part}: give {{env: NAME}} or "
-                                "{file: PATH} where the signed URL is kept, not the URL itself "
-                                "(it would reach shell commands, logs and .snakemake/)")
+                problems.append(
+                    f"datasets.{name}.urls.{part}: give {{env: NAME}} or "
+                    "{file: PATH} where the signed URL is kept, not the URL itself "
+                    "(it would reach shell commands, logs and .snakemake/)"
+                )
         if spec["n_train"] + spec["n_val"] + spec["n_test"] == 0:
             problems.append(f"datasets.{name}: no images requested")
     for name, spec in config["datasets"].items():
         if spec.get("train_on", name) not in config["datasets"]:
             problems.append(f"datasets.{name}.train_on: unknown data set {spec['train_on']!r}")
     for figure, spec in config.get("figures", {}).items():
-        for key, known in (("dataset", "datasets"), ("datasets", "datasets"), ("mask", "masks"),
-                           ("masks", "masks"), ("model", "models"), ("models", "models")):
+        for key, known in (
+            ("dataset", "datasets"),
+            ("datasets", "datasets"),
+            ("mask", "masks"),
+            ("masks", "masks"),
+            ("model", "models"),
+            ("models", "models"),
+        ):
             values = spec.get(key, [])
             for value in [values] if isinstance(values, str) else values:
                 if value not in config[known]:
@@ -101,11 +111,16 @@ def _stage_output_problems(config: dict[str, Any]) -> list[str]:
     has none (e.g. ADMM-Net), found here rather than as a TypeError inside a job."""
     from ifrnet.methods.registry import has_stage_outputs
 
-    asks = [(f"models.{name}.save_maps", name) for name, spec in config["models"].items()
-            if spec.get("save_maps")]
-    asks += [(f"figures.{figure}.model", spec["model"])
-             for figure, spec in config.get("figures", {}).items()
-             if spec["kind"] in ("stages", "maps") and spec.get("model") in config["models"]]
+    asks = [
+        (f"models.{name}.save_maps", name)
+        for name, spec in config["models"].items()
+        if spec.get("save_maps")
+    ]
+    asks += [
+        (f"figures.{figure}.model", spec["model"])
+        for figure, spec in config.get("figures", {}).items()
+        if spec["kind"] in ("stages", "maps") and spec.get("model") in config["models"]
+    ]
     problems = []
     for key, model in asks:
         method = config["models"][model]["method"]
@@ -115,8 +130,10 @@ def _stage_output_problems(config: dict[str, Any]) -> list[str]:
             problems.append(f"models.{model}.method: {err}")
             continue
         if not ok:
-            problems.append(f"{key}: model {model!r} (method {method!r}) has no stage outputs; "
-                            "only methods with stage_outputs (e.g. ifrnet) do")
+            problems.append(
+                f"{key}: model {model!r} (method {method!r}) has no stage outputs; "
+                "only methods with stage_outputs (e.g. ifrnet) do"
+            )
     return problems
 
 
@@ -246,9 +263,18 @@ class Study:
         apply_defaults(config, schema)
 
         def section(name: str, kind: type[Entry] = Entry) -> Mapping[str, Any]:
-            return MappingProxyType({key: kind(key, _frozen(spec))
-                                     for key, spec in config.get(name, {}).items()})
+            return MappingProxyType(
+                {key: kind(key, _frozen(spec)) for key, spec in config.get(name, {}).items()}
+            )
 
-        return cls(config, config["seed"], config["device"], config["batch_size"],
-                   section("datasets", Dataset), section("masks"), section("models", Model),
-                   section("tables"), section("figures"))
+        return cls(
+            config,
+            config["seed"],
+            config["device"],
+            config["batch_size"],
+            section("datasets", Dataset),
+            section("masks"),
+            section("models", Model),
+            section("tables"),
+            section("figures"),
+        )

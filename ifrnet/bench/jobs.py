@@ -19,6 +19,8 @@ def job_prefix(root: str | os.PathLike[str]) -> str:
     """Bash text run before every job command: strict mode, then ``ifrnet`` defined as this
     checkout's command line (``root``: the repository folder holding ``ifrnet/``)."""
     path = shlex.quote(os.fspath(root))
-    return ("set -euo pipefail; ifrnet() { "
-            f"PYTHONPATH={path}${{PYTHONPATH:+:$PYTHONPATH}} "
-            'python -m ifrnet.bench.cli "$@"; }; ')
+    return (
+        "set -euo pipefail; ifrnet() { "
+        f"PYTHONPATH={path}${{PYTHONPATH:+:$PYTHONPATH}} "
+        'python -m ifrnet.bench.cli "$@"; }; '
+    )

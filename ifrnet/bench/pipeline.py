@@ -22,14 +22,26 @@ from ifrnet.numerics.measure import measured_split
 from ifrnet.numerics.metrics import evaluate
 from ifrnet.util.formats import read_recon, read_split, write_csv, write_recon_file
 
-__all__ = ["build_method", "descriptor_maps", "evaluate_split", "read_recon",
-           "reconstruct_split", "stage_metrics"]
+__all__ = [
+    "build_method",
+    "descriptor_maps",
+    "evaluate_split",
+    "read_recon",
+    "reconstruct_split",
+    "stage_metrics",
+]
 
 PathLike = str | os.PathLike[str]
 
 
-def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | None = None,
-                 device: str = "cpu", batch_size: int = INFERENCE_BATCH, tuned: PathLike | None = None) -> Any:
+def build_method(
+    model_spec: dict[str, Any],
+    real: bool,
+    checkpoint: PathLike | None = None,
+    device: str = "cpu",
+    batch_size: int = INFERENCE_BATCH,
+    tuned: PathLike | None = None,
+) -> Any:
     """The method of a model's config entry: a network (needs ``checkpoint``) when the entry
     has a ``train`` or ``weights`` section, else the class ``method`` built with ``params``
     updated by the tuning result ``tuned`` (needed when the entry has a ``tune`` section)."""
@@ -55,9 +67,16 @@ def build_method(model_spec: dict[str, Any], real: bool, checkpoint: PathLike | 
 
 
 def reconstruct_split(
-    data_path: PathLike, mask_path: PathLike, model_name: str, model_spec: dict[str, Any],
-    out_path: PathLike, batch_size: int = INFERENCE_BATCH, checkpoint: PathLike | None = None,
-    device: str = "cpu", tuned: PathLike | None = None, maps: list[int] | None = None,
+    data_path: PathLike,
+    mask_path: PathLike,
+    model_name: str,
+    model_spec: dict[str, Any],
+    out_path: PathLike,
+    batch_size: int = INFERENCE_BATCH,
+    checkpoint: PathLike | None = None,
+    device: str = "cpu",
+    tuned: PathLike | None = None,
+    maps: list[int] | None = None,
 ) -> np.ndarray:
     """Measure every image of a prepared split with a mask, reconstruct, write ``out_path``.
 
@@ -79,13 +98,22 @@ def reconstruct_split(
         recon[start:stop] = method(kspace[start:stop], mask.array)
         seconds[start:stop] = (time.perf_counter() - tic) / (stop - start)
     stage_maps = descriptor_maps(method, kspace, mask.array, maps, batch_size) if maps else None
-    write_recon_file(out_path, recon, {
-        "model": model_name, "method": model_spec["method"], "dataset": attrs["dataset"],
-        "mask": Path(mask_path).stem, "rate_achieved": mask.rate_achieved,
-        "noise_sigma": float(attrs["noise_sigma"]),
-        "seconds_per_image": float(seconds.mean()) if len(seconds) else 0.0,
-        "seconds": seconds,
-    }, stage_maps, maps)
+    write_recon_file(
+        out_path,
+        recon,
+        {
+            "model": model_name,
+            "method": model_spec["method"],
+            "dataset": attrs["dataset"],
+            "mask": Path(mask_path).stem,
+            "rate_achieved": mask.rate_achieved,
+            "noise_sigma": float(attrs["noise_sigma"]),
+            "seconds_per_image": float(seconds.mean()) if len(seconds) else 0.0,
+            "seconds": seconds,
+        },
+        stage_maps,
+        maps,
+    )
     return recon
 
 
@@ -94,13 +122,16 @@ def _staged(network: Any, what: str) -> Any:
     from ifrnet.methods.method import StagedNetwork
 
     if not isinstance(network, StagedNetwork):
-        raise ValueError(f"{what} need a network with stage outputs (a StagedNetwork such as "
-                         f"ifrnet), not {type(network).__name__}")
+        raise ValueError(
+            f"{what} need a network with stage outputs (a StagedNetwork such as "
+            f"ifrnet), not {type(network).__name__}"
+        )
     return network
 
 
-def descriptor_maps(method: Any, kspace: np.ndarray, mask: np.ndarray, stages: list[int],
-                    batch_size: int) -> np.ndarray:
+def descriptor_maps(
+    method: Any, kspace: np.ndarray, mask: np.ndarray, stages: list[int], batch_size: int
+) -> np.ndarray:
     """T maps of the given stages (1-based) of a learned network, float32 (N, S, H, W)."""
     import torch
 
@@ -123,19 +154,31 @@ def evaluate_split(recon_path: PathLike, data_path: PathLike, out_csv: PathLike)
     recon, recon_attrs = read_recon(recon_path)
     truth, data_attrs = read_split(data_path)
     if recon.shape != truth.shape:
-        raise ValueError(f"{recon_path}: shape {recon.shape} does not match {data_path} "
-                         f"{truth.shape}")
+        raise ValueError(
+            f"{recon_path}: shape {recon.shape} does not match {data_path} {truth.shape}"
+        )
     rows = []
     for i, (rec, gt) in enumerate(zip(recon, truth, strict=True)):
-        rows.append({"image": i, "slice_index": int(data_attrs["slice_index"][i]),
-                     **evaluate(rec, gt), "seconds": float(recon_attrs["seconds"][i])})
+        rows.append(
+            {
+                "image": i,
+                "slice_index": int(data_attrs["slice_index"][i]),
+                **evaluate(rec, gt),
+                "seconds": float(recon_attrs["seconds"][i]),
+            }
+        )
     table = pd.DataFrame(rows)
     write_csv(out_csv, table)
     return table
 
 
-def stage_metrics(data_path: PathLike, mask_path: PathLike, checkpoint: PathLike,
-                  out_csv: PathLike, device: str = "cpu") -> pd.DataFrame:
+def stage_metrics(
+    data_path: PathLike,
+    mask_path: PathLike,
+    checkpoint: PathLike,
+    out_csv: PathLike,
+    device: str = "cpu",
+) -> pd.DataFrame:
     """PSNR, SSIM and HFEN of every stage output n = 1..N of a trained unrolled network on a
     prepared split (paper Fig. 6); one row per (image, stage)."""
     import torch
@@ -146,13 +189,20 @@ def stage_metrics(data_path: PathLike, mask_path: PathLike, checkpoint: PathLike
     split = measured_split(data_path, mask_path)
     network = _staged(load_network(checkpoint, device)[0], f"{checkpoint}: stage metrics")
     # one image per call, as before (batching may move the last digit of a float)
-    outputs, _ = infer(network, split.kspace, split.mask.array, 1, device,
-                       call=lambda net, k, m: torch.stack(net.forward_stages(k, m), 1))
+    outputs, _ = infer(
+        network,
+        split.kspace,
+        split.mask.array,
+        1,
+        device,
+        call=lambda net, k, m: torch.stack(net.forward_stages(k, m), 1),
+    )
     rows = []
     for i, (stages, gt) in enumerate(zip(outputs, split.images, strict=True)):
         for n, image in enumerate(stages, 1):
-            rows.append({"image": i, "stage": n,
-                         **evaluate(image.real if split.real else image, gt)})
+            rows.append(
+                {"image": i, "stage": n, **evaluate(image.real if split.real else image, gt)}
+            )
     table = pd.DataFrame(rows)
     write_csv(out_csv, table)
     return table

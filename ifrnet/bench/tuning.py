@@ -37,12 +37,19 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     if not grid or any(not isinstance(v, list) or not v for v in grid.values()):
         raise ValueError(f"tuning grid must map parameter names to non-empty lists, got {grid}")
     keys = sorted(grid)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(
-        *(grid[k] for k in keys))]
+    return [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(grid[k] for k in keys))
+    ]
 
 
-def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_path: PathLike,
-                out_path: PathLike) -> dict[str, Any]:
+def tune_method(
+    model_name: str,
+    spec: dict[str, Any],
+    val_path: PathLike,
+    mask_path: PathLike,
+    out_path: PathLike,
+) -> dict[str, Any]:
     """Grid-search ``spec['tune']['grid']`` on a validation split; write and return the result."""
     split = measured_split(val_path, mask_path, spec["tune"].get("max_images"))
     images, attrs, mask, kspace = split.images, split.attrs, split.mask, split.kspace
@@ -52,23 +59,35 @@ def tune_method(model_name: str, spec: dict[str, Any], val_path: PathLike, mask_
     scores: dict[int, float] = {}
     with Progress(len(points), f"tuning {model_name}", unit=" grid points") as bar:
         for group in _runs(points, cls.stop_param):
-            recons = _reconstruct_group(cls, real, spec.get("params", {}), group, points,
-                                        kspace, mask.array)
+            recons = _reconstruct_group(
+                cls, real, spec.get("params", {}), group, points, kspace, mask.array
+            )
             for i, recon in recons.items():
-                scores[i] = float(np.mean([evaluate(r, t)["psnr"] for r, t in zip(
-                    recon, images, strict=True)]))
+                scores[i] = float(
+                    np.mean([evaluate(r, t)["psnr"] for r, t in zip(recon, images, strict=True)])
+                )
                 bar.write(f"[{len(scores)}/{len(points)}] {points[i]}: PSNR {scores[i]:.3f} dB")
             bar.update(len(recons))
     trials = [{"params": point, "psnr": scores[i]} for i, point in enumerate(points)]
     best = max(range(len(trials)), key=lambda i: (trials[i]["psnr"], -i))
     edges = grid_edges(spec["tune"]["grid"], trials[best]["params"])
-    result = {"model": model_name, "dataset": str(attrs["dataset"]),
-              "mask": os.path.basename(str(mask_path)).removesuffix(".npz"), "metric": "psnr",
-              "n_images": len(images), "best": trials[best]["params"],
-              "score": trials[best]["psnr"], "edges": edges, "trials": trials}
+    result = {
+        "model": model_name,
+        "dataset": str(attrs["dataset"]),
+        "mask": os.path.basename(str(mask_path)).removesuffix(".npz"),
+        "metric": "psnr",
+        "n_images": len(images),
+        "best": trials[best]["params"],
+        "score": trials[best]["psnr"],
+        "edges": edges,
+        "trials": trials,
+    }
     if edges:
-        print(f"warning: {model_name} at {result['mask']}: {edge_note(edges)}; widen the grid",
-              file=sys.stderr, flush=True)
+        print(
+            f"warning: {model_name} at {result['mask']}: {edge_note(edges)}; widen the grid",
+            file=sys.stderr,
+            flush=True,
+        )
     write_tuning(out_path, result)
     return result
 
@@ -80,8 +99,9 @@ def grid_edges(grid: dict[str, list[Any]], best: dict[str, Any]) -> dict[str, di
     may lie outside the grid). Fixed parameters (one value) and categorical ones never count."""
     edges = {}
     for name, values in sorted(grid.items()):
-        numbers = sorted({v for v in values if isinstance(v, int | float)
-                          and not isinstance(v, bool)})
+        numbers = sorted(
+            {v for v in values if isinstance(v, int | float) and not isinstance(v, bool)}
+        )
         if len(numbers) < 2 or len(numbers) != len(set(values)) or name not in best:
             continue
         if best[name] in (numbers[0], numbers[-1]):
@@ -93,8 +113,11 @@ def grid_edges(grid: dict[str, list[Any]], best: dict[str, Any]) -> dict[str, di
 def edge_note(edges: dict[str, dict[str, Any]]) -> str:
     """One phrase for :func:`grid_edges`' result, e.g. ``lam = 0.005 is the lowest of the grid
     (0.005 to 0.02)``; empty if there is no edge."""
-    return "; ".join(f"{name} = {e['value']:g} is the {e['edge']} of its grid "
-                     f"({e['grid'][0]:g} to {e['grid'][-1]:g})" for name, e in edges.items())
+    return "; ".join(
+        f"{name} = {e['value']:g} is the {e['edge']} of its grid "
+        f"({e['grid'][0]:g} to {e['grid'][-1]:g})"
+        for name, e in edges.items()
+    )
 
 
 def read_edges(path: PathLike) -> dict[str, dict[str, Any]]:
@@ -124,9 +147,15 @@ def _runs(points: list[dict[str, Any]], stop_param: str | None) -> list[list[int
     return list(groups.values())
 
 
-def _reconstruct_group(cls: type, real: bool, params: dict[str, Any], group: list[int],
-                       points: list[dict[str, Any]], kspace: np.ndarray,
-                       mask: np.ndarray) -> dict[int, np.ndarray]:
+def _reconstruct_group(
+    cls: type,
+    real: bool,
+    params: dict[str, Any],
+    group: list[int],
+    points: list[dict[str, Any]],
+    kspace: np.ndarray,
+    mask: np.ndarray,
+) -> dict[int, np.ndarray]:
     """Reconstructions (B, H, W) of the grid points ``group`` (indices into ``points``)."""
     if len(group) == 1:
         method = cls(real=real, **{**params, **points[group[0]]})

@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ifrnet.numerics import block_kernel
 from ifrnet.numerics.layers import (
     FeatureRefinement,
     PiecewiseLinear,
@@ -38,8 +39,8 @@ from ifrnet.numerics.layers import (
     data_consistency,
     dct_filters,
     from_parts,
-    keep_real,
     network_mask,
+    real_data_consistency,
     to_parts,
 )
 
@@ -47,14 +48,24 @@ from ifrnet.numerics.layers import (
 class CNNBlock(nn.Module):
     """One inversion block: c2 = w2 ∗ PLF(w1 ∗ u + b1) + b2, then u ← η1·u + η2·x − c2."""
 
-    def __init__(self, filters: int, filter_size: int, init: str, plf_points: int,
-                 eta1: float, eta2: float, generator: torch.Generator | None) -> None:
+    def __init__(
+        self,
+        filters: int,
+        filter_size: int,
+        init: str,
+        plf_points: int,
+        eta1: float,
+        eta2: float,
+        generator: torch.Generator | None,
+    ) -> None:
         super().__init__()
         shape = (filters, 1, filter_size, filter_size)
         if init == "dct":
             if filters != filter_size**2 - 1:
-                raise ValueError(f"init 'dct' gives {filter_size**2 - 1} filters of size "
-                                 f"{filter_size}; use init 'random' for filters={filters}")
+                raise ValueError(
+                    f"init 'dct' gives {filter_size**2 - 1} filters of size "
+                    f"{filter_size}; use init 'random' for filters={filters}"
+                )
             w1 = dct_filters(filter_size)
             w2 = 0.125 * torch.flip(w1, dims=(-2, -1)).transpose(0, 1)
         elif init == "random":
@@ -73,6 +84,10 @@ class CNNBlock(nn.Module):
 
     def forward(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """u, x real (B, 1, H, W) → updated u (B, 1, H, W)."""
+        if block_kernel.available(u):  # CPU: one fused autograd node (same values)
+            return block_kernel.cnn_block(
+                u, x, self.w1, self.b1, self.plf.q, self.w2, self.b2, self.eta1, self.eta2
+            )
         c1 = conv2d_same(u, self.w1, self.b1)
         c2 = conv2d_same(self.plf(c1), self.w2, self.b2)
         return self.eta1 * u + self.eta2 * x - c2
@@ -103,33 +118,66 @@ class IFRNet(nn.Module):
     (complex data: the real part's map).
     """
 
-    def __init__(self, stages: int = 9, blocks: int = 2, filters: int = 8, filter_size: int = 3,
-                 init: str = "dct", share_weights: bool = False, descriptor_input: str = "x",
-                 descriptor_grad: str = "v", complex_data: bool = False, plf_points: int = 101,
-                 rho: float = 0.02, eta1: float = 0.99, eta2: float = 0.01, v: float = 0.008,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        stages: int = 9,
+        blocks: int = 2,
+        filters: int = 8,
+        filter_size: int = 3,
+        init: str = "dct",
+        share_weights: bool = False,
+        descriptor_input: str = "x",
+        descriptor_grad: str = "v",
+        complex_data: bool = False,
+        plf_points: int = 101,
+        rho: float = 0.02,
+        eta1: float = 0.99,
+        eta2: float = 0.01,
+        v: float = 0.008,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
-        for name, value in (("stages", stages), ("blocks", blocks), ("filters", filters),
-                            ("filter_size", filter_size)):
+        for name, value in (
+            ("stages", stages),
+            ("blocks", blocks),
+            ("filters", filters),
+            ("filter_size", filter_size),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if filter_size % 2 == 0:
             raise ValueError(f"filter_size must be odd, got {filter_size}")
         self.complex_data = complex_data
         generator = torch.Generator().manual_seed(seed)
-        block_options = dict(filters=filters, filter_size=filter_size, init=init,
-                             plf_points=plf_points, eta1=eta1, eta2=eta2, generator=generator)
+        block_options = dict(
+            filters=filters,
+            filter_size=filter_size,
+            init=init,
+            plf_points=plf_points,
+            eta1=eta1,
+            eta2=eta2,
+            generator=generator,
+        )
         n_z = 1 if share_weights else stages
         self.z = nn.ModuleList(DenoisingModule(blocks, **block_options) for _ in range(n_z))
-        self.r = nn.ModuleList(FeatureRefinement(v, descriptor_input, descriptor_grad)
-                               for _ in range(stages))
+        self.r = nn.ModuleList(
+            FeatureRefinement(v, descriptor_input, descriptor_grad) for _ in range(stages)
+        )
         self.rho = nn.Parameter(torch.full((stages + 1,), float(rho)))
         self.stages = stages
 
-    def _x_step(self, x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                n: int) -> torch.Tensor:
-        x = data_consistency(x_t, y, mask, self.rho[n])
-        return x if self.complex_data else keep_real(x)
+    def _x_parts(
+        self, x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, n: int
+    ) -> torch.Tensor:
+        """X step on real parts: x_t real (P, 1, H, W) or None (zeros) → real (P, 1, H, W)."""
+        if not self.complex_data:  # real data: one node, no complex images in between
+            return real_data_consistency(x_t, y, mask, self.rho[n])
+        x_t = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], True)
+        return to_parts(data_consistency(x_t, y, mask, self.rho[n]), True).unsqueeze(1)
+
+    def _complex(self, parts: torch.Tensor) -> torch.Tensor:
+        """Real parts (P, 1, H, W) → complex (B, H, W) (imaginary part zero for real data)."""
+        return from_parts(parts[:, 0], self.complex_data)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
@@ -144,29 +192,38 @@ class IFRNet(nn.Module):
         """The N maps T⁽ⁿ⁾, each real (B, H, W), detached."""
         return self._unrolled(kspace, mask, return_maps=True)[1]
 
-    def _unrolled(self, kspace: torch.Tensor, mask: torch.Tensor, return_maps: bool = False,
-                  return_stages: bool = False) -> tuple[torch.Tensor, list, list]:
+    def _unrolled(
+        self,
+        kspace: torch.Tensor,
+        mask: torch.Tensor,
+        return_maps: bool = False,
+        return_stages: bool = False,
+    ) -> tuple[torch.Tensor, list, list]:
         """(output, maps T⁽ⁿ⁾ if asked, stage outputs if asked): the N stages and final X."""
         mask = network_mask(kspace, mask)
-        x_t = torch.zeros_like(kspace)
+        x_t = None  # real parts (P, 1, H, W) between stages; None: zeros
         maps, stages = [], []
         for n in range(self.stages):
-            x = self._x_step(x_t, kspace, mask, n)
+            x_parts = self._x_parts(x_t, kspace, mask, n)
             if return_stages and n > 0:
-                stages.append(x)
-            x_parts = to_parts(x, self.complex_data).unsqueeze(1)
+                stages.append(self._complex(x_parts))
             u = self.z[0 if len(self.z) == 1 else n](x_parts)
-            refined, t = self.r[n](x_parts, u)
-            x_t = from_parts(refined.squeeze(1), self.complex_data)
+            x_t, t = self.r[n](x_parts, u)
             if return_maps:
                 maps.append(t[: kspace.shape[0], 0].detach())
-        out = self._x_step(x_t, kspace, mask, self.stages)
+        out = self._complex(self._x_parts(x_t, kspace, mask, self.stages))
         return out, maps, (stages + [out] if return_stages else [])
 
 
-def ifrnet_variant_name(stages: int = 9, blocks: int = 2, filters: int = 8, init: str = "dct",
-                        share_weights: bool = False, descriptor_input: str = "x",
-                        filter_size: int = 3) -> str:
+def ifrnet_variant_name(
+    stages: int = 9,
+    blocks: int = 2,
+    filters: int = 8,
+    init: str = "dct",
+    share_weights: bool = False,
+    descriptor_input: str = "x",
+    filter_size: int = 3,
+) -> str:
     """Model name such as ``ifrnet-s9-k2-l8-dct``; non-default options add suffixes."""
     name = f"ifrnet-s{stages}-k{blocks}-l{filters}-{init}"
     if filter_size != 3:

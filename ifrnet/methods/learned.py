@@ -45,35 +45,57 @@ def build_network(method: str, params: dict[str, Any], complex_data: bool) -> to
 
 def measured_triples(split: MeasuredSplit) -> TensorTriples:
     """(kspace, mask, target) training triples of a measured split."""
-    return TensorTriples(torch.from_numpy(split.kspace),
-                         torch.from_numpy(split.mask.array.astype(np.float32)),
-                         torch.from_numpy(split.images))
+    return TensorTriples(
+        torch.from_numpy(split.kspace),
+        torch.from_numpy(split.mask.array.astype(np.float32)),
+        torch.from_numpy(split.images),
+    )
 
 
 def train_model(
-    train_path: PathLike, val_path: PathLike, mask_path: PathLike, model_name: str,
-    spec: dict[str, Any], out_dir: PathLike, *, seed: int, device: str,
-    threads: int | None = None, progress: bool = True,
+    train_path: PathLike,
+    val_path: PathLike,
+    mask_path: PathLike,
+    model_name: str,
+    spec: dict[str, Any],
+    out_dir: PathLike,
+    *,
+    seed: int,
+    device: str,
+    threads: int | None = None,
+    progress: bool = True,
 ) -> Path:
     """Train the model ``spec`` on a data set with a mask; write ``{out_dir}/model.pt``."""
     train_split = measured_split(train_path, mask_path)
     val_split = measured_split(val_path, mask_path)
     attrs = train_split.attrs
     settings = TrainSettings.from_dict(
-        {**spec["train"], "seed": seed, "device": device, "threads": threads,
-         "progress": progress})
+        {**spec["train"], "seed": seed, "device": device, "threads": threads, "progress": progress}
+    )
     complex_data = not train_split.real
     torch.manual_seed(seed)
     network = build_network(spec["method"], spec.get("params", {}), complex_data)
-    metadata = {"method": spec["method"], "params": spec.get("params", {}),
-                "complex_data": complex_data, "dataset": str(attrs["dataset"]),
-                "mask": Path(mask_path).stem, "model": model_name,
-                # a checkpoint resumes only into a run on the very same files
-                "inputs_sha256": {name: file_sha256(path) for name, path in
-                                  (("train", train_path), ("val", val_path),
-                                   ("mask", mask_path))}}
-    train(network, measured_triples(train_split), measured_triples(val_split), settings,
-          Path(out_dir), metadata=metadata)
+    metadata = {
+        "method": spec["method"],
+        "params": spec.get("params", {}),
+        "complex_data": complex_data,
+        "dataset": str(attrs["dataset"]),
+        "mask": Path(mask_path).stem,
+        "model": model_name,
+        # a checkpoint resumes only into a run on the very same files
+        "inputs_sha256": {
+            name: file_sha256(path)
+            for name, path in (("train", train_path), ("val", val_path), ("mask", mask_path))
+        },
+    }
+    train(
+        network,
+        measured_triples(train_split),
+        measured_triples(val_split),
+        settings,
+        Path(out_dir),
+        metadata=metadata,
+    )
     return Path(out_dir) / "model.pt"
 
 
@@ -83,13 +105,17 @@ def load_network(checkpoint: PathLike, device: str = "cpu") -> tuple[torch.nn.Mo
     metadata = state.get("metadata")
     if not isinstance(metadata, dict) or "method" not in metadata:
         raise ValueError(f"{checkpoint}: no model metadata (not a model.pt written by ifrnet)")
-    network = build_network(metadata["method"], dict(metadata.get("params", {})),
-                            bool(metadata.get("complex_data", False)))
+    network = build_network(
+        metadata["method"],
+        dict(metadata.get("params", {})),
+        bool(metadata.get("complex_data", False)),
+    )
     try:
         check_weights(network, state["model"], checkpoint)
     except ValueError as err:
-        raise ValueError(f"weights do not fit {metadata['method']} "
-                         f"{metadata.get('params', {})}: {err}") from err
+        raise ValueError(
+            f"weights do not fit {metadata['method']} {metadata.get('params', {})}: {err}"
+        ) from err
     network.load_state_dict(state["model"])
     return network.to(device).eval(), metadata
 
@@ -99,8 +125,13 @@ class LearnedMethod(Method):
 
     trainable = True
 
-    def __init__(self, network: torch.nn.Module, real: bool, device: str = "cpu",
-                 batch_size: int = INFERENCE_BATCH) -> None:
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        real: bool,
+        device: str = "cpu",
+        batch_size: int = INFERENCE_BATCH,
+    ) -> None:
         super().__init__(real=real)
         self.network, self.device, self.batch_size = network, device, batch_size
 
@@ -110,6 +141,7 @@ class LearnedMethod(Method):
             self.reconstruct(kspace[:1], mask)
 
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        images, _ = infer(self.network, kspace, mask.astype(np.float32), self.batch_size,
-                          self.device)
+        images, _ = infer(
+            self.network, kspace, mask.astype(np.float32), self.batch_size, self.device
+        )
         return images.real.astype(np.complex64) if self.real else images

@@ -49,8 +49,9 @@ class Method:
         """Reconstruct images complex64 (B, H, W) from k-space (B, H, W) and mask (H, W)."""
         raise NotImplementedError
 
-    def reconstruct_stops(self, kspace: np.ndarray, mask: np.ndarray,
-                          stops: Sequence[int]) -> dict[int, np.ndarray]:
+    def reconstruct_stops(
+        self, kspace: np.ndarray, mask: np.ndarray, stops: Sequence[int]
+    ) -> dict[int, np.ndarray]:
         """{k: the reconstruction with ``stop_param = k``} for each k, from one run."""
         raise NotImplementedError(f"{type(self).__name__} has no stop parameter")
 
@@ -62,12 +63,15 @@ class Method:
         self._check_input(kspace, mask)
         return self._checked_output(self.reconstruct(kspace, mask), kspace.shape)
 
-    def stops(self, kspace: np.ndarray, mask: np.ndarray,
-              stops: Sequence[int]) -> dict[int, np.ndarray]:
+    def stops(
+        self, kspace: np.ndarray, mask: np.ndarray, stops: Sequence[int]
+    ) -> dict[int, np.ndarray]:
         """:meth:`reconstruct_stops` with the checks of ``__call__`` on its input and outputs."""
         self._check_input(kspace, mask)
-        return {k: self._checked_output(out, kspace.shape)
-                for k, out in self.reconstruct_stops(kspace, mask, stops).items()}
+        return {
+            k: self._checked_output(out, kspace.shape)
+            for k, out in self.reconstruct_stops(kspace, mask, stops).items()
+        }
 
     def _check_input(self, kspace: np.ndarray, mask: np.ndarray) -> None:
         if kspace.ndim != 3:
@@ -84,8 +88,7 @@ class Method:
         out = np.asarray(out)
         if out.shape != shape:
             raise RuntimeError(
-                f"{type(self).__name__}.reconstruct returned shape {out.shape}, "
-                f"expected {shape}"
+                f"{type(self).__name__}.reconstruct returned shape {out.shape}, expected {shape}"
             )
         return out.astype(np.complex64, copy=False)
 

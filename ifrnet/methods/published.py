@@ -42,8 +42,10 @@ from ifrnet.methods.training import save_checkpoint
 from ifrnet.util.io import file_sha256
 
 PathLike = str | os.PathLike[str]
-FORMATS = {"ifrnet": "IFR-Net-Code MatConvNet net (.mat v5)",
-           "admmnet": "Deep-ADMM-Net net (.mat v7.3)"}
+FORMATS = {
+    "ifrnet": "IFR-Net-Code MatConvNet net (.mat v5)",
+    "admmnet": "Deep-ADMM-Net net (.mat v7.3)",
+}
 
 
 def _tensor(array: Any) -> torch.Tensor:
@@ -87,8 +89,7 @@ def ifrnet_from_matconvnet(path: PathLike) -> tuple[dict[str, Any], dict[str, to
     per_stage, rest = divmod(len(layerin), stages)
     blocks, rest2 = divmod(per_stage - 1, 4)
     if rest or rest2 or blocks < 1:
-        raise _fault(path, f"{FORMATS['ifrnet']} ({len(layerin)} inner layers for "
-                     f"{stages} stages)")
+        raise _fault(path, f"{FORMATS['ifrnet']} ({len(layerin)} inner layers for {stages} stages)")
     rho = [float(_weights(layer)[0]) for layer in layers if str(layer.type).startswith("X_")]
     v = [float(_weights(layer)[0]) for layer in layers if str(layer.type) == "T"]
     state: dict[str, torch.Tensor] = {"rho": _tensor(rho)}
@@ -98,7 +99,7 @@ def ifrnet_from_matconvnet(path: PathLike) -> tuple[dict[str, Any], dict[str, to
         if str(layerin[base].type) != "U_org":
             raise _fault(path, f"{FORMATS['ifrnet']} (stage {n + 1} does not start with U_org)")
         for k in range(blocks):
-            c1, h, c2, u = layerin[base + 1 + 4 * k: base + 5 + 4 * k]
+            c1, h, c2, u = layerin[base + 1 + 4 * k : base + 5 + 4 * k]
             expected = ("C1", "H", "C2", "U_final" if k == blocks - 1 else "U")
             if tuple(str(layer.type) for layer in (c1, h, c2, u)) != expected:
                 raise _fault(path, f"{FORMATS['ifrnet']} (stage {n + 1}, block {k + 1})")
@@ -122,8 +123,14 @@ def ifrnet_from_matconvnet(path: PathLike) -> tuple[dict[str, Any], dict[str, to
         state[f"r.{n}.v"] = _tensor(v[n])
     if len(rho) != stages + 1:
         raise _fault(path, f"{FORMATS['ifrnet']} ({len(rho)} X layers for {stages} stages)")
-    params = {"stages": stages, "blocks": blocks, "filters": filters, "filter_size": size,
-              "plf_points": points, "init": "random" if filters != size * size - 1 else "dct"}
+    params = {
+        "stages": stages,
+        "blocks": blocks,
+        "filters": filters,
+        "filter_size": size,
+        "plf_points": points,
+        "init": "random" if filters != size * size - 1 else "dct",
+    }
     return params, state
 
 
@@ -161,8 +168,7 @@ def admm_filters(gamma: np.ndarray) -> np.ndarray:
     """Filters (L, 3, 3) from DCT coefficients γ (8, L): filter l = reshape(B γ[:, l], 3, 3)
     column-major, as ``xorg.m``/``convo.m``."""
     base = admm_filter_base(3)
-    return np.stack([(base @ gamma[:, i]).reshape(3, 3, order="F")
-                     for i in range(gamma.shape[1])])
+    return np.stack([(base @ gamma[:, i]).reshape(3, 3, order="F") for i in range(gamma.shape[1])])
 
 
 def admmnet_from_matlab(path: PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -171,8 +177,11 @@ def admmnet_from_matlab(path: PathLike) -> tuple[dict[str, Any], dict[str, torch
     layers = _h5_layers(path)
     kinds = [k for k, _ in layers if k != "loss"]
     stages = kinds.count("Convo")
-    pattern = (["X_org", "Convo", "Non_linorg", "Multi_org"]
-               + ["X_mid", "Convo", "Non_linmid", "Multi_mid"] * (stages - 1) + ["X_mid"])
+    pattern = (
+        ["X_org", "Convo", "Non_linorg", "Multi_org"]
+        + ["X_mid", "Convo", "Non_linmid", "Multi_mid"] * (stages - 1)
+        + ["X_mid"]
+    )
     if stages > 1:
         pattern[-2] = "Multi_final"
     if stages == 0 or kinds != pattern:
@@ -188,8 +197,12 @@ def admmnet_from_matlab(path: PathLike) -> tuple[dict[str, Any], dict[str, torch
         state[f"plf.{n}.q"] = _tensor(weights[4 * n + 2][0].T)
     state["eta"] = _tensor(np.stack([np.ravel(weights[4 * n + 3][0]) for n in range(stages)]))
     filters = state["eta"].shape[1]
-    params = {"stages": stages, "filters": filters, "filter_size": 3,
-              "plf_points": int(state["plf.0.q"].shape[1])}
+    params = {
+        "stages": stages,
+        "filters": filters,
+        "filter_size": 3,
+        "plf_points": int(state["plf.0.q"].shape[1]),
+    }
     return params, state
 
 
@@ -210,8 +223,15 @@ def convert_published(method: str, source: PathLike, out: PathLike, model_name: 
     network = build_network(method, params, complex_data=False)
     check_weights(network, state, source)
     network.load_state_dict(state)
-    metadata = {"method": method, "params": params, "complex_data": False,
-                "dataset": "published", "mask": "", "model": model_name,
-                "source": Path(source).name, "source_sha256": file_sha256(source)}
+    metadata = {
+        "method": method,
+        "params": params,
+        "complex_data": False,
+        "dataset": "published",
+        "mask": "",
+        "model": model_name,
+        "source": Path(source).name,
+        "source_sha256": file_sha256(source),
+    }
     save_checkpoint({"model": network.state_dict(), "metadata": metadata}, out)
     return Path(out)

@@ -124,8 +124,10 @@ class TrainSettings:
     def __post_init__(self) -> None:
         checks = [
             (isinstance(self.epochs, int) and self.epochs >= 1, "epochs must be an integer ≥ 1"),
-            (isinstance(self.batch_size, int) and self.batch_size >= 1,
-             "batch_size must be an integer ≥ 1"),
+            (
+                isinstance(self.batch_size, int) and self.batch_size >= 1,
+                "batch_size must be an integer ≥ 1",
+            ),
             (self.lr > 0, "lr must be > 0"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
@@ -134,11 +136,15 @@ class TrainSettings:
             (self.weight_decay >= 0, "weight_decay must be ≥ 0"),
             (isinstance(self.step_size, int) and self.step_size >= 1, "step_size must be ≥ 1"),
             (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
-            (isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
-             "checkpoint_every must be an integer ≥ 1"),
+            (
+                isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 1,
+                "checkpoint_every must be an integer ≥ 1",
+            ),
             (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0"),
-            (self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
-             "patience must be an integer ≥ 1"),
+            (
+                self.patience is None or (isinstance(self.patience, int) and self.patience >= 1),
+                "patience must be an integer ≥ 1",
+            ),
             (0 <= self.min_delta < 1, "min_delta must be in [0, 1)"),
         ]
         for ok, message in checks:
@@ -167,8 +173,10 @@ class TensorTriples(Dataset):
 
     def __init__(self, kspace: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> None:
         if kspace.shape != target.shape or kspace.dim() != 3:
-            raise ValueError(f"kspace {tuple(kspace.shape)} and target {tuple(target.shape)} "
-                             "must both be (N, H, W)")
+            raise ValueError(
+                f"kspace {tuple(kspace.shape)} and target {tuple(target.shape)} "
+                "must both be (N, H, W)"
+            )
         if mask.shape not in (kspace.shape[1:], kspace.shape):
             raise ValueError(f"mask {tuple(mask.shape)} must be (H, W) or (N, H, W)")
         self.kspace, self.mask, self.target = kspace, mask.float(), target
@@ -189,12 +197,12 @@ def _batch(dataset: Dataset, indices: Sequence[int], device: str) -> tuple[torch
 def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
     params = model.parameters()
     if s.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay,
-                               foreach=True)
+        return torch.optim.SGD(
+            params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay, foreach=True
+        )
     if s.optimizer == "adam":
         return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, foreach=True)
-    return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum,
-                               weight_decay=s.weight_decay)
+    return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
 def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings) -> torch.optim.lr_scheduler.StepLR:
@@ -259,8 +267,10 @@ def check_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], path
         if key not in own:
             raise ValueError(f"{path}: checkpoint has parameter {key!r} this model lacks")
         if tuple(own[key].shape) != tuple(weights[key].shape):
-            raise ValueError(f"{path}: parameter {key!r} has shape {tuple(weights[key].shape)}, "
-                             f"the model expects {tuple(own[key].shape)}")
+            raise ValueError(
+                f"{path}: parameter {key!r} has shape {tuple(weights[key].shape)}, "
+                f"the model expects {tuple(own[key].shape)}"
+            )
 
 
 def load_weights(model: torch.nn.Module, path: PathLike) -> dict[str, Any]:
@@ -292,16 +302,20 @@ def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _write_log(rows: list[dict[str, Any]], path: Path) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["epoch", "iteration", "split", "loss", "lr",
-                                                "elapsed_s"], lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer,
+        fieldnames=["epoch", "iteration", "split", "loss", "lr", "elapsed_s"],
+        lineterminator="\n",
+    )
     writer.writeheader()
     writer.writerows(rows)
     with atomic_path(path) as tmp:
         tmp.write_text(buffer.getvalue())
 
 
-def _resume_state(ckpt_dir: Path, model: torch.nn.Module, settings: TrainSettings,
-                  metadata: dict[str, Any]) -> dict | None:
+def _resume_state(
+    ckpt_dir: Path, model: torch.nn.Module, settings: TrainSettings, metadata: dict[str, Any]
+) -> dict | None:
     """The state of ``ckpt_dir/last.pt`` if it belongs to this very run (same settings, same
     metadata, i.e. model and inputs, and weights that fit); otherwise the stale checkpoints of
     an earlier run are removed (with a notice) and None returned: training starts over."""
@@ -321,8 +335,11 @@ def _resume_state(ckpt_dir: Path, model: torch.nn.Module, settings: TrainSetting
             differs = ["architecture"]
     if not differs:
         return state
-    print(f"{path}: written by a run with other {' and '.join(differs)}; discarding "
-          f"{ckpt_dir} and training from scratch", file=sys.stderr)
+    print(
+        f"{path}: written by a run with other {' and '.join(differs)}; discarding "
+        f"{ckpt_dir} and training from scratch",
+        file=sys.stderr,
+    )
     shutil.rmtree(ckpt_dir)
     return None
 
@@ -339,9 +356,16 @@ def epochs_without_improvement(val_losses: Sequence[float], min_delta: float = 0
     return since
 
 
-def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
-          settings: TrainSettings, out_dir: PathLike, *, metadata: dict[str, Any] | None = None,
-          on_iteration: Callable[[int], None] | None = None) -> TrainResult:
+def train(
+    model: torch.nn.Module,
+    train_set: Dataset,
+    val_set: Dataset,
+    settings: TrainSettings,
+    out_dir: PathLike,
+    *,
+    metadata: dict[str, Any] | None = None,
+    on_iteration: Callable[[int], None] | None = None,
+) -> TrainResult:
     """Train ``model`` (see the module docstring); ``on_iteration(global_step)`` is called
     after each update and its checkpoint (tests use it to interrupt training)."""
     if len(train_set) == 0 or len(val_set) == 0:
@@ -365,18 +389,31 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
         start_epoch, start_step, step = state["epoch"], state["step_in_epoch"], state["step"]
         best_val, best_epoch, best_model = state["best_val"], state["best_epoch"], state["best"]
         rows = list(state["log"])
-        print(f"resuming from {ckpt_dir / 'last.pt'} at epoch {start_epoch + 1}, "
-              f"iteration {step}", file=sys.stderr)
+        print(
+            f"resuming from {ckpt_dir / 'last.pt'} at epoch {start_epoch + 1}, iteration {step}",
+            file=sys.stderr,
+        )
     steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
     total = settings.epochs * steps_per_epoch
 
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
-        save_checkpoint({
-            "model": _state_copy(model), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "epoch": epoch, "step_in_epoch": step_in_epoch,
-            "step": step, "best_val": best_val, "best_epoch": best_epoch, "best": best_model,
-            "log": rows, "settings": settings.identity(), "metadata": metadata,
-        }, ckpt_dir / "last.pt")
+        save_checkpoint(
+            {
+                "model": _state_copy(model),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch,
+                "step_in_epoch": step_in_epoch,
+                "step": step,
+                "best_val": best_val,
+                "best_epoch": best_epoch,
+                "best": best_model,
+                "log": rows,
+                "settings": settings.identity(),
+                "metadata": metadata,
+            },
+            ckpt_dir / "last.pt",
+        )
 
     bar = Progress(total, "training", unit=" it", initial=step, enabled=settings.progress)
     tic = time.perf_counter()
@@ -389,42 +426,70 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(kspace, mask), target)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {float(loss)} at iteration "
-                                         f"{step + 1}; lower lr or set grad_clip")
+                raise FloatingPointError(
+                    f"training loss became {float(loss)} at iteration "
+                    f"{step + 1}; lower lr or set grad_clip"
+                )
             loss.backward()
             if settings.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
             optimizer.step()
             step += 1
-            rows.append({"epoch": epoch + 1, "iteration": step, "split": "train",
-                         "loss": float(loss.detach()), "lr": optimizer.param_groups[0]["lr"],
-                         "elapsed_s": round(time.perf_counter() - tic, 3)})
+            rows.append(
+                {
+                    "epoch": epoch + 1,
+                    "iteration": step,
+                    "split": "train",
+                    "loss": float(loss.detach()),
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "elapsed_s": round(time.perf_counter() - tic, 3),
+                }
+            )
             bar.update(1, note=f"epoch {epoch + 1}, loss {float(loss.detach()):.4f}")
             if step % settings.checkpoint_every == 0 and i + 1 < steps_per_epoch:
                 checkpoint(epoch, i + 1)
             if on_iteration is not None:
                 on_iteration(step)
         val = evaluate_loss(model, val_set, settings)
-        rows.append({"epoch": epoch + 1, "iteration": step, "split": "val", "loss": val,
-                     "lr": optimizer.param_groups[0]["lr"],
-                     "elapsed_s": round(time.perf_counter() - tic, 3)})
+        rows.append(
+            {
+                "epoch": epoch + 1,
+                "iteration": step,
+                "split": "val",
+                "loss": val,
+                "lr": optimizer.param_groups[0]["lr"],
+                "elapsed_s": round(time.perf_counter() - tic, 3),
+            }
+        )
         if val < best_val:
             best_val, best_epoch, best_model = val, epoch + 1, _state_copy(model)
-            save_checkpoint({"model": best_model, "epoch": epoch + 1, "val": val},
-                            ckpt_dir / "best.pt")
+            save_checkpoint(
+                {"model": best_model, "epoch": epoch + 1, "val": val}, ckpt_dir / "best.pt"
+            )
         scheduler.step()
         checkpoint(epoch + 1, 0)
         bar.write(f"epoch {epoch + 1}/{settings.epochs}: val loss {val:.5f} (best {best_val:.5f})")
-        stale = epochs_without_improvement([r["loss"] for r in rows if r["split"] == "val"],
-                                           settings.min_delta)
+        stale = epochs_without_improvement(
+            [r["loss"] for r in rows if r["split"] == "val"], settings.min_delta
+        )
         if settings.patience is not None and stale >= settings.patience:
-            bar.write(f"early stop after epoch {epoch + 1}: no validation improvement of "
-                      f"{settings.min_delta:g} (relative) for {stale} epochs; keeping epoch "
-                      f"{best_epoch}")
+            bar.write(
+                f"early stop after epoch {epoch + 1}: no validation improvement of "
+                f"{settings.min_delta:g} (relative) for {stale} epochs; keeping epoch "
+                f"{best_epoch}"
+            )
             break
     bar.close()
-    save_checkpoint({"model": best_model, "metadata": metadata, "best_val": best_val,
-                     "best_epoch": best_epoch, "settings": settings.identity()}, out / "model.pt")
+    save_checkpoint(
+        {
+            "model": best_model,
+            "metadata": metadata,
+            "best_val": best_val,
+            "best_epoch": best_epoch,
+            "settings": settings.identity(),
+        },
+        out / "model.pt",
+    )
     _write_log(rows, out / "train_log.csv")
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: nothing left to resume
     return TrainResult(best_val, best_epoch, step, time.perf_counter() - tic, out / "model.pt")
@@ -435,11 +500,14 @@ def train(model: torch.nn.Module, train_set: Dataset, val_set: Dataset,
 
 
 @torch.no_grad()
-def infer(model: torch.nn.Module, kspace: np.ndarray, mask: np.ndarray,
-          batch_size: int = INFERENCE_BATCH,
-          device: str = "cpu",
-          call: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-          ) -> tuple[np.ndarray, float]:
+def infer(
+    model: torch.nn.Module,
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    batch_size: int = INFERENCE_BATCH,
+    device: str = "cpu",
+    call: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[np.ndarray, float]:
     """The one batched no-grad forward: run k-space (N, H, W) with mask (H, W) through the
     network in batches (eval mode, on ``device``); return the outputs stacked over N — the
     images complex64 (N, H, W), or what ``call(model, kspace (B, H, W), mask (B, H, W)) ->

@@ -1,10 +1,11 @@
-"""CPU kernels for the few-channel 'valid' correlations of IFR-Net and ADMM-Net.
+"""CPU kernels for the few-channel 'same' correlations of IFR-Net and ADMM-Net.
 
 oneDNN handles the 1 → L and L → 1 channel, 3×3 convolutions on large images poorly (about
 1 ms each at 256², ~5 GMAC/s on two cores: reorders to its blocked layouts dominate); these
-numba loops run over image rows with a row accumulator that LLVM vectorises. Shapes:
-x_pad (B, C, H + f − 1, W + f − 1) already padded (zero or circular, by the caller);
-w (O, C, f, f). :func:`ifrnet.numerics.layers.conv2d_same` uses them for float32/64 CPU tensors.
+numba loops run over image rows with a row accumulator that LLVM vectorises, and pad inside
+(zero or circular). Shapes: x (B, C, H, W); w (O, C, f, f), odd f.
+:func:`ifrnet.numerics.layers.conv2d_same` and :mod:`ifrnet.numerics.block_kernel` use them for
+float32/64 CPU tensors.
 """
 
 from __future__ import annotations
@@ -16,41 +17,67 @@ from ifrnet.numerics.plf import numba, sync_threads
 
 if numba is not None:
     # Whole-row views (integer indices keep a contiguous layout) with non-negative offsets
-    # inside the index vectorise; slices such as ``row[b : b + w]`` do not.
+    # inside the index vectorise; slices such as ``row[b : b + w]`` do not. Each job copies the
+    # f input rows it needs, padded (zeros, or wrapped around), into a small buffer, so the
+    # caller never pads whole images.
+
+    @numba.njit(inline="always")
+    def _padded_rows(x, b, row, size, circular, buf):  # pragma: no cover - numba
+        # buf (C, size, W + size − 1) ← rows row − p … row + p of x[b], padded by p each side
+        channels, h, wd = x.shape[1], x.shape[2], x.shape[3]
+        p = size // 2
+        for c in range(channels):
+            for a in range(size):
+                dst = buf[c, a]
+                r = row + a - p
+                if circular:
+                    r = r % h
+                elif r < 0 or r >= h:
+                    dst[:] = 0
+                    continue
+                src = x[b, c, r]
+                for j in range(wd):
+                    dst[j + p] = src[j]
+                for j in range(p):
+                    dst[j] = src[wd - p + j] if circular else 0
+                    dst[wd + p + j] = src[j] if circular else 0
 
     @numba.njit(parallel=True, fastmath=True, cache=True)
-    def _correlate(x_pad, w, bias, out):  # pragma: no cover - numba
-        batch, channels, hp, wp = x_pad.shape
+    def _correlate(x, w, bias, circular, out):  # pragma: no cover - numba
+        batch, channels, h, wd = x.shape
         out_ch, _, size, _ = w.shape
-        h, wd = out.shape[2], out.shape[3]
-        for job in numba.prange(batch * out_ch * h):
+        for job in numba.prange(batch * h):
             row = job % h
-            o = (job // h) % out_ch
-            b = job // (h * out_ch)
+            b = job // h
+            buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
+            _padded_rows(x, b, row, size, circular, buf)
             acc = np.empty(wd, dtype=out.dtype)
-            acc[:] = bias[o]
-            for c in range(channels):
-                for a in range(size):
-                    src = x_pad[b, c, row + a]
-                    for k in range(size):
-                        tap = w[o, c, a, k]
-                        for j in range(wd):
-                            acc[j] += tap * src[j + k]
-            out[b, o, row] = acc
+            for o in range(out_ch):
+                acc[:] = bias[o]
+                for c in range(channels):
+                    for a in range(size):
+                        src = buf[c, a]
+                        for k in range(size):
+                            tap = w[o, c, a, k]
+                            for j in range(wd):
+                                acc[j] += tap * src[j + k]
+                out[b, o, row] = acc
 
     @numba.njit(parallel=True, fastmath=True, cache=True)
-    def _weight_grad(x_pad, g, partial):  # pragma: no cover - numba
-        batch, channels, hp, wp = x_pad.shape
-        out_ch, h, wd = g.shape[1], g.shape[2], g.shape[3]
+    def _weight_grad(x, g, circular, partial):  # pragma: no cover - numba
+        batch, channels, h, wd = x.shape
+        out_ch = g.shape[1]
         size = partial.shape[-1]
         for job in numba.prange(batch * h):
             row = job % h
             b = job // h
+            buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
+            _padded_rows(x, b, row, size, circular, buf)
             for o in range(out_ch):
                 grow = g[b, o, row]
                 for c in range(channels):
                     for a in range(size):
-                        src = x_pad[b, c, row + a]
+                        src = buf[c, a]
                         for k in range(size):
                             s = grow[0] * 0
                             for j in range(wd):
@@ -60,32 +87,48 @@ if numba is not None:
 
 def available(x: torch.Tensor) -> bool:
     """Whether the kernels can run on x: numba present, a float32/64 CPU tensor."""
-    return numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32,
-                                                                         torch.float64)
+    return (
+        numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    )
 
 
-def correlate_valid(x_pad: torch.Tensor, w: torch.Tensor,
-                    bias: torch.Tensor | None = None) -> torch.Tensor:
-    """'valid' correlation: x_pad (B, C, H + f − 1, W + f − 1), w (O, C, f, f), bias (O,) →
-    (B, O, H, W), in x_pad's dtype. No autograd (the caller's Function provides it)."""
+def _array(t: torch.Tensor, dtype: torch.dtype | None = None) -> np.ndarray:
+    return t.detach().to(t.dtype if dtype is None else dtype).contiguous().numpy()
+
+
+def correlate_array(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, circular: bool
+) -> np.ndarray:
+    """:func:`correlate` on numpy arrays of one dtype (w and bias already in x's dtype)."""
+    if bias is None:
+        bias = np.zeros(w.shape[0], x.dtype)
+    out = np.empty((x.shape[0], w.shape[0], x.shape[2], x.shape[3]), dtype=x.dtype)
+    _correlate(x, w, bias, circular, out)
+    return out
+
+
+def weight_grad_array(x: np.ndarray, g: np.ndarray, size: int, circular: bool) -> np.ndarray:
+    """:func:`correlate_weight_grad` on numpy arrays of one dtype; float64 result."""
+    partial = np.empty((g.shape[0] * g.shape[2], g.shape[1], x.shape[1], size, size))
+    _weight_grad(x, g, circular, partial)
+    return partial.sum(0)
+
+
+def correlate(
+    x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None, circular: bool = False
+) -> torch.Tensor:
+    """'same' correlation: x (B, C, H, W), w (O, C, f, f) odd f, bias (O,) → (B, O, H, W), in
+    x's dtype; zero padding, or periodic boundaries when ``circular`` (f ≤ H, W). No autograd
+    (the caller's Function provides it)."""
     sync_threads()
-    size = w.shape[-1]
-    batch, _, hp, wp = x_pad.shape
-    xn = x_pad.detach().contiguous().numpy()
-    wn = w.detach().to(x_pad.dtype).contiguous().numpy()
-    bn = (np.zeros(w.shape[0], xn.dtype) if bias is None
-          else bias.detach().to(x_pad.dtype).contiguous().numpy())
-    out = np.empty((batch, w.shape[0], hp - size + 1, wp - size + 1), dtype=xn.dtype)
-    _correlate(xn, wn, bn, out)
-    return torch.from_numpy(out)
+    bn = None if bias is None else _array(bias, x.dtype)
+    return torch.from_numpy(correlate_array(_array(x), _array(w, x.dtype), bn, circular))
 
 
-def correlate_weight_grad(x_pad: torch.Tensor, g: torch.Tensor, size: int) -> torch.Tensor:
-    """Gradient of Σ g ⊙ correlate_valid(x_pad, w) with respect to w: x_pad (B, C, …),
-    g (B, O, H, W) → (O, C, size, size), rows summed in float64."""
+def correlate_weight_grad(
+    x: torch.Tensor, g: torch.Tensor, size: int, circular: bool = False
+) -> torch.Tensor:
+    """Gradient of Σ g ⊙ correlate(x, w, circular=circular) with respect to w: x (B, C, H, W),
+    g (B, O, H, W) → (O, C, size, size) float64, rows summed in float64."""
     sync_threads()
-    xn = x_pad.detach().contiguous().numpy()
-    gn = g.detach().to(x_pad.dtype).contiguous().numpy()
-    partial = np.empty((g.shape[0] * g.shape[2], g.shape[1], x_pad.shape[1], size, size))
-    _weight_grad(xn, gn, partial)
-    return torch.from_numpy(partial.sum(0))
+    return torch.from_numpy(weight_grad_array(_array(x), _array(g, x.dtype), size, circular))

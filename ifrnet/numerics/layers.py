@@ -22,9 +22,22 @@ from ifrnet.numerics import conv_kernel, moments_kernel
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.plf import PiecewiseLinear, plf, soft_threshold
 
-__all__ = ["PiecewiseLinear", "plf", "soft_threshold", "conv2d_same", "dct_filters",
-           "data_consistency", "replace_sampled", "feature_descriptor", "FeatureRefinement",
-           "to_parts", "from_parts", "keep_real", "network_mask"]
+__all__ = [
+    "PiecewiseLinear",
+    "plf",
+    "soft_threshold",
+    "conv2d_same",
+    "dct_filters",
+    "data_consistency",
+    "real_data_consistency",
+    "replace_sampled",
+    "feature_descriptor",
+    "FeatureRefinement",
+    "to_parts",
+    "from_parts",
+    "keep_real",
+    "network_mask",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Real and complex images
@@ -50,11 +63,14 @@ def network_mask(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     (H, W) or (B, H, W) of the same size; returns the mask as a real tensor on kspace's device,
     in its real dtype."""
     if kspace.dim() != 3 or not kspace.is_complex():
-        raise ValueError(f"kspace must be complex (B, H, W), got {kspace.dtype} "
-                         f"{tuple(kspace.shape)}")
+        raise ValueError(
+            f"kspace must be complex (B, H, W), got {kspace.dtype} {tuple(kspace.shape)}"
+        )
     if tuple(mask.shape) not in (tuple(kspace.shape[1:]), tuple(kspace.shape)):
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match k-space "
-                         f"{tuple(kspace.shape)}: expected (H, W) or (B, H, W)")
+        raise ValueError(
+            f"mask shape {tuple(mask.shape)} does not match k-space "
+            f"{tuple(kspace.shape)}: expected (H, W) or (B, H, W)"
+        )
     return mask.to(device=kspace.device, dtype=kspace.real.dtype)
 
 
@@ -78,8 +94,9 @@ def shifted_stack(x: torch.Tensor, size: int, circular: bool = False) -> torch.T
     p = size // 2
     h, w = x.shape[-2:]
     padded = _pad(x, p, circular)
-    return torch.stack([padded[..., i : i + h, j : j + w] for i in range(size)
-                        for j in range(size)], dim=2)
+    return torch.stack(
+        [padded[..., i : i + h, j : j + w] for i in range(size) for j in range(size)], dim=2
+    )
 
 
 class _Conv2dSame(torch.autograd.Function):
@@ -94,15 +111,14 @@ class _Conv2dSame(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
-                circular: bool) -> torch.Tensor:  # noqa: D102
+    def forward(
+        ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, circular: bool
+    ) -> torch.Tensor:  # noqa: D102
         ctx.circular, ctx.has_bias = circular, b is not None
         p = w.shape[-1] // 2
-        if conv_kernel.available(x):  # numba loops; keep the padded input for the backward
-            x_pad = _pad(x, p, circular)
-            ctx.save_for_backward(x_pad, w)
-            return conv_kernel.correlate_valid(x_pad, w, b)
         ctx.save_for_backward(x, w)
+        if conv_kernel.available(x):  # numba loops, padding inside
+            return conv_kernel.correlate(x, w, b, circular)
         if circular:
             return F.conv2d(_pad(x, p, True), w, b)
         return F.conv2d(x, w, b, padding=p)
@@ -117,8 +133,8 @@ class _Conv2dSame(torch.autograd.Function):
         adjoint = w.flip(-1, -2).transpose(0, 1)
         if conv_kernel.available(saved):
             if ctx.needs_input_grad[0]:
-                gx = conv_kernel.correlate_valid(_pad(g, size // 2, circular), adjoint)
-            gw = conv_kernel.correlate_weight_grad(saved, g, size).to(w.dtype)
+                gx = conv_kernel.correlate(g, adjoint, None, circular)
+            gw = conv_kernel.correlate_weight_grad(saved, g, size, circular).to(w.dtype)
             gb = g.sum((0, 2, 3)) if ctx.has_bias else None
             return gx, gw, gb, None
         x = saved
@@ -130,21 +146,26 @@ class _Conv2dSame(torch.autograd.Function):
             gw = torch.matmul(g.reshape(batch, out_ch, h * wd), cols.transpose(1, 2))
             gw = gw.sum(0).view(out_ch, in_ch, size, size)
         else:  # Σ x[c, r + d] g[o, r] = Σ x[c, r] g[o, r − d]: shift g the other way
-            gcols = shifted_stack(g, size, circular).flip(2).reshape(batch, out_ch * size * size,
-                                                                     h * wd)
+            gcols = (
+                shifted_stack(g, size, circular)
+                .flip(2)
+                .reshape(batch, out_ch * size * size, h * wd)
+            )
             gw = torch.matmul(gcols, x.reshape(batch, in_ch, h * wd).transpose(1, 2))
             gw = gw.sum(0).view(out_ch, size, size, in_ch).permute(0, 3, 1, 2)
         gb = g.sum((0, 2, 3)) if ctx.has_bias else None
         return gx, gw, gb, None
 
 
-def conv2d_same(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None,
-                circular: bool = False) -> torch.Tensor:
+def conv2d_same(
+    x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, circular: bool = False
+) -> torch.Tensor:
     """Correlation of x (B, C, H, W) with w (O, C, f, f), odd f, plus bias (O,) if given;
     zero padding, or periodic boundaries when ``circular`` (f ≤ H, W)."""
     if circular and w.shape[-1] > min(x.shape[-2:]):
-        raise ValueError(f"filters of size {w.shape[-1]} do not fit images of shape "
-                         f"{tuple(x.shape[-2:])}")
+        raise ValueError(
+            f"filters of size {w.shape[-1]} do not fit images of shape {tuple(x.shape[-2:])}"
+        )
     return _Conv2dSame.apply(x, w, b, circular)
 
 
@@ -161,8 +182,9 @@ def dct_matrix(n: int) -> np.ndarray:
     return d
 
 
-def dct_filters(size: int = 3, include_dc: bool = False,
-                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def dct_filters(
+    size: int = 3, include_dc: bool = False, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """The 2-D DCT basis filters, (size²−1, 1, size, size) — or all size² with the DC filter
     first when ``include_dc`` (an orthonormal basis, i.e. a tight frame for IFR-CS).
 
@@ -171,8 +193,7 @@ def dct_filters(size: int = 3, include_dc: bool = False,
     """
     basis = np.kron(dct_matrix(size), dct_matrix(size))
     first = 0 if include_dc else 1
-    filters = np.stack([basis[i].reshape(size, size, order="F")
-                        for i in range(first, size * size)])
+    filters = np.stack([basis[i].reshape(size, size, order="F") for i in range(first, size * size)])
     return torch.from_numpy(filters[:, None]).to(dtype)
 
 
@@ -180,8 +201,9 @@ def dct_filters(size: int = 3, include_dc: bool = False,
 # X step
 
 
-def data_consistency(x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                     rho: torch.Tensor | float) -> torch.Tensor:
+def data_consistency(
+    x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor | float
+) -> torch.Tensor:
     """Closed-form X step ``ifft2c((y + ρ·fft2c(x_t)) / (M + ρ))`` (paper Eq. (6), `xmid.m`).
 
     x_t, y complex (B, H, W); mask real (H, W) or (B, H, W) in {0, 1}; ρ a scalar (tensor).
@@ -191,6 +213,54 @@ def data_consistency(x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
     denom = mask + rho
     denom = torch.where(denom == 0, torch.full_like(denom, 1e-6), denom)
     return ifft2c((y + rho * fft2c(x_t)) / denom)
+
+
+class _RealDataConsistency(torch.autograd.Function):
+    """X step for real images as one node: x = Re ifft2c((y + ρ·fft2c(x_t)) / d), d = M + ρ
+    (1e-6 where that is 0). Its backward needs two FFTs (the adjoint of x_t ↦ Re F⁻¹(ρ/d)F x_t
+    is the same map) and one inner product for ρ (Parseval)."""
+
+    @staticmethod
+    def forward(ctx, x_t, y, mask, rho):  # noqa: D102
+        denom = mask + rho
+        nonzero = denom != 0
+        d = torch.where(nonzero, denom, torch.full_like(denom, 1e-6))
+        if x_t is None:
+            z = y / d
+            dz = z * nonzero
+            dz.neg_()
+        else:
+            k = fft2c(x_t[:, 0])
+            z = (y + rho * k) / d
+            dz = k - z * nonzero
+        dz /= d  # ∂z/∂ρ (the replaced denominator is a constant)
+        ctx.save_for_backward(d, rho, dz)
+        return ifft2c(z).real.contiguous().unsqueeze(1)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        d, rho, dz = ctx.saved_tensors
+        spectrum = fft2c(grad[:, 0])
+        g_x = g_rho = None
+        if ctx.needs_input_grad[0]:
+            g_x = ifft2c(spectrum * (rho / d)).real.contiguous().unsqueeze(1)
+        if ctx.needs_input_grad[3]:
+            # Re Σ conj(G)·∂z/∂ρ, by elementwise products (torch.vdot calls BLAS, slow here)
+            g_rho = (torch.view_as_real(spectrum) * torch.view_as_real(dz)).sum().to(rho.dtype)
+        return g_x, None, None, g_rho
+
+
+def real_data_consistency(
+    x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor
+) -> torch.Tensor:
+    """:func:`data_consistency` for real images with the real part kept, as real-parts tensors:
+    x_t real (B, 1, H, W) or None for zeros, y complex (B, H, W), ρ a 0-dim tensor → real
+    (B, 1, H, W), i.e. ``data_consistency(x_t, y, mask, ρ).real`` with fewer operations (one
+    autograd node). Gradients reach x_t and ρ (y and the mask take the composed path)."""
+    if y.requires_grad or mask.requires_grad:
+        x_c = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], False)
+        return data_consistency(x_c, y, mask, rho).real.unsqueeze(1)
+    return _RealDataConsistency.apply(x_t, y, mask, rho)
 
 
 def replace_sampled(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -219,8 +289,11 @@ def band_matrix(n: int, kernel: torch.Tensor) -> torch.Tensor:
     idx = torch.arange(n, device=kernel.device)
     offset = idx[None, :] - idx[:, None] + half
     inside = (offset >= 0) & (offset < kernel.numel())
-    return torch.where(inside, kernel[offset.clamp(0, kernel.numel() - 1)],
-                       torch.zeros((), dtype=kernel.dtype, device=kernel.device))
+    return torch.where(
+        inside,
+        kernel[offset.clamp(0, kernel.numel() - 1)],
+        torch.zeros((), dtype=kernel.dtype, device=kernel.device),
+    )
 
 
 def separable_filter(a: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -252,8 +325,9 @@ def box_kernel(size: int = BOX_SIZE) -> torch.Tensor:
     return torch.full((size,), 1.0 / size, dtype=torch.float64)
 
 
-def feature_descriptor(a: torch.Tensor, v: torch.Tensor | float,
-                       kernel: torch.Tensor | None = None) -> torch.Tensor:
+def feature_descriptor(
+    a: torch.Tensor, v: torch.Tensor | float, kernel: torch.Tensor | None = None
+) -> torch.Tensor:
     """T = 1 − |(2σ_ab + |V|) / (σ_a² + σ_b² + |V|)| with b = G ⋆ a (App. A, `texture_map.m`).
 
     a real (B, 1, H, W); G the 51×51, σ = 50 Gaussian (zero padding); local means, variances
@@ -273,6 +347,51 @@ def feature_descriptor(a: torch.Tensor, v: torch.Tensor | float,
     return t.clamp(0.0, 1.0)
 
 
+class _Refine(torch.autograd.Function):
+    """R step with T a constant map of its (detached) input image: x_t = u + T ⊙ (x − u), with
+    T's derivative with respect to V written out (the same as autograd through
+    :func:`feature_descriptor`, clamps and absolute values included)."""
+
+    @staticmethod
+    def forward(ctx, x, u, v, kernel, from_x):  # noqa: D102
+        a = (x if from_x else u).detach()
+        b = separable_filter(a, kernel.to(a.dtype))
+        c = v.detach().to(a.dtype).abs()
+        if moments_kernel.available(a):  # one CPU pass for all of the below
+            t, out, slope = moments_kernel.refine(a, b, x, u, c, BOX_SIZE, ctx.needs_input_grad[2])
+            ctx.save_for_backward(t, slope, v)
+            ctx.mark_non_differentiable(t)
+            return out, t
+        stats = separable_filter(torch.cat([a, b, a * a, b * b, a * b], dim=1), box_kernel())
+        mu_a, mu_b, aa, bb, ab = stats.split(1, dim=1)
+        cov, var = ab - mu_a * mu_b, (aa - mu_a * mu_a) + (bb - mu_b * mu_b)
+        den = var + c
+        tiny = torch.finfo(a.dtype).tiny
+        ratio = (2 * cov + c) / den.clamp_min(tiny)
+        t = 1.0 - ratio.abs()
+        diff = x.detach() - u.detach()
+        slope = None
+        if ctx.needs_input_grad[2]:  # ∂T/∂|V| (times x − u) where neither clamp is active
+            slope = ((den >= tiny) * ratio - 1.0) / den.clamp_min(tiny)
+            slope *= ratio.sgn() * ((t >= 0) & (t <= 1))
+            slope *= diff
+        t = t.clamp_(0.0, 1.0)
+        out = torch.addcmul(u.detach(), t, diff)
+        ctx.save_for_backward(t, slope, v)
+        ctx.mark_non_differentiable(t)
+        return out, t
+
+    @staticmethod
+    def backward(ctx, grad, _grad_t):  # noqa: D102
+        t, slope_diff, v = ctx.saved_tensors
+        g_x = grad * t
+        g_u = grad - g_x
+        g_v = None
+        if ctx.needs_input_grad[2]:
+            g_v = ((grad * slope_diff).sum() * v.sgn()).to(v.dtype)
+        return g_x, g_u, g_v, None, None
+
+
 class FeatureRefinement(nn.Module):
     """R module: ``x_t = u + T ⊙ (x − u)`` with a trainable V (paper Eq. (11)), init 0.008.
 
@@ -283,8 +402,9 @@ class FeatureRefinement(nn.Module):
     T with respect to its input image as well.
     """
 
-    def __init__(self, v: float = 0.008, descriptor_input: str = "x",
-                 descriptor_grad: str = "v") -> None:
+    def __init__(
+        self, v: float = 0.008, descriptor_input: str = "x", descriptor_grad: str = "v"
+    ) -> None:
         super().__init__()
         if descriptor_input not in ("x", "u"):
             raise ValueError(f"descriptor_input must be 'x' or 'u', got {descriptor_input!r}")
@@ -296,9 +416,10 @@ class FeatureRefinement(nn.Module):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x, u real (B, 1, H, W) → (x_t, T), both (B, 1, H, W)."""
+        if self.descriptor_grad == "v":  # one node (same values as the composed ops below)
+            return _Refine.apply(x, u, self.v, self.kernel, self.descriptor_input == "x")
         a = x if self.descriptor_input == "x" else u
         if self.descriptor_grad == "v":
             a = a.detach()
         t = feature_descriptor(a, self.v, self.kernel.to(a.dtype))
         return u + t * (x - u), t
-

@@ -50,8 +50,11 @@ Shape = tuple[int, int]
 
 
 def _check_shape(shape: Any) -> Shape:
-    if (not isinstance(shape, tuple | list) or len(shape) != 2
-            or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)):
+    if (
+        not isinstance(shape, tuple | list)
+        or len(shape) != 2
+        or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)
+    ):
         raise ValueError(f"shape must be two positive integers (H, W), got {shape!r}")
     return int(shape[0]), int(shape[1])
 
@@ -76,12 +79,19 @@ def _lab_radial_lines(shape: Shape, n_lines: int, offset: float) -> np.ndarray:
     h, w = shape
     reach = min(h, w) / 2
     t = np.arange(-reach, reach + 0.5)
-    return _rasterise(shape, (h // 2 + 0.5, w // 2 + 0.5), t, n_lines, offset,
-                      lambda v: np.floor(v + 0.5))
+    return _rasterise(
+        shape, (h // 2 + 0.5, w // 2 + 0.5), t, n_lines, offset, lambda v: np.floor(v + 0.5)
+    )
 
 
-def _rasterise(shape: Shape, centre: tuple[float, float], t: np.ndarray, n_lines: int,
-               offset: float, rounding: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _rasterise(
+    shape: Shape,
+    centre: tuple[float, float],
+    t: np.ndarray,
+    n_lines: int,
+    offset: float,
+    rounding: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
     """Grid points nearest to centre + t·(sin θ, cos θ) for θ = offset + kπ/n_lines."""
     h, w = shape
     theta = offset + np.pi * np.arange(n_lines) / n_lines
@@ -93,8 +103,9 @@ def _rasterise(shape: Shape, centre: tuple[float, float], t: np.ndarray, n_lines
     return mask
 
 
-def _fewest_lines(shape: Shape, rate: float, seed: int,
-                  lines: Callable[[Shape, int, float], np.ndarray]) -> np.ndarray:
+def _fewest_lines(
+    shape: Shape, rate: float, seed: int, lines: Callable[[Shape, int, float], np.ndarray]
+) -> np.ndarray:
     """The mask of ``lines`` with the fewest lines whose sampled fraction ≥ rate."""
     offset = 0.0 if seed == 0 else float(np.random.default_rng(seed).uniform(0, np.pi))
     # The sampled fraction is not strictly monotone in the line count (rasterised lines can
@@ -119,8 +130,9 @@ def labradial(shape: Shape, rate: float, seed: int = 0) -> np.ndarray:
     return _fewest_lines(_check_shape(shape), _check_rate(rate), seed, _lab_radial_lines)
 
 
-def random2d(shape: Shape, rate: float, seed: int = 0, center_fraction: float = 0.08,
-             power: float = 2.0) -> np.ndarray:
+def random2d(
+    shape: Shape, rate: float, seed: int = 0, center_fraction: float = 0.08, power: float = 2.0
+) -> np.ndarray:
     """2-D variable-density random mask with exactly round(rate·H·W) points."""
     shape, rate = _check_shape(shape), _check_rate(rate)
     h, w = shape
@@ -155,8 +167,9 @@ def random1d(shape: Shape, rate: float, seed: int = 0, center_share: float = 0.3
     centre = order[:n_centre]
     rest = order[n_centre:]
     density = np.exp(-(cols[rest] ** 2) / (2 * (w / 6) ** 2))
-    drawn = np.random.default_rng(seed).choice(rest, size=n_lines - n_centre, replace=False,
-                                               p=density / density.sum())
+    drawn = np.random.default_rng(seed).choice(
+        rest, size=n_lines - n_centre, replace=False, p=density / density.sum()
+    )
     mask = np.zeros(shape, bool)
     mask[:, centre] = True
     mask[:, drawn] = True
@@ -166,8 +179,9 @@ def random1d(shape: Shape, rate: float, seed: int = 0, center_share: float = 0.3
 FASTMRI_CENTER_FRACTIONS = {4: 0.08, 8: 0.04}
 
 
-def fastmri(shape: Shape, acceleration: int, seed: int = 0,
-            center_fraction: float | None = None) -> np.ndarray:
+def fastmri(
+    shape: Shape, acceleration: int, seed: int = 0, center_fraction: float | None = None
+) -> np.ndarray:
     """fastMRI ``RandomMaskFunc`` column mask for an acceleration (4x/8x default fractions)."""
     shape = _check_shape(shape)
     h, w = shape
@@ -175,8 +189,10 @@ def fastmri(shape: Shape, acceleration: int, seed: int = 0,
         raise ValueError(f"acceleration must be a positive integer, got {acceleration!r}")
     if center_fraction is None:
         if acceleration not in FASTMRI_CENTER_FRACTIONS:
-            raise ValueError(f"acceleration {acceleration}: give center_fraction (defaults "
-                             f"exist for {sorted(FASTMRI_CENTER_FRACTIONS)})")
+            raise ValueError(
+                f"acceleration {acceleration}: give center_fraction (defaults "
+                f"exist for {sorted(FASTMRI_CENTER_FRACTIONS)})"
+            )
         center_fraction = FASTMRI_CENTER_FRACTIONS[acceleration]
     n_low = int(round(w * center_fraction))
     prob = (w / acceleration - n_low) / (w - n_low) if w > n_low else 0.0
@@ -186,8 +202,14 @@ def fastmri(shape: Shape, acceleration: int, seed: int = 0,
     return np.broadcast_to(columns, shape).copy()
 
 
-def from_file(shape: Shape, path: str | os.PathLike[str], seed: int = 0, key: str | None = None,
-              url: str | None = None, sha256: str | None = None) -> np.ndarray:
+def from_file(
+    shape: Shape,
+    path: str | os.PathLike[str],
+    seed: int = 0,
+    key: str | None = None,
+    url: str | None = None,
+    sha256: str | None = None,
+) -> np.ndarray:
     """Kind ``file``: the mask read from ``path`` (variable ``key``), checked to have ``shape``;
     ``url``/``sha256`` only say where it was downloaded from, ``seed`` is not used."""
     return load_mask(path, expected_shape=shape, key=key).array
@@ -266,8 +288,10 @@ class MaskStatistics:
         """``"29.30 % sampled (real data: 46.54 % determined, 41.2 % of samples mirrored)"``."""
         text = f"{100 * self.sampled:.2f} % sampled"
         if real:
-            text += (f" (real data: {100 * self.coverage:.2f} % determined, "
-                     f"{100 * self.mirrored:.1f} % of samples mirrored)")
+            text += (
+                f" (real data: {100 * self.coverage:.2f} % determined, "
+                f"{100 * self.mirrored:.1f} % of samples mirrored)"
+            )
         return text
 
 
@@ -285,19 +309,29 @@ def mask_statistics(mask: np.ndarray) -> MaskStatistics:
     mask = np.asarray(mask, bool)
     mirror = point_reflection(mask)
     n = int(mask.sum())
-    return MaskStatistics(sampled=float(mask.mean()),
-                          mirrored=float((mask & mirror).sum() / n) if n else 0.0,
-                          coverage=float((mask | mirror).mean()))
+    return MaskStatistics(
+        sampled=float(mask.mean()),
+        mirrored=float((mask & mirror).sum() / n) if n else 0.0,
+        coverage=float((mask | mirror).mean()),
+    )
 
 
-def make_mask(kind: str, shape: Shape, *, rate: float | None = None,
-              acceleration: int | None = None, seed: int = 0, **options: Any) -> Mask:
+def make_mask(
+    kind: str,
+    shape: Shape,
+    *,
+    rate: float | None = None,
+    acceleration: int | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> Mask:
     """Make a mask of a registered ``kind`` (``MASK_KINDS``) from its parameter (``rate``,
     ``acceleration``, or ``path`` among ``options``) and its other ``options``."""
     entry = mask_kind(kind)
     given = {"rate": rate, "acceleration": acceleration}
-    value = given[entry.parameter] if entry.parameter in given else options.pop(
-        entry.parameter, None)
+    value = (
+        given[entry.parameter] if entry.parameter in given else options.pop(entry.parameter, None)
+    )
     if value is None:
         raise ValueError(f"mask kind {kind!r} needs {entry.parameter}")
     return Mask(entry.generate(shape, value, seed, **options), kind, rate, acceleration, seed)
@@ -311,8 +345,10 @@ def parse_mask_id(mask_id: str) -> dict[str, Any]:
     match = _ID.match(mask_id)
     generated = sorted(k for k, entry in MASK_KINDS.items() if entry.parameter != "path")
     if not match or match["kind"] not in generated:
-        raise ValueError(f"malformed mask id {mask_id!r}: expected e.g. 'radial-r0.40' or "
-                         f"'fastmri-a4' with a kind in {generated}")
+        raise ValueError(
+            f"malformed mask id {mask_id!r}: expected e.g. 'radial-r0.40' or "
+            f"'fastmri-a4' with a kind in {generated}"
+        )
     if match["acc"] is not None:
         return {"kind": match["kind"], "acceleration": int(match["acc"])}
     return {"kind": match["kind"], "rate": float(match["rate"])}
@@ -341,8 +377,9 @@ def _as_bool_mask(array: np.ndarray, path: Path) -> np.ndarray:
     return array
 
 
-def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None,
-              key: str | None = None) -> Mask:
+def load_mask(
+    path: str | os.PathLike[str], expected_shape: Shape | None = None, key: str | None = None
+) -> Mask:
     """Read a mask from our ``.npz`` or a user's ``.npy``/``.mat``/``.h5`` (variable ``key``,
     else ``mask``, else the file's single variable); validate it is 2-D, 0/1, non-empty and of
     ``expected_shape`` if given."""
@@ -367,8 +404,9 @@ def load_mask(path: str | os.PathLike[str], expected_shape: Shape | None = None,
     if not array.any():
         raise ValueError(f"{path}: the mask samples nothing (all zeros)")
     if expected_shape is not None and array.shape != tuple(expected_shape):
-        raise ValueError(f"{path}: mask shape {array.shape} does not match the data's "
-                         f"{tuple(expected_shape)}")
+        raise ValueError(
+            f"{path}: mask shape {array.shape} does not match the data's {tuple(expected_shape)}"
+        )
     return Mask(array, **meta)
 
 

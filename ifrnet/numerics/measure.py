@@ -21,8 +21,9 @@ import numpy as np
 from ifrnet.numerics.fourier import fft2c
 
 
-def noise_field(shape: tuple[int, int], sigma: float, seed: int, split: str,
-                index: int) -> np.ndarray:
+def noise_field(
+    shape: tuple[int, int], sigma: float, seed: int, split: str, index: int
+) -> np.ndarray:
     """Complex64 (H, W) noise with per-sample std ``sigma``, reproducible from its keys."""
     if sigma < 0:
         raise ValueError(f"noise_sigma must be ≥ 0, got {sigma}")
@@ -63,8 +64,9 @@ class MeasuredSplit:
         return self.attrs["kind"] == "real"
 
 
-def measured_split(data_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
-                   limit: int | None = None) -> MeasuredSplit:
+def measured_split(
+    data_path: str | os.PathLike[str], mask_path: str | os.PathLike[str], limit: int | None = None
+) -> MeasuredSplit:
     """Read a prepared split (its first ``limit`` images if given), load the mask (checked
     against the images' shape) and measure every image as the workflow does: the one place
     that turns a split and a mask file into what methods see."""
@@ -74,6 +76,7 @@ def measured_split(data_path: str | os.PathLike[str], mask_path: str | os.PathLi
     images, attrs = read_split(data_path)
     images = images[:limit] if limit else images
     mask = load_mask(mask_path, expected_shape=images.shape[1:])
-    kspace = measure(images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]),
-                     str(attrs["split"]))
+    kspace = measure(
+        images, mask.array, float(attrs["noise_sigma"]), int(attrs["seed"]), str(attrs["split"])
+    )
     return MeasuredSplit(images, attrs, mask, kspace)

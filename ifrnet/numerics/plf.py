@@ -100,8 +100,9 @@ def sync_threads() -> None:
 
 
 def _use_kernel(x: torch.Tensor) -> bool:
-    return numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32,
-                                                                         torch.float64)
+    return (
+        numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    )
 
 
 def _planes(x: torch.Tensor) -> np.ndarray:
@@ -136,8 +137,16 @@ class _PLFKernel(torch.autograd.Function):
         partial = np.zeros((x.shape[0] * x.shape[1], LANES, q.shape[1]), dtype=np.float64)
         qd, dd, inv, one = _tables(q, x.dtype)
         sync_threads()
-        _backward_kernel(_planes(x), qd, dd, inv, one, _planes(grad.to(x.dtype)),
-                         gx.view(x.shape[0] * x.shape[1], -1).numpy(), partial)
+        _backward_kernel(
+            _planes(x),
+            qd,
+            dd,
+            inv,
+            one,
+            _planes(grad.to(x.dtype)),
+            gx.view(x.shape[0] * x.shape[1], -1).numpy(),
+            partial,
+        )
         grad_q = partial.sum(axis=1).reshape(x.shape[0], x.shape[1], -1).sum(axis=0)
         return gx, torch.from_numpy(grad_q).to(q.dtype)
 

@@ -20,10 +20,15 @@ def check_device(device: str, setting: str = "device") -> None:
     import torch
 
     if not torch.cuda.is_available():
-        why = ("this torch is a CPU-only build" if torch.version.cuda is None
-               else "no CUDA device is visible")
-        raise ValueError(f"{setting} {device!r}: {why} (torch {torch.__version__}); "
-                         "use cpu, or a machine and torch build with CUDA")
+        why = (
+            "this torch is a CPU-only build"
+            if torch.version.cuda is None
+            else "no CUDA device is visible"
+        )
+        raise ValueError(
+            f"{setting} {device!r}: {why} (torch {torch.__version__}); "
+            "use cpu, or a machine and torch build with CUDA"
+        )
     index, count = int(match.group(1) or 0), torch.cuda.device_count()
     if index >= count:
         raise ValueError(f"{setting} {device!r}: only {count} CUDA device(s) visible")

@@ -80,8 +80,9 @@ def read_split(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     if missing:
         raise ValueError(f"{path}: missing attributes {missing}")
     if images.ndim != 3 or not np.iscomplexobj(images):
-        raise ValueError(f"{path}: 'images' must be complex (N, H, W), got {images.dtype} "
-                         f"{images.shape}")
+        raise ValueError(
+            f"{path}: 'images' must be complex (N, H, W), got {images.dtype} {images.shape}"
+        )
     if not np.isfinite(images).all():
         raise ValueError(f"{path}: 'images' contains NaN or Inf")
     return images.astype(np.complex64, copy=False), attrs
@@ -111,14 +112,26 @@ def _plain(value: Any) -> Any:
 # Masks
 
 
-def write_mask_npz(path: PathLike, array: np.ndarray, kind: str, rate_asked: float | None,
-                   acceleration: int | None, seed: int) -> None:
+def write_mask_npz(
+    path: PathLike,
+    array: np.ndarray,
+    kind: str,
+    rate_asked: float | None,
+    acceleration: int | None,
+    seed: int,
+) -> None:
     """Write a mask and its provenance to ``.npz`` atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, mask=array, kind=kind,
-                 rate_asked=np.nan if rate_asked is None else rate_asked,
-                 acceleration=-1 if acceleration is None else acceleration,
-                 rate_achieved=float(array.mean()), shape=np.array(array.shape), seed=seed)
+        np.savez(
+            f,
+            mask=array,
+            kind=kind,
+            rate_asked=np.nan if rate_asked is None else rate_asked,
+            acceleration=-1 if acceleration is None else acceleration,
+            rate_achieved=float(array.mean()),
+            shape=np.array(array.shape),
+            seed=seed,
+        )
 
 
 def read_mask_npz(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
@@ -147,8 +160,13 @@ def read_mask_npz(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
 # Reconstructions
 
 
-def write_recon_file(path: PathLike, recon: np.ndarray, attrs: dict[str, Any],
-                     maps: np.ndarray | None = None, maps_stages: list[int] | None = None) -> None:
+def write_recon_file(
+    path: PathLike,
+    recon: np.ndarray,
+    attrs: dict[str, Any],
+    maps: np.ndarray | None = None,
+    maps_stages: list[int] | None = None,
+) -> None:
     """Write a workflow reconstruction file (module docstring) atomically."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("recon", data=recon)

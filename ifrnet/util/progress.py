@@ -40,10 +40,21 @@ class Progress:
     Use as a context manager, or call :meth:`close` at the end.
     """
 
-    def __init__(self, total: int, desc: str, *, unit: str = "", stream: TextIO | None = None,
-                 clock: Callable[[], float] | None = None, step_percent: float = 10.0,
-                 min_s: float = 5.0, max_s: float = 60.0, redraw_s: float = 0.2,
-                 initial: int = 0, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        *,
+        unit: str = "",
+        stream: TextIO | None = None,
+        clock: Callable[[], float] | None = None,
+        step_percent: float = 10.0,
+        min_s: float = 5.0,
+        max_s: float = 60.0,
+        redraw_s: float = 0.2,
+        initial: int = 0,
+        enabled: bool = True,
+    ) -> None:
         self.total, self.desc, self.unit = max(int(total), 0), desc, unit
         self.stream = sys.stderr if stream is None else stream
         self.clock = clock or CLOCK
@@ -102,8 +113,10 @@ class Progress:
             self._emit(self.line(now), end="\n")
         else:
             verb = "done in" if self.done >= self.total else "stopped early after"
-            self._emit(f"{self.desc}: {self.done}/{self.total}{self.unit} {verb} "
-                       f"{format_duration(now - self.start)}")
+            self._emit(
+                f"{self.desc}: {self.done}/{self.total}{self.unit} {verb} "
+                f"{format_duration(now - self.start)}"
+            )
 
     def line(self, now: float) -> str:
         """``desc: done/total (p %) elapsed …, ETA …[, note]``."""
@@ -111,8 +124,10 @@ class Progress:
         fraction = self.done / self.total if self.total else 0.0
         rate = (self.done - self.initial) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else math.inf
-        text = (f"{self.desc}: {self.done}/{self.total}{self.unit} ({100 * fraction:.0f} %) "
-                f"elapsed {format_duration(elapsed)}, ETA {format_duration(eta)}")
+        text = (
+            f"{self.desc}: {self.done}/{self.total}{self.unit} ({100 * fraction:.0f} %) "
+            f"elapsed {format_duration(elapsed)}, ETA {format_duration(eta)}"
+        )
         return f"{text}, {self.note}" if self.note else text
 
     def _emit(self, text: str, end: str = "\n") -> None:

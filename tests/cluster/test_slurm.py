@@ -14,14 +14,22 @@ import pytest
 HERE = Path(__file__).resolve().parent
 TARGET = "results/metrics/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct.csv"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(os.environ.get("IFRNET_TEST_SLURM") != "1",
-                                 reason="set IFRNET_TEST_SLURM=1 (root, Debian) to run")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("IFRNET_TEST_SLURM") != "1",
+        reason="set IFRNET_TEST_SLURM=1 (root, Debian) to run",
+    ),
+]
 
 
 def test_smoke_target_runs_through_slurm():
-    result = subprocess.run(["bash", str(HERE / "run_smoke_on_slurm.sh"), TARGET],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["bash", str(HERE / "run_smoke_on_slurm.sh"), TARGET],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
     assert f"built {TARGET}" in out

@@ -85,8 +85,9 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
     os.replace(part, dest)
 
 
-def fetch_volumes(url: str, directory: PathLike, count: int, timeout: float = 60.0,
-                  progress: bool = True) -> list[Path]:
+def fetch_volumes(
+    url: str, directory: PathLike, count: int, timeout: float = 60.0, progress: bool = True
+) -> list[Path]:
     """The first ``count`` ``.h5`` volumes of the tar archive at ``url``, extracted into
     ``directory`` (flat, by base name) and listed in ``manifest_path(directory)``.
 
@@ -100,8 +101,10 @@ def fetch_volumes(url: str, directory: PathLike, count: int, timeout: float = 60
     shown = redact(url)
     volumes: list[Path] = []
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, \
-                tarfile.open(fileobj=response, mode="r|*") as tar:
+        with (
+            urllib.request.urlopen(url, timeout=timeout) as response,
+            tarfile.open(fileobj=response, mode="r|*") as tar,
+        ):
             for member in tar:
                 if not (member.isfile() and member.name.endswith(".h5")):
                     continue
@@ -110,20 +113,23 @@ def fetch_volumes(url: str, directory: PathLike, count: int, timeout: float = 60
                     _extract(tar, member, dest)
                 volumes.append(dest)
                 if progress:
-                    print(f"{shown}: {len(volumes)}/{count} volumes ({dest.name})",
-                          file=sys.stderr)
+                    print(f"{shown}: {len(volumes)}/{count} volumes ({dest.name})", file=sys.stderr)
                 if len(volumes) == count:
                     break
     except (urllib.error.URLError, OSError) as err:
-        raise ValueError(f"{shown}: download failed ({err}); rerun to continue (the "
-                         f"{len(volumes)} volumes extracted are kept)") from err
+        raise ValueError(
+            f"{shown}: download failed ({err}); rerun to continue (the "
+            f"{len(volumes)} volumes extracted are kept)"
+        ) from err
     except tarfile.TarError as err:
         raise ValueError(f"{shown}: not a readable tar archive ({err})") from err
     if len(volumes) < count:
-        raise ValueError(f"{shown}: the archive holds {len(volumes)} .h5 volumes, "
-                         f"{count} requested")
-    write_text_atomic(manifest_path(directory),
-                      "".join(f"{file_sha256(v)}  {v.name}\n" for v in volumes))
+        raise ValueError(
+            f"{shown}: the archive holds {len(volumes)} .h5 volumes, {count} requested"
+        )
+    write_text_atomic(
+        manifest_path(directory), "".join(f"{file_sha256(v)}  {v.name}\n" for v in volumes)
+    )
     return volumes
 
 

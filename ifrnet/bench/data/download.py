@@ -38,12 +38,14 @@ def verify(path: PathLike, sha256: str, origin: str | None = None) -> None:
     actual = file_sha256(path)
     if actual != sha256.lower():
         where = f" (from {origin})" if origin else ""
-        raise ValueError(f"{path}{where}: checksum mismatch: expected SHA-256 {sha256}, "
-                         f"got {actual}")
+        raise ValueError(
+            f"{path}{where}: checksum mismatch: expected SHA-256 {sha256}, got {actual}"
+        )
 
 
-def download(url: str, dest: PathLike, sha256: str, timeout: float = 60.0,
-             progress: bool = True) -> Path:
+def download(
+    url: str, dest: PathLike, sha256: str, timeout: float = 60.0, progress: bool = True
+) -> Path:
     """Fetch ``url`` to ``dest`` (resumable, verified, atomic); skip if ``dest`` is valid."""
     dest = Path(dest)
     if dest.exists():
@@ -67,8 +69,10 @@ def download(url: str, dest: PathLike, sha256: str, timeout: float = 60.0,
                         size = f"/{done - len(chunk) + int(total)}" if total and not resumed else ""
                         print(f"\r{dest.name}: {done}{size} bytes", end="", file=sys.stderr)
     except (urllib.error.URLError, OSError) as err:
-        raise ValueError(f"{url}: download failed ({err}); rerun to resume from "
-                         f"{part.stat().st_size if part.exists() else 0} bytes") from err
+        raise ValueError(
+            f"{url}: download failed ({err}); rerun to resume from "
+            f"{part.stat().st_size if part.exists() else 0} bytes"
+        ) from err
     if progress:
         print(file=sys.stderr)
     try:

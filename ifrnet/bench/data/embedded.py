@@ -56,16 +56,20 @@ PLANES = {"axial": 2, "coronal": 1, "sagittal": 0}
 DEFAULTS = {"plane": "axial", "min_brain_fraction": 0.10}
 
 
-def brain_slices(volume: np.ndarray, min_brain_fraction: float = DEFAULTS["min_brain_fraction"],
-                 plane: str = DEFAULTS["plane"]) -> np.ndarray:
+def brain_slices(
+    volume: np.ndarray,
+    min_brain_fraction: float = DEFAULTS["min_brain_fraction"],
+    plane: str = DEFAULTS["plane"],
+) -> np.ndarray:
     """Slice indices (ascending) of a plane where voxels above 5 % of max cover ≥ the fraction."""
     axis = PLANES[plane]
     fraction = (volume > 0.05).mean(axis=tuple(a for a in range(3) if a != axis))
     return np.flatnonzero(fraction >= min_brain_fraction)
 
 
-def axial_slice(volume: np.ndarray, index: int, size: int,
-                plane: str = DEFAULTS["plane"]) -> np.ndarray:
+def axial_slice(
+    volume: np.ndarray, index: int, size: int, plane: str = DEFAULTS["plane"]
+) -> np.ndarray:
     """Slice ``index`` of a plane (default axial) as float32 (size, size), zero-padded, max
     scaled to 1; axial slices have anterior up.
 
@@ -123,8 +127,11 @@ def split_indices(
 
 
 def embedded_images(
-    size: int, counts: dict[str, int], seed: int,
-    min_brain_fraction: float = DEFAULTS["min_brain_fraction"], plane: str = DEFAULTS["plane"],
+    size: int,
+    counts: dict[str, int],
+    seed: int,
+    min_brain_fraction: float = DEFAULTS["min_brain_fraction"],
+    plane: str = DEFAULTS["plane"],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Magnitude images per split, float32 (N, size, size) in [0, 1], and their slice indices."""
     volume = load_volume()

@@ -28,8 +28,9 @@ def validate_file(path: PathLike) -> int:
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {err}") \
-            from err
+        raise ValueError(
+            f"{path}: not a readable HDF5 file (truncated or corrupt?): {err}"
+        ) from err
     with f:
         for key in ("kspace", "reconstruction_esc"):
             if key not in f:
@@ -38,13 +39,13 @@ def validate_file(path: PathLike) -> int:
             raise ValueError(f"{path}: missing attribute 'max'")
         kspace, esc = f["kspace"], f["reconstruction_esc"]
         if kspace.ndim != 3:
-            raise ValueError(f"{path}: kspace must be 3-D (slices, H, W), got shape "
-                             f"{kspace.shape}")
+            raise ValueError(f"{path}: kspace must be 3-D (slices, H, W), got shape {kspace.shape}")
         if not np.issubdtype(kspace.dtype, np.complexfloating):
             raise ValueError(f"{path}: kspace must be complex, got dtype {kspace.dtype}")
         if esc.ndim != 3 or esc.shape[0] != kspace.shape[0]:
-            raise ValueError(f"{path}: reconstruction_esc shape {esc.shape} does not match "
-                             f"kspace {kspace.shape}")
+            raise ValueError(
+                f"{path}: reconstruction_esc shape {esc.shape} does not match kspace {kspace.shape}"
+            )
         data = kspace[()]
         if not np.isfinite(data).all():
             raise ValueError(f"{path}: kspace holds NaN or Inf")
@@ -69,11 +70,12 @@ def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
     if h < crop or w < crop:
         raise ValueError(f"cannot crop {crop}×{crop} from an image of {h}×{w}")
     top, left = (h - crop) // 2, (w - crop) // 2
-    return image[..., top:top + crop, left:left + crop]
+    return image[..., top : top + crop, left : left + crop]
 
 
-def extract_slices(directory: PathLike, count: int, crop: int,
-                   per_volume: int) -> tuple[np.ndarray, list[str]]:
+def extract_slices(
+    directory: PathLike, count: int, crop: int, per_volume: int
+) -> tuple[np.ndarray, list[str]]:
     """``count`` complex64 (crop, crop) images from the files of ``directory`` (``*.h5``), at
     most ``per_volume`` per file; also returns "file:slice" labels."""
     import h5py
@@ -91,5 +93,7 @@ def extract_slices(directory: PathLike, count: int, crop: int,
                 labels.append(f"{path.name}:{index}")
                 if len(images) == count:
                     return np.stack(images), labels
-    raise ValueError(f"{directory}: {len(images)} slices available "
-                     f"(≤ {per_volume} per volume), {count} requested")
+    raise ValueError(
+        f"{directory}: {len(images)} slices available "
+        f"(≤ {per_volume} per volume), {count} requested"
+    )

@@ -47,8 +47,13 @@ def folder_files(directory: PathLike) -> list[Path]:
     return files
 
 
-def read_slices(path: PathLike, size: int, key: str | None = None, content: str = "image",
-                slice_axis: str = "first") -> np.ndarray:
+def read_slices(
+    path: PathLike,
+    size: int,
+    key: str | None = None,
+    content: str = "image",
+    slice_axis: str = "first",
+) -> np.ndarray:
     """The slices of one file as complex64 (N, size, size) images, each with max |x| = 1."""
     data = read_array(path, key)
     if data.ndim == 2:
@@ -56,8 +61,9 @@ def read_slices(path: PathLike, size: int, key: str | None = None, content: str 
     elif data.ndim == 3:
         data = np.moveaxis(data, -1, 0) if slice_axis == "last" else data
     else:
-        raise ValueError(f"{path}: expected a slice (H, W) or a stack of slices, got shape "
-                         f"{data.shape}")
+        raise ValueError(
+            f"{path}: expected a slice (H, W) or a stack of slices, got shape {data.shape}"
+        )
     if content == "kspace":
         images = ifft2c(data.astype(np.complex128))
     elif content == "image":
@@ -75,8 +81,9 @@ def read_slices(path: PathLike, size: int, key: str | None = None, content: str 
     return (images / peaks[:, None, None]).astype(np.complex64)
 
 
-def split_slices(slices_per_file: list[int], counts: dict[str, int], seed: int,
-                 split_by: str = "file") -> dict[str, np.ndarray]:
+def split_slices(
+    slices_per_file: list[int], counts: dict[str, int], seed: int, split_by: str = "file"
+) -> dict[str, np.ndarray]:
     """Global slice numbers (files in sorted order, slices in file order) of each split."""
     offsets = np.concatenate([[0], np.cumsum(slices_per_file)]).astype(int)
     total, needed = int(offsets[-1]), sum(counts.values())
@@ -87,7 +94,7 @@ def split_slices(slices_per_file: list[int], counts: dict[str, int], seed: int,
         order = rng.permutation(total)
         picked, start = {}, 0
         for split in FILL_ORDER:
-            picked[split] = np.sort(order[start:start + counts[split]])
+            picked[split] = np.sort(order[start : start + counts[split]])
             start += counts[split]
         return picked
     if split_by != "file":
@@ -102,28 +109,33 @@ def split_slices(slices_per_file: list[int], counts: dict[str, int], seed: int,
                     f"{len(slices_per_file)} files hold {total} slices; whole files per split "
                     f"cannot give {counts['test']} test, {counts['val']} val and "
                     f"{counts['train']} train slices (add files, lower the counts or set "
-                    "split_by: slice)")
+                    "split_by: slice)"
+                )
             f = files.pop(0)
             chosen += range(offsets[f], offsets[f + 1])
-        picked[split] = np.asarray(chosen[:counts[split]], dtype=np.int64)
+        picked[split] = np.asarray(chosen[: counts[split]], dtype=np.int64)
     return picked
 
 
-def folder_images(spec: dict[str, Any], seed: int,
-                  files: list[Path]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
+def folder_images(
+    spec: dict[str, Any], seed: int, files: list[Path]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
     """Images and slice numbers of each split of a ``folder`` data set, and its description."""
     content = spec.get("content", "image")
-    stacks = [read_slices(p, int(spec["size"]), spec.get("key"), content,
-                          spec.get("slice_axis", "first")) for p in files]
+    stacks = [
+        read_slices(p, int(spec["size"]), spec.get("key"), content, spec.get("slice_axis", "first"))
+        for p in files
+    ]
     counts = {split: int(spec[f"n_{split}"]) for split in FILL_ORDER}
     try:
-        picked = split_slices([len(s) for s in stacks], counts, seed,
-                              spec.get("split_by", "file"))
+        picked = split_slices([len(s) for s in stacks], counts, seed, spec.get("split_by", "file"))
     except ValueError as err:
         raise ValueError(f"{spec['dir']}: {err}") from None
     every = np.concatenate(stacks)
     images = {split: every[idx] for split, idx in picked.items()}
     kind = "complex" if np.any(every.imag) else "real"
-    description = (f"your folder {spec['dir']} ({len(files)} files, {len(every)} slices, "
-                   f"{kind} {content}, centre {spec['size']}×{spec['size']})")
+    description = (
+        f"your folder {spec['dir']} ({len(files)} files, {len(every)} slices, "
+        f"{kind} {content}, centre {spec['size']}×{spec['size']})"
+    )
     return images, picked, description

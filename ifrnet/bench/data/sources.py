@@ -34,14 +34,16 @@ SPLITS = ("train", "val", "test")
 def _embedded(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
     counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
     images, indices = embedded.embedded_images(
-        int(spec["size"]), counts, seed, float(spec["min_brain_fraction"]), spec["plane"])
+        int(spec["size"]), counts, seed, float(spec["min_brain_fraction"]), spec["plane"]
+    )
     return images, indices, embedded.SOURCE_DESCRIPTION + f", {spec['plane']} slices"
 
 
 def _numbered(directory: Path, pattern: str) -> list[Path]:
     """Files of ``directory`` matching ``pattern``, in numeric order of the digits in the name."""
-    files = sorted(directory.glob(pattern),
-                   key=lambda p: int("".join(filter(str.isdigit, p.stem)) or 0))
+    files = sorted(
+        directory.glob(pattern), key=lambda p: int("".join(filter(str.isdigit, p.stem)) or 0)
+    )
     if not files:
         raise ValueError(f"{directory}: no files matching {pattern!r}")
     return files
@@ -64,18 +66,24 @@ def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict,
     counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
     held = counts["val"] + (0 if test_spec else counts["test"])
     if held + counts["train"] > len(files):
-        raise ValueError(f"{spec['dir']}: {len(files)} slices, {held + counts['train']} "
-                         "requested")
+        raise ValueError(f"{spec['dir']}: {len(files)} slices, {held + counts['train']} requested")
     order = np.random.default_rng(seed).permutation(len(files))
-    picked = {"val": order[:counts["val"]],
-              "test": order[counts["val"]:held] if not test_spec else np.empty(0, int),
-              "train": order[held:held + counts["train"]]}
-    images = {split: np.stack([read_siat_slice(files[i]) for i in idx]) if len(idx)
-              else np.zeros((0, 256, 256), np.complex64) for split, idx in picked.items()}
+    picked = {
+        "val": order[: counts["val"]],
+        "test": order[counts["val"] : held] if not test_spec else np.empty(0, int),
+        "train": order[held : held + counts["train"]],
+    }
+    images = {
+        split: np.stack([read_siat_slice(files[i]) for i in idx])
+        if len(idx)
+        else np.zeros((0, 256, 256), np.complex64)
+        for split, idx in picked.items()
+    }
     description = "SIAT_MRIdata200 (yqx7150), T2 brain, complex, cropped to 256×256"
     if test_spec:
-        tests = _verified(_numbered(Path(test_spec["dir"]), "test_*.mat"),
-                          test_spec.get("checksums"))[:counts["test"]]
+        tests = _verified(
+            _numbered(Path(test_spec["dir"]), "test_*.mat"), test_spec.get("checksums")
+        )[: counts["test"]]
         images["test"] = np.stack([read_test_image(p) for p in tests])
         picked["test"] = np.arange(len(tests))
         description += "; test: IFR-Net-Code Test_data (real-valued)"
@@ -95,8 +103,9 @@ def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], di
     root, crop = Path(spec["dir"]), int(spec["crop"])
     images = {}
     for part, splits in FASTMRI_PARTS.items():
-        stack, _ = extract_slices(root / part, _fastmri_slices(spec, part), crop,
-                                  int(spec["per_volume"]))
+        stack, _ = extract_slices(
+            root / part, _fastmri_slices(spec, part), crop, int(spec["per_volume"])
+        )
         for split in splits:
             count = int(spec[f"n_{split}"])
             images[split], stack = stack[:count], stack[count:]
@@ -108,8 +117,9 @@ def _folder(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dic
     return folder_images(spec, seed, _verified(folder_files(spec["dir"]), spec.get("checksums")))
 
 
-def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str,
-            seed: int) -> dict[str, np.ndarray]:
+def to_kind(
+    magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str, seed: int
+) -> dict[str, np.ndarray]:
     """Source images → complex64 images of the requested kind (``real`` or ``complex``).
 
     Complex source images give their magnitude (``real``) or stay as they are (``complex``).
@@ -135,8 +145,9 @@ def to_kind(magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], ki
     return out
 
 
-def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
-                    out_dir: str | os.PathLike[str]) -> list[Path]:
+def prepare_dataset(
+    name: str, spec: dict[str, Any], seed: int, out_dir: str | os.PathLike[str]
+) -> list[Path]:
     """Prepare data set ``name`` from its config entry; write ``{out_dir}/{split}.h5``."""
     source = data_source(spec["source"], name)
     spec = source.with_defaults(spec)
@@ -147,12 +158,20 @@ def prepare_dataset(name: str, spec: dict[str, Any], seed: int,
         path = Path(out_dir) / f"{split}.h5"
         synthetic = spec["kind"] == "complex" and source.synthetic_phase(magnitude[split])
         caption = description + (" × synthetic phase" if synthetic else "")
-        write_split(path, images[split], {
-            "dataset": name, "split": split, "source": caption, "kind": spec["kind"],
-            "normalisation": "max |x| = 1 per slice",
-            "noise_sigma": float(spec.get("noise_sigma", 0.0)), "seed": seed,
-            "slice_index": np.asarray(indices[split], dtype=np.int64),
-        })
+        write_split(
+            path,
+            images[split],
+            {
+                "dataset": name,
+                "split": split,
+                "source": caption,
+                "kind": spec["kind"],
+                "normalisation": "max |x| = 1 per slice",
+                "noise_sigma": float(spec.get("noise_sigma", 0.0)),
+                "seed": seed,
+                "slice_index": np.asarray(indices[split], dtype=np.int64),
+            },
+        )
         written.append(path)
     return written
 
@@ -161,8 +180,10 @@ def _listed(location: dict[str, Any]) -> dict[str, str]:
     """path → SHA-256 of every file a location's checksum list names (empty without one)."""
     if "checksums" not in location:
         return {}
-    return {f"{location['dir']}/{name}": sha
-            for name, sha in read_checksums(location["checksums"]).items()}
+    return {
+        f"{location['dir']}/{name}": sha
+        for name, sha in read_checksums(location["checksums"]).items()
+    }
 
 
 def _checksummed(spec: dict[str, Any]) -> list[str]:
@@ -182,7 +203,8 @@ def _fastmri_fetches(spec: dict[str, Any]) -> dict[str, tuple[dict[str, str], in
     found = {}
     for part, source in spec.get("urls", {}).items():
         count = spec.get("volumes", {}).get(part) or max(
-            1, math.ceil(_fastmri_slices(spec, part) / int(spec["per_volume"])))
+            1, math.ceil(_fastmri_slices(spec, part) / int(spec["per_volume"]))
+        )
         found[str(manifest_path(Path(spec["dir"]) / part))] = (source, int(count))
     return found
 
@@ -224,8 +246,7 @@ class DataSource:
     size_problem: Callable[[dict[str, Any]], str | None] = lambda spec: None
     synthetic_phase: Callable[[np.ndarray], bool] = lambda images: False
     files: Callable[[dict[str, Any]], list[str]] = _checksummed
-    fetches: Callable[[dict[str, Any]], dict[str, tuple[dict[str, str], int]]] = (
-        lambda spec: {})
+    fetches: Callable[[dict[str, Any]], dict[str, tuple[dict[str, str], int]]] = lambda spec: {}
 
     def with_defaults(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The entry with this source's defaults filled in."""
@@ -233,21 +254,34 @@ class DataSource:
 
     def problems(self, name: str, spec: dict[str, Any]) -> list[str]:
         """What data-set entry ``name`` of a config lacks or gets wrong for this source."""
-        problems = [f"datasets.{name}: source {spec['source']} needs {key!r}"
-                    for key in self.needs if key not in spec]
+        problems = [
+            f"datasets.{name}: source {spec['source']} needs {key!r}"
+            for key in self.needs
+            if key not in spec
+        ]
         size = self.size_problem(self.with_defaults(spec))
         return problems + ([f"datasets.{name}.size: {size}"] if size else [])
 
 
 SOURCES: dict[str, DataSource] = {
-    "embedded": DataSource(_embedded, defaults=embedded.DEFAULTS,
-                           synthetic_phase=lambda images: True),
+    "embedded": DataSource(
+        _embedded, defaults=embedded.DEFAULTS, synthetic_phase=lambda images: True
+    ),
     "siat": DataSource(_siat, needs=("dir",), size_problem=_siat_size),
-    "fastmri": DataSource(_fastmri, needs=("dir",), defaults={"crop": 320, "per_volume": 8},
-                          size_problem=_fastmri_size, files=_fastmri_files,
-                          fetches=_fastmri_fetches),
-    "folder": DataSource(_folder, needs=("dir",), files=_folder_files,
-                         synthetic_phase=lambda images: not np.any(images.imag)),
+    "fastmri": DataSource(
+        _fastmri,
+        needs=("dir",),
+        defaults={"crop": 320, "per_volume": 8},
+        size_problem=_fastmri_size,
+        files=_fastmri_files,
+        fetches=_fastmri_fetches,
+    ),
+    "folder": DataSource(
+        _folder,
+        needs=("dir",),
+        files=_folder_files,
+        synthetic_phase=lambda images: not np.any(images.imag),
+    ),
 }
 
 
@@ -259,8 +293,7 @@ def data_source(source: str, dataset: str | None = None) -> DataSource:
     return SOURCES[source]
 
 
-def fastmri_fetches(
-        datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, str], int]]:
+def fastmri_fetches(datasets: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, str], int]]:
     """manifest path → (URL source, volumes) of every archive some data set of the config
     streams from a URL (fastMRI parts given by ``urls``)."""
     found: dict[str, tuple[dict[str, str], int]] = {}

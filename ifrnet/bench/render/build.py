@@ -37,15 +37,18 @@ def table_cells(view: dict[str, Any]) -> list[tuple[str, str, str]]:
 def _paired(what: str, files: list[PathLike], keys: list[Any]) -> dict[Any, Path]:
     """{key: file}, one file handed per key (ValueError when the counts differ)."""
     if len(files) != len(keys):
-        raise ValueError(f"{what}: {len(keys)} files needed ({', '.join(map(str, keys))}), "
-                         f"{len(files)} given")
+        raise ValueError(
+            f"{what}: {len(keys)} files needed ({', '.join(map(str, keys))}), {len(files)} given"
+        )
     return dict(zip(keys, map(Path, files), strict=True))
 
 
 def data_caption(dataset: str, attrs: dict[str, Any], n_test: int) -> str:
     """Caption sentence naming the data actually used: source, kind, noise, test images."""
-    return (f"Data: {dataset} — {attrs['source']}; {attrs['kind']}-valued; k-space noise "
-            f"σ = {float(attrs['noise_sigma']):g}; {n_test} test images.")
+    return (
+        f"Data: {dataset} — {attrs['source']}; {attrs['kind']}-valued; k-space noise "
+        f"σ = {float(attrs['noise_sigma']):g}; {n_test} test images."
+    )
 
 
 def tuned_caption(view: dict[str, Any], table: str, tuned: dict[tuple, Path]) -> str:
@@ -58,16 +61,21 @@ def tuned_caption(view: dict[str, Any], table: str, tuned: dict[tuple, Path]) ->
         if (dataset, mask, model) in tuned:
             path = tuned[(dataset, mask, model)]
             best = read_tuned(path)
-            values = ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
-                               for k, v in best.items())
+            values = ", ".join(
+                f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in best.items()
+            )
             parts.append(f"{label[model]} at {mask}: {values}")
             note = edge_note(read_edges(path))
             if note:
                 edges.append(f"{label[model]} at {mask}: {note}")
     for line in edges:
         print(f"warning: {table}: tuned on the edge of the grid: {line}", file=sys.stderr)
-    warning = (f" Warning, tuned on the edge of the grid (a better value may lie outside it): "
-               f"{'; '.join(edges)}." if edges else "")
+    warning = (
+        f" Warning, tuned on the edge of the grid (a better value may lie outside it): "
+        f"{'; '.join(edges)}."
+        if edges
+        else ""
+    )
     return (f" Tuned on the validation split: {'; '.join(parts)}." + warning) if parts else ""
 
 
@@ -78,33 +86,45 @@ def paper_caption(spec: dict[str, Any], published: dict[str, Any] | None) -> str
     paper = published["tables"][spec["paper"]]
     data = published["datasets"].get(str(paper.get("data", "")).split("-")[0], {})
     note = f" {paper['note']}" if "note" in paper else ""
-    return (f" Paper: Table {spec['paper']} ({paper['title']}; paper data: "
-            f"{data.get('paper', paper.get('data', 'see paper'))}).{note}")
+    return (
+        f" Paper: Table {spec['paper']} ({paper['title']}; paper data: "
+        f"{data.get('paper', paper.get('data', 'see paper'))}).{note}"
+    )
 
 
 def published_caption(view: dict[str, Any]) -> str:
     """Sentence naming the models that run the authors' published weights, not trained here."""
     models = view["entry"]["models"]
     label = unique_labels(view, models)
-    parts = [f"{label[model]}: {Path(view['models'][model]['weights']['path']).name}"
-             for model in dict.fromkeys(models) if "weights" in view["models"][model]]
-    return (" The authors' published weights, not trained here (the same network at every "
-            f"mask): {'; '.join(parts)}." if parts else "")
+    parts = [
+        f"{label[model]}: {Path(view['models'][model]['weights']['path']).name}"
+        for model in dict.fromkeys(models)
+        if "weights" in view["models"][model]
+    ]
+    return (
+        " The authors' published weights, not trained here (the same network at every "
+        f"mask): {'; '.join(parts)}."
+        if parts
+        else ""
+    )
 
 
 def masks_caption(masks: dict[str, np.ndarray], real: bool) -> str:
     """Sentence with each mask's sampled fraction and, for real-valued data, the fraction of
     k-space its samples determine (mask ∪ its point reflection through DC)."""
-    described = "; ".join(f"{name} {mask_statistics(array).describe(real)}"
-                          for name, array in masks.items())
+    described = "; ".join(
+        f"{name} {mask_statistics(array).describe(real)}" for name, array in masks.items()
+    )
     return f" Masks: {described}."
 
 
 def timing_caption(batch_size: int, device: str) -> str:
     """Sentence saying how seconds per image were measured."""
-    return (" s/image: wall time of the method's calls on the test split divided by the number "
-            f"of images (batches of {batch_size}, after one warm-up call, "
-            f"simulating the measurement excluded) on {device}.")
+    return (
+        " s/image: wall time of the method's calls on the test split divided by the number "
+        f"of images (batches of {batch_size}, after one warm-up call, "
+        f"simulating the measurement excluded) on {device}."
+    )
 
 
 def reference_model(view: dict[str, Any]) -> str | None:
@@ -117,10 +137,18 @@ def reference_model(view: dict[str, Any]) -> str | None:
     return ifrnets[-1] if ifrnets else None
 
 
-def build_table(view: dict[str, Any], name: str, out_csv: PathLike, *,
-                metrics: list[PathLike], masks: list[PathLike], data: PathLike,
-                tuned: list[PathLike] = (), published: PathLike | None = None,
-                device: str = "cpu") -> list[Path]:
+def build_table(
+    view: dict[str, Any],
+    name: str,
+    out_csv: PathLike,
+    *,
+    metrics: list[PathLike],
+    masks: list[PathLike],
+    data: PathLike,
+    tuned: list[PathLike] = (),
+    published: PathLike | None = None,
+    device: str = "cpu",
+) -> list[Path]:
     """Render table ``name`` (CSV, Markdown and LaTeX beside ``out_csv``, provenance) from its
     view and the files handed to it: ``metrics`` (one per cell, in cell order), ``masks`` (one
     per mask of the entry), ``tuned`` (one per cell of a tuned model), the test split ``data``
@@ -129,12 +157,16 @@ def build_table(view: dict[str, Any], name: str, out_csv: PathLike, *,
     spec = view["entry"]
     cells_of = table_cells(view)
     if "paper" in spec and published is None:
-        raise ValueError(f"{name}: the entry names paper table {spec['paper']}; "
-                         "hand the published-results file")
+        raise ValueError(
+            f"{name}: the entry names paper table {spec['paper']}; hand the published-results file"
+        )
     metrics_of = _paired(f"{name} metrics", metrics, cells_of)
     mask_of = _paired(f"{name} masks", masks, spec["masks"])
-    tuned_of = _paired(f"{name} tuning results", list(tuned),
-                       [c for c in cells_of if view["models"][c[2]]["kind"] == "tuned"])
+    tuned_of = _paired(
+        f"{name} tuning results",
+        list(tuned),
+        [c for c in cells_of if view["models"][c[2]]["kind"] == "tuned"],
+    )
     paper = load_published(published) if "paper" in spec else None
     cells, arrays = [], {}
     labels = unique_labels(view, spec["models"])
@@ -143,20 +175,29 @@ def build_table(view: dict[str, Any], name: str, out_csv: PathLike, *,
         rate = float(arrays[mask].mean())
         keys = cell_keys(spec, mask, model) if paper else None
         row = paper_row(paper, spec["paper"], keys) if keys is not None else None
-        cells.append(Cell(mask, rate, model, metrics_of[(spec["dataset"], mask, model)], row,
-                          labels[model]))
+        cells.append(
+            Cell(mask, rate, model, metrics_of[(spec["dataset"], mask, model)], row, labels[model])
+        )
     reference = reference_model(view)
     summary = summarise(cells, reference)
     images, attrs = read_split(data)
-    test = (" p: two-sided Wilcoxon signed-rank test of per-image PSNR, "
-            f"{labels.get(reference, reference)} vs each method on the same images."
-            if reference else "")
-    caption = (data_caption(spec["dataset"], attrs, len(images))
-               + masks_caption(arrays, attrs["kind"] == "real")
-               + tuned_caption(view, name, tuned_of) + published_caption(view)
-               + paper_caption(spec, paper) + " Ours: mean ± std over the test images;"
-               " Δ = ours − paper; best mean per mask in bold." + test
-               + timing_caption(view["batch_size"], device))
+    test = (
+        " p: two-sided Wilcoxon signed-rank test of per-image PSNR, "
+        f"{labels.get(reference, reference)} vs each method on the same images."
+        if reference
+        else ""
+    )
+    caption = (
+        data_caption(spec["dataset"], attrs, len(images))
+        + masks_caption(arrays, attrs["kind"] == "real")
+        + tuned_caption(view, name, tuned_of)
+        + published_caption(view)
+        + paper_caption(spec, paper)
+        + " Ours: mean ± std over the test images;"
+        " Δ = ours − paper; best mean per mask in bold."
+        + test
+        + timing_caption(view["batch_size"], device)
+    )
     written = write_table(summary, Path(out_csv).parent, name, spec["title"], caption)
     if written[0] != Path(out_csv):
         raise ValueError(f"{name}: the table's CSV is {written[0]}, not {out_csv}")
@@ -165,8 +206,9 @@ def build_table(view: dict[str, Any], name: str, out_csv: PathLike, *,
     return written
 
 
-def build_figure(view: dict[str, Any], name: str, inputs: list[PathLike], out_png: PathLike,
-                 device: str = "cpu") -> list[Path]:
+def build_figure(
+    view: dict[str, Any], name: str, inputs: list[PathLike], out_png: PathLike, device: str = "cpu"
+) -> list[Path]:
     """Draw figure ``name`` of its view from the files its kind needs (``inputs``, in the
     kind's order) as PNG and PDF (plus provenance) at ``out_png``."""
     from ifrnet.bench.render.figures import save_figure

@@ -78,8 +78,10 @@ def masks(view: dict[str, Any], inputs: Files) -> plt.Figure:
         stats = mask.statistics
         title = f"{name}\n{100 * stats.sampled:.1f} % sampled"
         if view["datasets"][spec["dataset"]]["kind"] == "real":
-            title += (f"\nreal data: {100 * stats.coverage:.1f} % determined,\n"
-                      f"{100 * stats.mirrored:.0f} % of samples mirrored")
+            title += (
+                f"\nreal data: {100 * stats.coverage:.1f} % determined,\n"
+                f"{100 * stats.mirrored:.0f} % of samples mirrored"
+            )
         ax.set_title(title, fontsize=8)
         _off(ax)
     return fig
@@ -102,8 +104,10 @@ def stages(view: dict[str, Any], inputs: Files) -> plt.Figure:
         ax.set_ylabel(labels[metric])
         ax.set_xticks(stats.index)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{display_name(view, spec['model'])} stage outputs, {spec['mask']} "
-                 f"({spec['dataset']})", fontsize=10)
+    fig.suptitle(
+        f"{display_name(view, spec['model'])} stage outputs, {spec['mask']} ({spec['dataset']})",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -121,7 +125,7 @@ def _with_inset(ax: plt.Axes, image: np.ndarray, box: tuple[int, int, int], **sh
     ax.imshow(image, **show)
     ax.add_patch(Rectangle((c - 0.5, r - 0.5), s, s, fill=False, ec="yellow", lw=0.8))
     inset = ax.inset_axes([0.62, 0.0, 0.38, 0.38])
-    inset.imshow(image[r:r + s, c:c + s], **show)
+    inset.imshow(image[r : r + s, c : c + s], **show)
     for side in inset.spines.values():
         side.set_edgecolor("yellow")
     _off(inset)
@@ -144,8 +148,9 @@ def reconstructions(view: dict[str, Any], inputs: Files) -> plt.Figure:
     err_max = float(np.percentile(np.concatenate([e.ravel() for e in errors.values()]), 99.5))
     err_max = max(err_max, 1e-6)
     cols = len(models) + 1
-    fig, axes = plt.subplots(2 * len(masks_), cols, figsize=(2.3 * cols, 4.6 * len(masks_)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2 * len(masks_), cols, figsize=(2.3 * cols, 4.6 * len(masks_)), squeeze=False
+    )
     box = _inset_box(reference.shape, spec)
     grey = dict(cmap="gray", vmin=0, vmax=vmax)
     error_image = None
@@ -160,11 +165,12 @@ def reconstructions(view: dict[str, Any], inputs: Files) -> plt.Figure:
             recon = recons[(m, model)]
             scores = evaluate(recon, truth)
             _with_inset(top[j], np.abs(recon), box, **grey)
-            top[j].set_title(f"{display_name(view, model)}\n{scores['psnr']:.2f} dB, "
-                             f"SSIM {scores['ssim']:.3f}", fontsize=8)
+            top[j].set_title(
+                f"{display_name(view, model)}\n{scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}",
+                fontsize=8,
+            )
             _off(top[j])
-            error_image = bottom[j].imshow(errors[(m, model)], cmap="inferno", vmin=0,
-                                           vmax=err_max)
+            error_image = bottom[j].imshow(errors[(m, model)], cmap="inferno", vmin=0, vmax=err_max)
             _off(bottom[j])
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     bar = fig.add_axes((0.93, 0.1, 0.015, 0.8))
@@ -182,15 +188,20 @@ def loss_curves(view: dict[str, Any], inputs: Files) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(train["iteration"], train["loss"], lw=0.5, alpha=0.35, color="C0")
     window = max(1, len(train) // 20)
-    ax.plot(train["iteration"], train["loss"].rolling(window, min_periods=1).mean(),
-            color="C0", label=f"training (running mean of {window})")
+    ax.plot(
+        train["iteration"],
+        train["loss"].rolling(window, min_periods=1).mean(),
+        color="C0",
+        label=f"training (running mean of {window})",
+    )
     ax.plot(val["iteration"], val["loss"], "o-", color="C1", label="validation (per epoch)")
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     loss_name = view["models"][spec["model"]].get("train", {}).get("loss", "relative_l2")
     ax.set_ylabel(f"loss ({loss_name})")
-    ax.set_title(f"{display_name(view, spec['model'])}, {spec['mask']} ({spec['dataset']})",
-                 fontsize=10)
+    ax.set_title(
+        f"{display_name(view, spec['model'])}, {spec['mask']} ({spec['dataset']})", fontsize=10
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()

@@ -59,7 +59,8 @@ def _recon_inputs(view: View) -> list[str]:
     """The test split first, then the reconstructions shown."""
     kind = FIGURE_KINDS[view["entry"]["kind"]]
     return [paths.prepared(view["entry"]["dataset"], "test")] + [
-        paths.recon(*e) for e in kind.experiments(view["entry"])]
+        paths.recon(*e) for e in kind.experiments(view["entry"])
+    ]
 
 
 def _masks_inputs(view: View) -> list[str]:
@@ -70,22 +71,37 @@ def _masks_inputs(view: View) -> list[str]:
 
 def _one(path: Callable[[str, str, str], str]) -> Callable[[View], list[str]]:
     """Inputs of a figure of one (dataset, mask, model): the one file ``path`` names."""
-    return lambda view: [path(view["entry"]["dataset"], view["entry"]["mask"],
-                              view["entry"]["model"])]
+    return lambda view: [
+        path(view["entry"]["dataset"], view["entry"]["mask"], view["entry"]["model"])
+    ]
 
 
-FIGURE_KINDS: dict[str, FigureKind] = {kind.name: kind for kind in (
-    FigureKind("diagram", "ifrnet.bench.render.diagrams:diagram"),
-    FigureKind("test_images", "ifrnet.bench.render.figures:test_images",
-               lambda view: [paths.prepared(d, "test") for d in view["entry"]["datasets"]]),
-    FigureKind("masks", "ifrnet.bench.render.figures:masks", _masks_inputs),
-    FigureKind("stages", "ifrnet.bench.render.figures:stages", _one(paths.stage_metrics)),
-    FigureKind("reconstructions", "ifrnet.bench.render.figures:reconstructions", _recon_inputs,
-               _recon_experiments),
-    FigureKind("loss_curves", "ifrnet.bench.render.figures:loss_curves", _one(paths.train_log)),
-    FigureKind("maps", "ifrnet.bench.render.figures:maps", _recon_inputs,
-               lambda e: [(e["dataset"], e["mask"], e["model"])]),
-)}
+FIGURE_KINDS: dict[str, FigureKind] = {
+    kind.name: kind
+    for kind in (
+        FigureKind("diagram", "ifrnet.bench.render.diagrams:diagram"),
+        FigureKind(
+            "test_images",
+            "ifrnet.bench.render.figures:test_images",
+            lambda view: [paths.prepared(d, "test") for d in view["entry"]["datasets"]],
+        ),
+        FigureKind("masks", "ifrnet.bench.render.figures:masks", _masks_inputs),
+        FigureKind("stages", "ifrnet.bench.render.figures:stages", _one(paths.stage_metrics)),
+        FigureKind(
+            "reconstructions",
+            "ifrnet.bench.render.figures:reconstructions",
+            _recon_inputs,
+            _recon_experiments,
+        ),
+        FigureKind("loss_curves", "ifrnet.bench.render.figures:loss_curves", _one(paths.train_log)),
+        FigureKind(
+            "maps",
+            "ifrnet.bench.render.figures:maps",
+            _recon_inputs,
+            lambda e: [(e["dataset"], e["mask"], e["model"])],
+        ),
+    )
+}
 
 
 def figure_kind(name: str) -> FigureKind:

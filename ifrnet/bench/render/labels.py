@@ -38,6 +38,10 @@ def unique_labels(config: dict[str, Any], models: list[str]) -> dict[str, str]:
             shown = [f"{SYMBOLS.get(k, k)} = {params[m][k]}" for k in differing if k in params[m]]
             labels[m] = f"{name} ({', '.join(shown)})" if shown else f"{name} ({m})"
     if len(set(labels.values())) < len(labels):  # parameters did not separate them
-        labels = {m: f"{display_name(config, m)} ({m})" if list(labels.values()).count(
-            labels[m]) > 1 else labels[m] for m in models}
+        labels = {
+            m: f"{display_name(config, m)} ({m})"
+            if list(labels.values()).count(labels[m]) > 1
+            else labels[m]
+            for m in models
+        }
     return labels

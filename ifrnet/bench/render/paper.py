@@ -36,6 +36,7 @@ def paper_row(published: dict[str, Any], table: str, keys: dict[str, Any]) -> di
 
     Numbers compare with a tolerance of 1e-9; ValueError if several rows match (ambiguous keys).
     """
+
     def same(a: Any, b: Any) -> bool:
         if isinstance(a, int | float) and isinstance(b, int | float):
             return math.isclose(a, b, abs_tol=1e-9)

@@ -27,8 +27,20 @@ from typing import Any
 from ifrnet.bench.paths import SOURCE_ROOT
 from ifrnet.util.io import file_sha256, write_text_atomic
 
-PACKAGES = ("ifrnet-bench", "numpy", "scipy", "torch", "sigpy", "scikit-image", "h5py",
-            "matplotlib", "pandas", "snakemake", "nilearn", "nibabel")
+PACKAGES = (
+    "ifrnet-bench",
+    "numpy",
+    "scipy",
+    "torch",
+    "sigpy",
+    "scikit-image",
+    "h5py",
+    "matplotlib",
+    "pandas",
+    "snakemake",
+    "nilearn",
+    "nibabel",
+)
 
 
 def config_sha256(config: dict[str, Any]) -> str:
@@ -40,8 +52,13 @@ def code_version() -> str:
     """``git describe --always --dirty`` of this package's checkout, else its version."""
     root = SOURCE_ROOT
     try:
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return f"git {out.stdout.strip()}"
     except (OSError, subprocess.SubprocessError):
         return f"ifrnet-bench {package_versions().get('ifrnet-bench', 'unknown')}"
@@ -87,18 +104,28 @@ def hardware() -> dict[str, Any]:
     """This machine: CPU model and core count, visible CUDA GPUs, torch and its CUDA/cuDNN."""
     import torch
 
-    gpus = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-            if torch.cuda.is_available() else [])
+    gpus = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else []
+    )
     return {
-        "cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpus": gpus,
-        "torch": torch.__version__, "cuda": torch.version.cuda,
+        "cpu": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "gpus": gpus,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "platform": platform.platform(),
     }
 
 
-def write_provenance(artefact: str | os.PathLike[str], config: dict[str, Any],
-                     inputs: list[str | os.PathLike[str]], device: str | None = None) -> Path:
+def write_provenance(
+    artefact: str | os.PathLike[str],
+    config: dict[str, Any],
+    inputs: list[str | os.PathLike[str]],
+    device: str | None = None,
+) -> Path:
     """Write the sidecar of ``artefact`` (``stem.prov.json`` beside it) and return its path.
 
     ``config``: what the artefact was built from (the workflow hands its view of the config:

@@ -59,8 +59,7 @@ def roman_value(numeral: str) -> int | None:
     if not numeral or any(c not in ROMAN for c in numeral.upper()):
         return None
     values = [ROMAN[c] for c in numeral.upper()]
-    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v
-               for i, v in enumerate(values))
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
 
 
 def artefact_key(name: str) -> tuple:
@@ -92,24 +91,40 @@ def html_table(summary: pd.DataFrame) -> str:
         summary["label"] = summary["model"]
     best = best_rows(summary)
     ncols = 1 + 3 * len(PAPER_METRICS) + 3
-    top = "".join(f"<th colspan='3' style='text-align:center'>{html.escape(HEADERS[m])}</th>"
-                  for m in PAPER_METRICS)
+    top = "".join(
+        f"<th colspan='3' style='text-align:center'>{html.escape(HEADERS[m])}</th>"
+        for m in PAPER_METRICS
+    )
     sub = "".join("<th>ours</th><th>paper</th><th>Δ</th>" for _ in PAPER_METRICS)
-    rows = ["<div class='wrap'><table>",
-            f"<thead><tr><th rowspan='2'>Method</th>{top}<th rowspan='2'>NMSE</th>"
-            "<th rowspan='2'>s/image</th><th rowspan='2'>p (PSNR)</th></tr>",
-            f"<tr>{sub}</tr></thead><tbody>"]
+    rows = [
+        "<div class='wrap'><table>",
+        f"<thead><tr><th rowspan='2'>Method</th>{top}<th rowspan='2'>NMSE</th>"
+        "<th rowspan='2'>s/image</th><th rowspan='2'>p (PSNR)</th></tr>",
+        f"<tr>{sub}</tr></thead><tbody>",
+    ]
     classes = ["", *(["", "paper", "diff"] * len(PAPER_METRICS)), "", "", ""]
     previous = None
     for pos, (_, row) in enumerate(summary.iterrows()):
         if row["mask"] != previous:
-            rows.append(f"<tr class='mask'><td colspan='{ncols}'>{html.escape(str(row['mask']))}"
-                        f" ({100 * row['rate_achieved']:.2f} %)</td></tr>")
+            rows.append(
+                f"<tr class='mask'><td colspan='{ncols}'>{html.escape(str(row['mask']))}"
+                f" ({100 * row['rate_achieved']:.2f} %)</td></tr>"
+            )
             previous = row["mask"]
-        cells = metric_cells(row, pos, best, lambda t, b: (
-            f"<strong>{html.escape(str(t))}</strong>" if b else html.escape(str(t))))
-        rows.append("<tr>" + "".join(f"<td class='{c}'>{t}</td>" if c else f"<td>{t}</td>"
-                                     for c, t in zip(classes, cells, strict=True)) + "</tr>")
+        cells = metric_cells(
+            row,
+            pos,
+            best,
+            lambda t, b: f"<strong>{html.escape(str(t))}</strong>" if b else html.escape(str(t)),
+        )
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td class='{c}'>{t}</td>" if c else f"<td>{t}</td>"
+                for c, t in zip(classes, cells, strict=True)
+            )
+            + "</tr>"
+        )
     rows.append("</tbody></table></div>")
     return "\n".join(rows)
 
@@ -130,9 +145,11 @@ def _generated_caption(csv: Path) -> tuple[str, str]:
 
 
 def _kv_table(pairs: list[tuple[str, str]]) -> str:
-    return ("<table class='kv'>" + "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in pairs)
-        + "</table>")
+    return (
+        "<table class='kv'>"
+        + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in pairs)
+        + "</table>"
+    )
 
 
 def job_seconds(benchmarks: PathLike) -> tuple[float, int]:
@@ -148,23 +165,32 @@ def job_seconds(benchmarks: PathLike) -> tuple[float, int]:
     return total, count
 
 
-def provenance_html(sidecars: list[Path], config: dict[str, Any] | None,
-                    benchmarks: PathLike | None) -> str:
+def provenance_html(
+    sidecars: list[Path], config: dict[str, Any] | None, benchmarks: PathLike | None
+) -> str:
     """The provenance section: the first sidecar's fields (code, packages, hardware, …) but
     its input hashes, the jobs' summed time, and the config as YAML."""
     pairs: list[tuple[str, str]] = []
-    record = next((json.loads(p.read_text(encoding="utf-8")) for p in sidecars if p.is_file()),
-                  {})
+    record = next((json.loads(p.read_text(encoding="utf-8")) for p in sidecars if p.is_file()), {})
     for key, value in record.items():
         if key in ("inputs", "artefact", "config", "packages"):
             continue
-        pairs.append((key.replace("_", " "), value if isinstance(value, str)
-                      else json.dumps(value, sort_keys=True)))
+        pairs.append(
+            (
+                key.replace("_", " "),
+                value if isinstance(value, str) else json.dumps(value, sort_keys=True),
+            )
+        )
     if benchmarks is not None:
         seconds, count = job_seconds(benchmarks)
         if count:
-            pairs.append(("job time", f"{format_duration(seconds)} (sum of {count} Snakemake "
-                          "benchmark records; wall time is shorter with parallel jobs)"))
+            pairs.append(
+                (
+                    "job time",
+                    f"{format_duration(seconds)} (sum of {count} Snakemake "
+                    "benchmark records; wall time is shorter with parallel jobs)",
+                )
+            )
     parts = ["<h2 id='provenance'>Provenance</h2>", _kv_table(pairs)]
     packages = record.get("packages", {})
     if packages:
@@ -172,49 +198,69 @@ def provenance_html(sidecars: list[Path], config: dict[str, Any] | None,
     config = config if config is not None else record.get("config")
     if config is not None:
         text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-        parts += ["<h3>Config</h3>", "<details><summary>the configuration of this run</summary>"
-                  f"<pre>{html.escape(text)}</pre></details>"]
+        parts += [
+            "<h3>Config</h3>",
+            "<details><summary>the configuration of this run</summary>"
+            f"<pre>{html.escape(text)}</pre></details>",
+        ]
     return "\n".join(parts)
 
 
-def build_report(tables: list[PathLike], figures: list[PathLike], caption_dir: PathLike,
-                 out_html: PathLike, title: str = "ifrnet-bench results",
-                 config: dict[str, Any] | None = None,
-                 benchmarks: PathLike | None = None) -> Path:
+def build_report(
+    tables: list[PathLike],
+    figures: list[PathLike],
+    caption_dir: PathLike,
+    out_html: PathLike,
+    title: str = "ifrnet-bench results",
+    config: dict[str, Any] | None = None,
+    benchmarks: PathLike | None = None,
+) -> Path:
     """Write the report from table CSVs (their ``.md`` and ``.prov.json`` beside them) and
     figure PNGs; titles come from ``config`` where given, else from the Markdown."""
     caption_dir = Path(caption_dir)
     csvs = sorted(map(Path, tables), key=lambda p: artefact_key(p.stem))
     pngs = sorted(map(Path, figures), key=lambda p: artefact_key(p.stem))
     specs = (config or {}).get("tables", {})
-    titles = {csv.stem: specs.get(csv.stem, {}).get("title") or _generated_caption(csv)[0]
-              for csv in csvs}
+    titles = {
+        csv.stem: specs.get(csv.stem, {}).get("title") or _generated_caption(csv)[0] for csv in csvs
+    }
     fig_captions = {png.stem: _caption(caption_dir, png.stem) for png in pngs}
     contents = ["<nav><h2>Contents</h2><ul>"]
-    contents += [f"<li><a href='#{csv.stem}'>{heading(csv.stem)}. "
-                 f"{html.escape(titles[csv.stem])}</a></li>" for csv in csvs]
-    contents += [f"<li><a href='#{png.stem}'>{heading(png.stem)}. "
-                 f"{html.escape(_first_sentence(fig_captions[png.stem]))}</a></li>"
-                 for png in pngs]
+    contents += [
+        f"<li><a href='#{csv.stem}'>{heading(csv.stem)}. {html.escape(titles[csv.stem])}</a></li>"
+        for csv in csvs
+    ]
+    contents += [
+        f"<li><a href='#{png.stem}'>{heading(png.stem)}. "
+        f"{html.escape(_first_sentence(fig_captions[png.stem]))}</a></li>"
+        for png in pngs
+    ]
     contents += ["<li><a href='#provenance'>Provenance</a></li></ul></nav>"]
-    parts = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
-             "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>", *contents]
+    parts = [
+        "<!doctype html>",
+        "<html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        *contents,
+    ]
     for csv in csvs:
         generated = _generated_caption(csv)[1]
-        parts += [f"<section id='{csv.stem}'>",
-                  f"<h2>{heading(csv.stem)}. {html.escape(titles[csv.stem])}</h2>",
-                  f"<p class='caption'>{html.escape(_caption(caption_dir, csv.stem))}</p>",
-                  html_table(pd.read_csv(csv)),
-                  f"<p class='note'>{html.escape(generated)}</p></section>"]
+        parts += [
+            f"<section id='{csv.stem}'>",
+            f"<h2>{heading(csv.stem)}. {html.escape(titles[csv.stem])}</h2>",
+            f"<p class='caption'>{html.escape(_caption(caption_dir, csv.stem))}</p>",
+            html_table(pd.read_csv(csv)),
+            f"<p class='note'>{html.escape(generated)}</p></section>",
+        ]
     for png in pngs:
         data = base64.b64encode(png.read_bytes()).decode()
         short = html.escape(_first_sentence(fig_captions[png.stem]))
-        parts += [f"<section id='{png.stem}'><h2>{heading(png.stem)}. {short}</h2><figure>",
-                  f"<img alt='{heading(png.stem)}' src='data:image/png;base64,{data}'>",
-                  f"<figcaption>{html.escape(fig_captions[png.stem])}</figcaption></figure>"
-                  "</section>"]
+        parts += [
+            f"<section id='{png.stem}'><h2>{heading(png.stem)}. {short}</h2><figure>",
+            f"<img alt='{heading(png.stem)}' src='data:image/png;base64,{data}'>",
+            f"<figcaption>{html.escape(fig_captions[png.stem])}</figcaption></figure></section>",
+        ]
     sidecars = [p.with_name(f"{p.stem}.prov.json") for p in csvs + pngs]
     parts += [provenance_html(sidecars, config, benchmarks), "</body></html>"]
     out = Path(out_html)

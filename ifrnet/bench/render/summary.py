@@ -16,8 +16,10 @@ def run_summary(results: str | os.PathLike[str], seconds: float) -> str:
     report = results / "report.html"
     if report.is_file():
         lines.append(f"  report:  {report}  (open it in a browser)")
-    for kind, pattern, what in (("tables", "*.csv", ".csv, .md, .tex"),
-                                ("figures", "*.png", ".png, .pdf")):
+    for kind, pattern, what in (
+        ("tables", "*.csv", ".csv, .md, .tex"),
+        ("figures", "*.png", ".png, .pdf"),
+    ):
         folder = results / kind
         count = len(list(folder.glob(pattern))) if folder.is_dir() else 0
         if count:

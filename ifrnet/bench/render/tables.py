@@ -28,8 +28,13 @@ from ifrnet.bench.render.paper import PAPER_METRICS, paired_p_value
 from ifrnet.util.io import write_text_atomic
 
 METRICS = ("psnr", "ssim", "hfen", "nmse", "seconds")
-HEADERS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "hfen": "HFEN", "nmse": "NMSE",
-           "seconds": "s/image"}
+HEADERS = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "hfen": "HFEN",
+    "nmse": "NMSE",
+    "seconds": "s/image",
+}
 DIGITS = {"psnr": 2, "ssim": 4, "hfen": 4, "nmse": 5, "seconds": 3}
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "hfen": False, "nmse": False}
 
@@ -63,9 +68,13 @@ def summarise(cells: list[Cell], reference: str | None = None) -> pd.DataFrame:
     rows = []
     for cell in cells:
         per_image = data[(cell.mask, cell.model)]
-        row = {"mask": cell.mask, "rate_achieved": round(cell.rate_achieved, 4),
-               "model": cell.model, "label": cell.label or cell.model,
-               "n_images": len(per_image)}
+        row = {
+            "mask": cell.mask,
+            "rate_achieved": round(cell.rate_achieved, 4),
+            "model": cell.model,
+            "label": cell.label or cell.model,
+            "n_images": len(per_image),
+        }
         for metric in METRICS:
             values = per_image[metric].to_numpy(dtype=float)
             row[f"{metric}_mean"] = float(np.mean(values))
@@ -76,8 +85,11 @@ def summarise(cells: list[Cell], reference: str | None = None) -> pd.DataFrame:
             row[f"{metric}_paper"] = paper
             row[f"{metric}_diff"] = row[f"{metric}_mean"] - paper
         ref = data.get((cell.mask, reference))
-        row["p_psnr"] = (paired_p_value(ref["psnr"], per_image["psnr"])
-                         if ref is not None and cell.model != reference else math.nan)
+        row["p_psnr"] = (
+            paired_p_value(ref["psnr"], per_image["psnr"])
+            if ref is not None and cell.model != reference
+            else math.nan
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -119,48 +131,95 @@ def _header() -> list[str]:
     return header + [HEADERS["nmse"], HEADERS["seconds"], "p (PSNR)"]
 
 
-def metric_cells(row: pd.Series, pos: int, best: dict[str, set[int]],
-                 cell: Callable[[str, bool], str]) -> list[str]:
+def metric_cells(
+    row: pd.Series, pos: int, best: dict[str, set[int]], cell: Callable[[str, bool], str]
+) -> list[str]:
     """Method, the paper metrics (ours, paper, Δ), NMSE, s/image and p of row ``pos`` of a
     summary, each rendered by ``cell(text, is_best)`` (escaping and bold for one format)."""
+
     def mark(metric: str, text: str) -> str:
         return cell(text, pos in best.get(metric, ()))
 
     cells = [cell(row["label"], False)]
     for m in PAPER_METRICS:
-        cells += [mark(m, _fmt(row[f"{m}_mean"], row[f"{m}_std"], DIGITS[m])),
-                  cell(_num(row[f"{m}_paper"], DIGITS[m]), False),
-                  cell(_num(row[f"{m}_diff"], DIGITS[m], True), False)]
-    cells += [mark("nmse", _fmt(row["nmse_mean"], row["nmse_std"], DIGITS["nmse"])),
-              cell(seconds_text(row["seconds_mean"]), False)]
+        cells += [
+            mark(m, _fmt(row[f"{m}_mean"], row[f"{m}_std"], DIGITS[m])),
+            cell(_num(row[f"{m}_paper"], DIGITS[m]), False),
+            cell(_num(row[f"{m}_diff"], DIGITS[m], True), False),
+        ]
+    cells += [
+        mark("nmse", _fmt(row["nmse_mean"], row["nmse_std"], DIGITS["nmse"])),
+        cell(seconds_text(row["seconds_mean"]), False),
+    ]
     p = row["p_psnr"]
     return cells + [cell("–" if math.isnan(p) else f"{p:.3g}", False)]
 
 
 def _cells(row: pd.Series, pos: int, best: dict[str, set[int]]) -> list[str]:
-    return ([row["mask"], f"{100 * row['rate_achieved']:.2f} %"]
-            + metric_cells(row, pos, best, lambda t, b: f"**{t}**" if b else t))
+    return [row["mask"], f"{100 * row['rate_achieved']:.2f} %"] + metric_cells(
+        row, pos, best, lambda t, b: f"**{t}**" if b else t
+    )
 
 
 def to_markdown(summary: pd.DataFrame, title: str, caption: str) -> str:
     """A GitHub-flavoured Markdown table with title and caption (best means in bold)."""
     header, best = _header(), best_rows(summary)
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cells(row, pos, best)) + " |"
-              for pos, (_, row) in enumerate(summary.iterrows())]
+    lines = [
+        f"### {title}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(_cells(row, pos, best)) + " |"
+        for pos, (_, row) in enumerate(summary.iterrows())
+    ]
     return "\n".join(lines + ["", caption, ""])
 
 
-TEX_CHARS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#",
-             "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-             "^": r"\textasciicircum{}", "±": r"$\pm$", "×": r"$\times$", "−": "$-$",
-             "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
-             "≤": r"$\leq$", "≥": r"$\geq$", "≈": r"$\approx$", "→": r"$\to$",
-             "·": r"$\cdot$", "°": r"$^\circ$", "²": r"$^2$", "µ": r"$\mu$", "\u00a0": "~",
-             "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$", "Δ": r"$\Delta$",
-             "η": r"$\eta$", "λ": r"$\lambda$", "μ": r"$\mu$", "ρ": r"$\rho$",
-             "σ": r"$\sigma$", "Ψ": r"$\Psi$", "ℓ": r"$\ell$", "‖": r"$\|$"}
+TEX_CHARS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "_": r"\_",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "−": "$-$",
+    "–": "--",
+    "—": "---",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
+    "…": r"\dots{}",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "≈": r"$\approx$",
+    "→": r"$\to$",
+    "·": r"$\cdot$",
+    "°": r"$^\circ$",
+    "²": r"$^2$",
+    "µ": r"$\mu$",
+    "\u00a0": "~",
+    "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "γ": r"$\gamma$",
+    "Δ": r"$\Delta$",
+    "η": r"$\eta$",
+    "λ": r"$\lambda$",
+    "μ": r"$\mu$",
+    "ρ": r"$\rho$",
+    "σ": r"$\sigma$",
+    "Ψ": r"$\Psi$",
+    "ℓ": r"$\ell$",
+    "‖": r"$\|$",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -190,36 +249,54 @@ def to_latex(summary: pd.DataFrame, title: str, caption: str, label: str = "") -
     if wider: the metrics under grouped headers, one sub-heading row per mask, best in bold."""
     best = best_rows(summary)
     ncols = 1 + 3 * len(PAPER_METRICS) + 3
-    groups = " & ".join(rf"\multicolumn{{3}}{{c}}{{{tex_escape(HEADERS[m])}}}"
-                        for m in PAPER_METRICS)
-    rules = "".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}"
-                    for i in range(len(PAPER_METRICS)))
-    lines = [r"% needs \usepackage{booktabs,graphicx}", r"\begin{table*}[t]", r"\centering",
-             r"\scriptsize", r"\setlength{\tabcolsep}{3pt}",
-             rf"\caption{{{tex_escape(title)}. {tex_escape(caption)}}}"]
+    groups = " & ".join(
+        rf"\multicolumn{{3}}{{c}}{{{tex_escape(HEADERS[m])}}}" for m in PAPER_METRICS
+    )
+    rules = "".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(PAPER_METRICS)))
+    lines = [
+        r"% needs \usepackage{booktabs,graphicx}",
+        r"\begin{table*}[t]",
+        r"\centering",
+        r"\scriptsize",
+        r"\setlength{\tabcolsep}{3pt}",
+        rf"\caption{{{tex_escape(title)}. {tex_escape(caption)}}}",
+    ]
     if label:
         lines.append(rf"\label{{tab:{re.sub(r'[^A-Za-z0-9:_-]', '-', label)}}}")
-    lines += [r"\resizebox{\ifdim\width>\textwidth\textwidth\else\width\fi}{!}{%",
-              r"\begin{tabular}{l" + "r" * (ncols - 1) + "}", r"\toprule",
-              rf" & {groups} & & & \\", rules,
-              " & ".join(["Method"] + ["ours", "paper", r"$\Delta$"] * len(PAPER_METRICS)
-                         + ["NMSE", "s/image", r"$p$ (PSNR)"]) + r" \\"]
+    lines += [
+        r"\resizebox{\ifdim\width>\textwidth\textwidth\else\width\fi}{!}{%",
+        r"\begin{tabular}{l" + "r" * (ncols - 1) + "}",
+        r"\toprule",
+        rf" & {groups} & & & \\",
+        rules,
+        " & ".join(
+            ["Method"]
+            + ["ours", "paper", r"$\Delta$"] * len(PAPER_METRICS)
+            + ["NMSE", "s/image", r"$p$ (PSNR)"]
+        )
+        + r" \\",
+    ]
     previous = None
     for pos, (_, row) in enumerate(summary.iterrows()):
         if row["mask"] != previous:
-            lines += [r"\midrule", rf"\multicolumn{{{ncols}}}{{l}}{{\emph{{"
-                      rf"{tex_escape(row['mask'])} "
-                      rf"({100 * row['rate_achieved']:.2f}\,\%)}}}} \\"]
+            lines += [
+                r"\midrule",
+                rf"\multicolumn{{{ncols}}}{{l}}{{\emph{{"
+                rf"{tex_escape(row['mask'])} "
+                rf"({100 * row['rate_achieved']:.2f}\,\%)}}}} \\",
+            ]
             previous = row["mask"]
-        cells = metric_cells(row, pos, best, lambda t, b: rf"\textbf{{{_tex_cell(t)}}}" if b
-                             else _tex_cell(t))
+        cells = metric_cells(
+            row, pos, best, lambda t, b: rf"\textbf{{{_tex_cell(t)}}}" if b else _tex_cell(t)
+        )
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table*}", ""]
     return "\n".join(lines)
 
 
-def write_table(summary: pd.DataFrame, out_dir: str | os.PathLike[str], name: str, title: str,
-                caption: str) -> list[Path]:
+def write_table(
+    summary: pd.DataFrame, out_dir: str | os.PathLike[str], name: str, title: str, caption: str
+) -> list[Path]:
     """Write ``{name}.csv`` (plain data), ``{name}.md`` and ``{name}.tex`` (with caption)."""
     out = Path(out_dir)
     paths = [out / f"{name}.csv", out / f"{name}.md", out / f"{name}.tex"]
