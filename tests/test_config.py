@@ -130,6 +130,6 @@ def test_study_is_read_once_into_typed_read_only_entries():
 
 def test_the_librarys_batch_default_is_the_schemas():
     """One default batch size: the schema's, which the library's INFERENCE_BATCH restates."""
-    from ifrnet.methods.method import INFERENCE_BATCH
+    from ifrnet.methods.defaults import INFERENCE_BATCH
 
     assert SCHEMA["properties"]["batch_size"]["default"] == INFERENCE_BATCH

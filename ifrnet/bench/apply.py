@@ -27,8 +27,8 @@ import numpy as np
 from ifrnet.bench.config import is_network
 from ifrnet.bench.pipeline import build_method
 from ifrnet.bench.tuning import read_tuned
+from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.methods.learned import LearnedMethod, load_network
-from ifrnet.methods.method import INFERENCE_BATCH
 from ifrnet.numerics.fourier import fft2c, zero_filled
 from ifrnet.numerics.masks import load_mask
 from ifrnet.numerics.metrics import evaluate

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ifrnet.methods.method import INFERENCE_BATCH
+from ifrnet.methods.defaults import INFERENCE_BATCH
 
 
 def _json(text: str) -> Any:

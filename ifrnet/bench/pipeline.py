@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ifrnet.bench.config import is_network
-from ifrnet.methods.method import INFERENCE_BATCH
+from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.methods.registry import resolve
 from ifrnet.numerics.measure import measured_split
 from ifrnet.numerics.metrics import evaluate

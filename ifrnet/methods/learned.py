@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ifrnet.methods.method import INFERENCE_BATCH, Method
+from ifrnet.methods.defaults import INFERENCE_BATCH
+from ifrnet.methods.method import Method
 from ifrnet.methods.registry import resolve
 from ifrnet.methods.training import (
     TensorTriples,

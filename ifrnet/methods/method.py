@@ -28,11 +28,6 @@ if TYPE_CHECKING:
     import torch
 
 
-#: Images per call of a network when a caller does not say: the library's one default, equal to
-#: the config's ``batch_size`` default in config/schema.yaml (tests/test_config.py checks it).
-INFERENCE_BATCH = 4
-
-
 class Method:
     """Base class for non-trainable reconstruction methods (see the module docstring)."""
 

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ifrnet.methods.method import INFERENCE_BATCH
+from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.util.io import atomic_path
 from ifrnet.util.progress import Progress
 
