@@ -29,25 +29,46 @@ ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = ("IFR-Net", "ADMM-Net")
 
 
+#: Where each name lived: the layered tree first, then older trees (before the layer folders).
+MODULES = {
+    "fft2c": ("ifrnet.numerics.fourier", "ifrnet.fourier"),
+    "make_mask": ("ifrnet.numerics.masks", "ifrnet.masks"),
+    "IFRNet": ("ifrnet.methods.ifrnet", "ifrnet.models.ifrnet"),
+    "ADMMNet": ("baselines.admmnet",),
+}
+
+
+def _only_pythonpath() -> None:
+    """Drop import hooks of an editable install: they would serve a module the exported tree
+    lacks (e.g. ``ifrnet.numerics`` for an older commit) from this checkout instead."""
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()]
+
+
+def _load(name: str) -> object:
+    """``name`` from the first of its modules that the tree on PYTHONPATH has."""
+    import importlib
+
+    source = Path(os.environ["PYTHONPATH"])
+    for module in MODULES[name]:
+        if (source / (module.replace(".", "/") + ".py")).exists():
+            return getattr(importlib.import_module(module), name)
+    raise ImportError(f"{name}: none of {MODULES[name]} in {source}")
+
+
 def worker(network: str, threads: int, size: int, foreach: bool) -> None:
     """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
     ``time STEPS`` (print train and infer seconds as JSON), ``quit``."""
+    _only_pythonpath()
     import numpy as np
     import torch
     import torch.nn.functional as F
 
-    from ifrnet.numerics.fourier import fft2c
-    from ifrnet.numerics.masks import make_mask
-
+    fft2c, make_mask = _load("fft2c"), _load("make_mask")
     torch.set_num_threads(threads)
     if network == "IFR-Net":
-        from ifrnet.methods.ifrnet import IFRNet
-
-        net = IFRNet(stages=9, blocks=2, filters=8)
+        net = _load("IFRNet")(stages=9, blocks=2, filters=8)
     else:
-        from baselines.admmnet import ADMMNet
-
-        net = ADMMNet(stages=15)
+        net = _load("ADMMNet")(stages=15)
     gen = torch.Generator().manual_seed(0)
     images = F.avg_pool2d(torch.rand(4, 1, size, size, generator=gen), 9, 1, 4)[:, 0]
     images = images.to(torch.complex64)
