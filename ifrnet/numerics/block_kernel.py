@@ -37,14 +37,7 @@ if plf_module.numba is not None:
             conv_kernel._padded_rows(x, b, row, size, False, buf)
             acc = np.empty(wd, dtype=x.dtype)
             for o in range(out_ch):
-                acc[:] = bias[o]
-                for c in range(channels):
-                    for a in range(size):
-                        src = buf[c, a]
-                        for k in range(size):
-                            tap = w[o, c, a, k]
-                            for j in range(wd):
-                                acc[j] += tap * src[j + k]
+                conv_kernel._correlate_row(buf, w, o, bias[o], acc)
                 c1[b, o, row] = acc
                 qc, dc, hr = q[o], d[o], h[b, o, row]
                 for m in range(wd):

@@ -42,6 +42,20 @@ if numba is not None:
                     dst[j] = src[wd - p + j] if circular else 0
                     dst[wd + p + j] = src[j] if circular else 0
 
+    @numba.njit(fastmath=True, cache=True)
+    def _correlate_row(buf, w, o, bias, acc):  # pragma: no cover - numba
+        """acc (W,) ← bias + output channel o of one row: buf (C, f, W + f − 1) the padded
+        input rows it reads, w (O, C, f, f)."""
+        channels, size, wd = buf.shape[0], w.shape[2], acc.shape[0]
+        acc[:] = bias
+        for c in range(channels):
+            for a in range(size):
+                src = buf[c, a]
+                for k in range(size):
+                    tap = w[o, c, a, k]
+                    for j in range(wd):
+                        acc[j] += tap * src[j + k]
+
     @numba.njit(parallel=True, fastmath=True, cache=True)
     def _correlate(x, w, bias, circular, out):  # pragma: no cover - numba
         batch, channels, h, wd = x.shape
@@ -53,14 +67,7 @@ if numba is not None:
             _padded_rows(x, b, row, size, circular, buf)
             acc = np.empty(wd, dtype=out.dtype)
             for o in range(out_ch):
-                acc[:] = bias[o]
-                for c in range(channels):
-                    for a in range(size):
-                        src = buf[c, a]
-                        for k in range(size):
-                            tap = w[o, c, a, k]
-                            for j in range(wd):
-                                acc[j] += tap * src[j + k]
+                _correlate_row(buf, w, o, bias[o], acc)
                 out[b, o, row] = acc
 
     @numba.njit(parallel=True, fastmath=True, cache=True)

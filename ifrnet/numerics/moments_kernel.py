@@ -16,23 +16,31 @@ from ifrnet.numerics.plf import numba, sync_threads
 if numba is not None:
 
     @numba.njit(parallel=True, cache=True)
-    def _moments(a, b, size, cov, var):  # pragma: no cover - numba
+    def _row_sums(a, b, size):  # pragma: no cover - numba
+        """Horizontal window sums of a, b, a², b², ab in float64: (planes, 5, H + 2r, W), rows
+        offset by r = size // 2 (zero rows above and below for the vertical pass)."""
         planes, h, w = a.shape
         r = size // 2
         sums = np.zeros((planes, 5, h + 2 * r, w), dtype=np.float64)
-        for pr in numba.prange(planes * h):  # horizontal window sums of a, b, a², b², ab
+        for pr in numba.prange(planes * h):
             p, row = pr // h, pr % h
-            out = sums[p, :, row + r]
+            dst = sums[p, :, row + r]
             for j in range(w):
                 s0 = s1 = s2 = s3 = s4 = 0.0
                 for k in range(max(0, j - r), min(w, j + r + 1)):
-                    x, y = np.float64(a[p, row, k]), np.float64(b[p, row, k])
-                    s0 += x
-                    s1 += y
-                    s2 += x * x
-                    s3 += y * y
-                    s4 += x * y
-                out[0, j], out[1, j], out[2, j], out[3, j], out[4, j] = s0, s1, s2, s3, s4
+                    xa, yb = np.float64(a[p, row, k]), np.float64(b[p, row, k])
+                    s0 += xa
+                    s1 += yb
+                    s2 += xa * xa
+                    s3 += yb * yb
+                    s4 += xa * yb
+                dst[0, j], dst[1, j], dst[2, j], dst[3, j], dst[4, j] = s0, s1, s2, s3, s4
+        return sums
+
+    @numba.njit(parallel=True, cache=True)
+    def _moments(a, b, size, cov, var):  # pragma: no cover - numba
+        planes, h, w = a.shape
+        sums = _row_sums(a, b, size)
         n = float(size * size)
         for pr in numba.prange(planes * h):  # vertical sums, then the moments
             p, row = pr // h, pr % h
@@ -54,21 +62,7 @@ if numba is not None:
         # blend u + T (x − u) and ∂T/∂|V| · (x − u) in the data's dtype, as the torch ops of
         # ifrnet.numerics.layers._Refine compute them (IEEE arithmetic: no fastmath here)
         planes, h, w = a.shape
-        r = size // 2
-        sums = np.zeros((planes, 5, h + 2 * r, w), dtype=np.float64)
-        for pr in numba.prange(planes * h):
-            p, row = pr // h, pr % h
-            dst = sums[p, :, row + r]
-            for j in range(w):
-                s0 = s1 = s2 = s3 = s4 = 0.0
-                for k in range(max(0, j - r), min(w, j + r + 1)):
-                    xa, yb = np.float64(a[p, row, k]), np.float64(b[p, row, k])
-                    s0 += xa
-                    s1 += yb
-                    s2 += xa * xa
-                    s3 += yb * yb
-                    s4 += xa * yb
-                dst[0, j], dst[1, j], dst[2, j], dst[3, j], dst[4, j] = s0, s1, s2, s3, s4
+        sums = _row_sums(a, b, size)
         n = float(size * size)
         one = c - c + 1
         zero = c - c
