@@ -37,24 +37,29 @@ if numba is not None:
                 dst[0, j], dst[1, j], dst[2, j], dst[3, j], dst[4, j] = s0, s1, s2, s3, s4
         return sums
 
+    @numba.njit(cache=True)
+    def _window_moments(sums, p, row, j, size):  # pragma: no cover - numba
+        """(σ_ab, σ_a² + σ_b²) in float64 of the size×size window at (row, j) of plane p, from
+        the horizontal sums of :func:`_row_sums` (vertical pass over ``size`` rows)."""
+        n = float(size * size)
+        s0 = s1 = s2 = s3 = s4 = 0.0
+        for k in range(row, row + size):
+            s0 += sums[p, 0, k, j]
+            s1 += sums[p, 1, k, j]
+            s2 += sums[p, 2, k, j]
+            s3 += sums[p, 3, k, j]
+            s4 += sums[p, 4, k, j]
+        mu_a, mu_b = s0 / n, s1 / n
+        return s4 / n - mu_a * mu_b, (s2 / n - mu_a * mu_a) + (s3 / n - mu_b * mu_b)
+
     @numba.njit(parallel=True, cache=True)
     def _moments(a, b, size, cov, var):  # pragma: no cover - numba
         planes, h, w = a.shape
         sums = _row_sums(a, b, size)
-        n = float(size * size)
         for pr in numba.prange(planes * h):  # vertical sums, then the moments
             p, row = pr // h, pr % h
             for j in range(w):
-                s0 = s1 = s2 = s3 = s4 = 0.0
-                for k in range(row, row + size):
-                    s0 += sums[p, 0, k, j]
-                    s1 += sums[p, 1, k, j]
-                    s2 += sums[p, 2, k, j]
-                    s3 += sums[p, 3, k, j]
-                    s4 += sums[p, 4, k, j]
-                mu_a, mu_b = s0 / n, s1 / n
-                cov[p, row, j] = s4 / n - mu_a * mu_b
-                var[p, row, j] = (s2 / n - mu_a * mu_a) + (s3 / n - mu_b * mu_b)
+                cov[p, row, j], var[p, row, j] = _window_moments(sums, p, row, j, size)
 
     @numba.njit(parallel=True, cache=True)
     def _refine(a, b, x, u, c, size, with_slope, t, out, slope):  # pragma: no cover - numba
@@ -63,23 +68,14 @@ if numba is not None:
         # ifrnet.numerics.layers._Refine compute them (IEEE arithmetic: no fastmath here)
         planes, h, w = a.shape
         sums = _row_sums(a, b, size)
-        n = float(size * size)
         one = c - c + 1
         zero = c - c
         tiny = np.finfo(a.dtype).tiny
         for pr in numba.prange(planes * h):
             p, row = pr // h, pr % h
             for j in range(w):
-                s0 = s1 = s2 = s3 = s4 = 0.0
-                for k in range(row, row + size):
-                    s0 += sums[p, 0, k, j]
-                    s1 += sums[p, 1, k, j]
-                    s2 += sums[p, 2, k, j]
-                    s3 += sums[p, 3, k, j]
-                    s4 += sums[p, 4, k, j]
-                mu_a, mu_b = s0 / n, s1 / n
-                cov = a.dtype.type(s4 / n - mu_a * mu_b)
-                var = a.dtype.type((s2 / n - mu_a * mu_a) + (s3 / n - mu_b * mu_b))
+                cov64, var64 = _window_moments(sums, p, row, j, size)
+                cov, var = a.dtype.type(cov64), a.dtype.type(var64)
                 den = var + c
                 denc = max(den, tiny)
                 ratio = (cov + cov + c) / denc
