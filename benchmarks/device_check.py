@@ -7,16 +7,24 @@ synthetic images:
 1. the shared trainer (:func:`ifrnet.methods.training.train`) runs one short epoch on ``--device``
    (checkpoints, validation, ``model.pt``): the training smoke test;
 2. the trained weights give the same images on ``--device`` as on the CPU (the CPU runs the
-   numba PLF kernel, other devices the torch path): max |device − CPU| / max |CPU|;
-3. training images/s (forward + backward + Adam step, batch 1) and inference images/s (batch 4)
+   numba kernels, other devices the composed torch ops): max |device − CPU| / max |CPU|;
+3. in float64, one forward and backward pass from those weights on real and on complex data
+   gives the same output and parameter gradients on both (max |device − CPU| relative to the
+   output's and to the largest gradient's magnitude; must stay below ``--tolerance``): the two
+   paths checked against each other on the device itself (the tests do it on the CPU only);
+4. training images/s (forward + backward + Adam step, batch 1) and inference images/s (batch 4)
    on ``--device``, measured in this run.
 
     python benchmarks/device_check.py --device cuda [--size 256] [--steps 20]
+
+Exits 1 when a training gives a non-finite loss or a float64 check exceeds the tolerance.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import sys
 import tempfile
 import time
 
@@ -26,6 +34,7 @@ import torch
 from ifrnet.methods.learned import build_network
 from ifrnet.methods.registry import METHODS, resolve
 from ifrnet.methods.training import TensorTriples, TrainSettings, infer, relative_l2, train
+from ifrnet.numerics.fourier import fft2c
 from ifrnet.numerics.masks import make_mask
 from ifrnet.numerics.measure import measure
 
@@ -62,6 +71,39 @@ def networks() -> dict[str, dict]:
         if isinstance(cls, type) and issubclass(cls, torch.nn.Module):
             found[name] = NETWORKS.get(name, {})
     return found
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a − b| / max |b|."""
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-300)).item()
+
+
+def float64_difference(
+    net: torch.nn.Module, images: np.ndarray, mask: np.ndarray, device: str, complex_data: bool
+) -> float:
+    """Largest difference device vs CPU of one float64 forward/backward pass (two images;
+    complex data: a phase ramp added): of the output relative to max |output|, and of every
+    parameter gradient relative to the largest gradient entry of the network (a gradient that
+    is zero in exact arithmetic, e.g. D5-C5's last biases, is rounding noise on both sides)."""
+    target = torch.from_numpy(images[:2]).to(torch.complex128)
+    if complex_data:
+        ramp = torch.linspace(0, 1.5, images.shape[-1], dtype=torch.float64)
+        target = target * torch.exp(1j * ramp)
+    m = torch.from_numpy(mask.astype(np.float64))
+    kspace = fft2c(target) * m
+    results = []
+    for where in ("cpu", device):
+        copy_ = copy.deepcopy(net).double().to(where).train()
+        out = copy_(kspace.to(where), m.to(where))
+        relative_l2(out, target.to(where)).backward()
+        grads = [p.grad.cpu() for p in copy_.parameters() if p.grad is not None]
+        results.append((out.detach().cpu(), grads))
+    (out_cpu, grads_cpu), (out_dev, grads_dev) = results
+    if len(grads_cpu) != len(grads_dev):
+        return float("inf")
+    scale = max(g.abs().max().item() for g in grads_cpu)
+    errors = [(d - c).abs().max().item() / scale for c, d in zip(grads_cpu, grads_dev, strict=True)]
+    return max([_relative(out_dev, out_cpu), *errors])
 
 
 def speed(
@@ -107,6 +149,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tolerance", type=float, default=1e-9, help="float64 check")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     mask = make_mask("labradial", (args.size, args.size), rate=0.2).array
@@ -122,7 +165,11 @@ def main() -> None:
         + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
         + f", torch {torch.__version__}, {args.size}×{args.size}, {args.steps} steps"
     )
-    print(f"{'network':10}{'trainer':>9}{'|dev−cpu|':>12}{'train img/s':>13}{'infer img/s':>13}")
+    print(
+        f"{'network':10}{'trainer':>9}{'|dev−cpu|':>12}{'f64 real':>10}{'f64 cplx':>10}"
+        f"{'train img/s':>13}{'infer img/s':>13}"
+    )
+    failed = []
     for name, params in networks().items():
         torch.manual_seed(0)
         net = build_network(name, params, complex_data=False)
@@ -135,10 +182,25 @@ def main() -> None:
         on_device, _ = infer(net, kspace[:2], mask, 2, args.device)
         on_cpu, _ = infer(net, kspace[:2], mask, 2, "cpu")
         diff = np.abs(on_device - on_cpu).max() / np.abs(on_cpu).max()
+        f64 = []
+        for complex_data in (False, True):
+            torch.manual_seed(0)
+            fresh = build_network(name, params, complex_data=complex_data)
+            if not complex_data:
+                fresh.load_state_dict(net.state_dict())  # the trained weights
+            f64.append(float64_difference(fresh, images, mask, args.device, complex_data))
+        if status != "ok" or max(f64) > args.tolerance:
+            failed.append(name)
         train_rate, infer_rate = speed(
             net, triples.kspace, triples.mask, triples.target, args.steps, args.device
         )
-        print(f"{name:10}{status:>9}{diff:12.1e}{train_rate:13.2f}{infer_rate:13.2f}")
+        print(
+            f"{name:10}{status:>9}{diff:12.1e}{f64[0]:10.1e}{f64[1]:10.1e}"
+            f"{train_rate:13.2f}{infer_rate:13.2f}",
+            flush=True,
+        )
+    print(f"failed: {', '.join(failed)}" if failed else "all checks passed")
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

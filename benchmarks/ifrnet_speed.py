@@ -10,6 +10,12 @@ lab-style radial mask. Rounds alternate between the two workers so that drifts o
 speed affect both alike; the first round (JIT compilation, allocators) is not counted.
 
     python benchmarks/ifrnet_speed.py [--reference 3700967] [--threads 2] [--rounds 5]
+                                      [--device cuda] [--reference-dir DIR]
+
+On a GPU (``--device cuda``) both sides run the composed torch ops (the numba kernels are for
+the CPU); a machine without the git history takes the old tree from ``--reference-dir`` (a
+directory holding its ``ifrnet`` and ``baselines``, e.g. made by ``git archive 3700967 ifrnet
+baselines | tar -x -C DIR`` where the history is).
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ def _load(name: str) -> object:
     raise ImportError(f"{name}: none of {MODULES[name]} in {source}")
 
 
-def worker(network: str, threads: int, size: int, foreach: bool) -> None:
+def worker(network: str, threads: int, size: int, foreach: bool, device: str) -> None:
     """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
     ``time STEPS`` (print train and infer seconds as JSON), ``quit``."""
     _only_pythonpath()
@@ -74,17 +80,24 @@ def worker(network: str, threads: int, size: int, foreach: bool) -> None:
     images = images.to(torch.complex64)
     mask = torch.from_numpy(make_mask("labradial", (size, size), rate=0.3).array).float()
     kspace = fft2c(images) * mask
+    net, images, mask, kspace = (t.to(device) for t in (net, images, mask, kspace))
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, foreach=foreach)
     step = 0
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
         if command == "check":
             with torch.no_grad():
-                np.save(argument, net(kspace[:1], mask).numpy())
+                np.save(argument, net(kspace[:1], mask).cpu().numpy())
             print("{}", flush=True)
         elif command == "time":
             seconds = []
             for train in (True, False):
+                sync()
                 tic = time.perf_counter()
                 for _ in range(int(argument)):
                     i = step % len(images)
@@ -97,6 +110,7 @@ def worker(network: str, threads: int, size: int, foreach: bool) -> None:
                     else:
                         with torch.no_grad():
                             net(kspace[i : i + 1], mask)
+                sync()
                 seconds.append(time.perf_counter() - tic)
             print(json.dumps(seconds), flush=True)
         else:
@@ -119,6 +133,8 @@ class Worker:
             str(args.threads),
             "--size",
             str(args.size),
+            "--device",
+            args.device,
         ]
         if foreach:
             command.append("--foreach")
@@ -167,22 +183,29 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=4, help="steps per round and mode")
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N]")
+    parser.add_argument(
+        "--reference-dir", type=Path, help="the old tree, already exported (instead of git)"
+    )
     parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--foreach", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.threads, args.size, args.foreach)
+        worker(args.worker, args.threads, args.size, args.foreach, args.device)
         return
     import numpy as np
 
     print(
-        f"{args.size}×{args.size}, {args.threads} threads, {args.rounds} rounds × "
+        f"{args.size}×{args.size}, {args.device}, {args.threads} threads, {args.rounds} rounds × "
         f"{args.steps} steps, batch 1; images/s; reference = {args.reference}"
     )
     print(f"{'':24}{'train':>9}{'infer':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "reference"
-        export(args.reference, old)
+        if args.reference_dir:
+            old = args.reference_dir.resolve()
+        else:
+            export(args.reference, old)
         for network in NETWORKS:
             # the reference ran a per-parameter Adam; ours uses the multi-tensor one
             workers = {
