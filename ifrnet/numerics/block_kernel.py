@@ -20,33 +20,75 @@ import torch
 from ifrnet.numerics import conv_kernel
 from ifrnet.numerics import plf as plf_module
 
+ROWS = 16  # rows per job of the backward pass (a fixed blocking: results do not depend on threads)
+
 if plf_module.numba is not None:
     numba = plf_module.numba
 
     @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
-    def _correlate_plf(x, w, bias, q, d, inv, one, c1, h):  # pragma: no cover - numba
-        # c1 = conv_kernel._correlate(x, w, bias) (zero padding) and h = PLF(c1) row by row,
-        # the PLF as plf._forward_kernel computes it (channel o of c1 uses q[o])
+    def _correlate_plf(x, w, bias, q, d, inv, one, c1, h, slope):  # pragma: no cover - numba
+        # c1 = conv_kernel._correlate(x, w, bias) (zero padding), h = PLF(c1) and its
+        # derivative row by row (channel o of c1 uses q[o])
         batch, channels, rows, wd = x.shape
-        out_ch, _, size, _ = w.shape
-        top, top_value = np.uint32(q.shape[1] - 2), (inv + inv) - one
         for job in numba.prange(batch * rows):
             row = job % rows
             b = job // rows
+            size = w.shape[2]
             buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
+            bins = np.empty(wd, dtype=np.uint32)
+            frac = np.empty(wd, dtype=x.dtype)
             conv_kernel._padded_rows(x, b, row, size, False, buf)
-            acc = np.empty(wd, dtype=x.dtype)
-            for o in range(out_ch):
+            for o in range(w.shape[0]):
+                acc = c1[b, o, row]
                 conv_kernel._correlate_row(buf, w, o, bias[o], acc)
-                c1[b, o, row] = acc
-                qc, dc, hr = q[o], d[o], h[b, o, row]
-                for m in range(wd):
-                    v = acc[m]
-                    vc = min(max(v, -one), one)
-                    t = (vc + one) * inv
-                    floor = min(np.floor(t), top_value)
-                    i = min(np.uint32(np.int32(floor)), top)
-                    hr[m] = qc[i] + (t - floor) * dc[i] + (v - vc)
+                hr, sr = h[b, o, row], slope[b, o, row]
+                plf_module._value_row(acc, q[o], d[o], inv, one, hr, sr, bins, frac)
+
+    @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
+    def _backward_rows(g, u, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, g_b1):  # noqa
+        # One pass over rows, in fixed blocks of ROWS rows (job = image, block) so that the
+        # per-job partial sums, added by the caller in job order, do not depend on the thread
+        # count. Per row: g_h = w2a ∗ g (w2a: the adjoint of w2, 1 → L), then per channel o the
+        # PLF backward (g_c1 and q's histogram, plf._backward_chunk), b1's gradient, and the
+        # weight-gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k] and Σ_j g[j]·h_pad[o, a, j + k].
+        batch, channels, rows, wd = h.shape
+        size = w2a.shape[-1]
+        per = (rows + ROWS - 1) // ROWS
+        for job in numba.prange(batch * per):
+            b, first = job // per, (job % per) * ROWS
+            gbuf = np.empty((1, size, wd + size - 1), dtype=g.dtype)
+            ubuf = np.empty((1, size, wd + size - 1), dtype=g.dtype)
+            hbuf = np.empty((channels, size, wd + size - 1), dtype=g.dtype)
+            acc = np.empty(wd, dtype=g.dtype)
+            bins = np.empty(wd, dtype=np.uint32)
+            low = np.empty(wd, dtype=g.dtype)
+            high = np.empty(wd, dtype=g.dtype)
+            for row in range(first, min(first + ROWS, rows)):
+                conv_kernel._padded_rows(g, b, row, size, False, gbuf)
+                conv_kernel._padded_rows(u, b, row, size, False, ubuf)
+                conv_kernel._padded_rows(h, b, row, size, False, hbuf)
+                grow = g[b, 0, row]
+                for o in range(channels):
+                    conv_kernel._correlate_row(gbuf, w2a, o, one - one, acc)
+                    gc = g_c1[b, o, row]
+                    plf_module._backward_chunk(
+                        c1[b, o, row],
+                        slope[b, o, row],
+                        acc,
+                        inv,
+                        one,
+                        gc,
+                        hist[job, o],
+                        bins,
+                        low,
+                        high,
+                    )
+                    s = one - one
+                    for j in range(wd):
+                        s += gc[j]
+                    g_b1[job, o] += s
+                    conv_kernel._weight_grad_row(ubuf[0], gc, g_w1[job, o])
+                    conv_kernel._weight_grad_row(hbuf[o], grow, g_w2[job, o])
 
 
 def available(u: torch.Tensor) -> bool:
@@ -78,53 +120,43 @@ class _Block(torch.autograd.Function):
         scalar = un.dtype.type
         e1, e2 = scalar(eta1.item()), scalar(eta2.item())
         c1 = np.empty((un.shape[0], w1n.shape[0], *un.shape[2:]), dtype=un.dtype)
-        h = np.empty_like(c1)
+        h, slope = np.empty_like(c1), np.empty_like(c1)
         qd, dd, inv, one = plf_module._tables(q, dtype)
-        _correlate_plf(un, w1n, b1n, qd, dd, inv, one, c1, h)
+        _correlate_plf(un, w1n, b1n, qd, dd, inv, one, c1, h, slope)
         c2 = conv_kernel.correlate_array(h, w2n, b2n, False)
         out = e1 * un
         out += e2 * xn
         out -= c2
-        ctx.arrays = (un, xn, w1n, w2n, c1, h, e1, e2)
-        ctx.save_for_backward(q)
+        ctx.arrays = (un, xn, w1n, w2n, c1, h, slope, e1, e2)
+        ctx.points = q.shape[1]
         ctx.dtypes = tuple(t.dtype for t in (u, x, w1, b1, q, w2, b2, eta1, eta2))
         return torch.from_numpy(out)
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         plf_module.sync_threads()
-        (q,) = ctx.saved_tensors
-        un, xn, w1n, w2n, c1, h, e1, e2 = ctx.arrays
+        un, xn, w1n, w2n, c1, h, slope, e1, e2 = ctx.arrays
+        batch, channels, rows, _ = c1.shape
         size = w1n.shape[-1]
         g = grad.detach().contiguous().numpy().astype(un.dtype, copy=False)
-        g_c2 = -g
-        g_w2 = conv_kernel.weight_grad_array(h, g_c2, size, False)
-        g_h = conv_kernel.correlate_array(g_c2, _adjoint(w2n), None, False)
-        planes = c1.shape[0] * c1.shape[1]
+        jobs = batch * ((rows + ROWS - 1) // ROWS)
         g_c1 = np.empty_like(c1)
-        partial = np.zeros((planes, plf_module.LANES, q.shape[1]), dtype=np.float64)
-        qd, dd, inv, one = plf_module._tables(q, ctx.dtypes[0])
-        plf_module._backward_kernel(
-            c1.reshape(planes, -1),
-            qd,
-            dd,
-            inv,
-            one,
-            g_h.reshape(planes, -1),
-            g_c1.reshape(planes, -1),
-            partial,
-        )
-        g_q = partial.sum(axis=1).reshape(c1.shape[0], c1.shape[1], -1).sum(axis=0)
-        g_w1 = conv_kernel.weight_grad_array(un, g_c1, size, False)
+        hist = np.zeros((jobs, channels, plf_module.LANES, ctx.points))
+        g_w1 = np.zeros((jobs, channels, size, size))
+        g_w2 = np.zeros((jobs, channels, size, size))
+        g_b1 = np.zeros((jobs, channels))
+        inv, one = plf_module._grid(ctx.points, ctx.dtypes[0])
+        w2a = -_adjoint(w2n)
+        _backward_rows(g, un, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, g_b1)
         g_u = conv_kernel.correlate_array(g_c1, _adjoint(w1n), None, False)
         g_u += e1 * g
         grads = (
             torch.from_numpy(g_u),
             torch.from_numpy(e2 * g),
-            torch.from_numpy(g_w1),
-            torch.from_numpy(g_c1.sum(axis=(0, 2, 3), dtype=np.float64)),
-            torch.from_numpy(g_q),
-            torch.from_numpy(g_w2),
+            torch.from_numpy(g_w1.sum(0)[:, None]),
+            torch.from_numpy(g_b1.sum(0)),
+            torch.from_numpy(hist.sum(axis=(0, 2))),
+            torch.from_numpy(-g_w2.sum(0)[None]),
             torch.from_numpy(-g.sum(axis=(0, 2, 3), dtype=np.float64)),
             torch.tensor(_dot(g, un), dtype=torch.float64),
             torch.tensor(_dot(g, xn), dtype=torch.float64),

@@ -45,16 +45,66 @@ if numba is not None:
     @numba.njit(fastmath=True, cache=True)
     def _correlate_row(buf, w, o, bias, acc):  # pragma: no cover - numba
         """acc (W,) ← bias + output channel o of one row: buf (C, f, W + f − 1) the padded
-        input rows it reads, w (O, C, f, f)."""
+        input rows it reads, w (O, C, f, f). 3×3 filters: the nine taps of a channel in one
+        pass over the row (other sizes: one pass per tap)."""
         channels, size, wd = buf.shape[0], w.shape[2], acc.shape[0]
         acc[:] = bias
         for c in range(channels):
+            if size == 3:
+                r0, r1, r2 = buf[c, 0], buf[c, 1], buf[c, 2]
+                w00, w01, w02 = w[o, c, 0, 0], w[o, c, 0, 1], w[o, c, 0, 2]
+                w10, w11, w12 = w[o, c, 1, 0], w[o, c, 1, 1], w[o, c, 1, 2]
+                w20, w21, w22 = w[o, c, 2, 0], w[o, c, 2, 1], w[o, c, 2, 2]
+                for j in range(wd):
+                    v = acc[j] + w00 * r0[j] + w01 * r0[j + 1] + w02 * r0[j + 2]
+                    v += w10 * r1[j] + w11 * r1[j + 1] + w12 * r1[j + 2]
+                    acc[j] = v + w20 * r2[j] + w21 * r2[j + 1] + w22 * r2[j + 2]
+                continue
             for a in range(size):
                 src = buf[c, a]
                 for k in range(size):
                     tap = w[o, c, a, k]
                     for j in range(wd):
                         acc[j] += tap * src[j + k]
+
+    @numba.njit(fastmath=True, cache=True)
+    def _weight_grad_row(src, grow, out):  # pragma: no cover - numba
+        """out (f, f) float64 += Σ_j grow[j]·src[a, j + k]: one row's share of a weight
+        gradient; src (f, W + f − 1) one input channel's padded rows, grow (W,) the output
+        gradient's row (each sum in the data's dtype). 3×3: the nine sums in one pass."""
+        size, wd = src.shape[0], grow.shape[0]
+        zero = grow[0] - grow[0]
+        if size == 3:
+            r0, r1, r2 = src[0], src[1], src[2]
+            s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = zero
+            for j in range(wd):
+                gj = grow[j]
+                s00 += gj * r0[j]
+                s01 += gj * r0[j + 1]
+                s02 += gj * r0[j + 2]
+                s10 += gj * r1[j]
+                s11 += gj * r1[j + 1]
+                s12 += gj * r1[j + 2]
+                s20 += gj * r2[j]
+                s21 += gj * r2[j + 1]
+                s22 += gj * r2[j + 2]
+            out[0, 0] += s00
+            out[0, 1] += s01
+            out[0, 2] += s02
+            out[1, 0] += s10
+            out[1, 1] += s11
+            out[1, 2] += s12
+            out[2, 0] += s20
+            out[2, 1] += s21
+            out[2, 2] += s22
+            return
+        for a in range(size):
+            row = src[a]
+            for k in range(size):
+                total = zero
+                for j in range(wd):
+                    total += grow[j] * row[j + k]
+                out[a, k] += total
 
     @numba.njit(parallel=True, fastmath=True, cache=True)
     def _correlate(x, w, bias, circular, out):  # pragma: no cover - numba
@@ -72,6 +122,7 @@ if numba is not None:
 
     @numba.njit(parallel=True, fastmath=True, cache=True)
     def _weight_grad(x, g, circular, partial):  # pragma: no cover - numba
+        # partial (B·H, O, C, f, f) float64 zeros: one row's share per job
         batch, channels, h, wd = x.shape
         out_ch = g.shape[1]
         size = partial.shape[-1]
@@ -81,15 +132,8 @@ if numba is not None:
             buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
             _padded_rows(x, b, row, size, circular, buf)
             for o in range(out_ch):
-                grow = g[b, o, row]
                 for c in range(channels):
-                    for a in range(size):
-                        src = buf[c, a]
-                        for k in range(size):
-                            s = grow[0] * 0
-                            for j in range(wd):
-                                s += grow[j] * src[j + k]
-                            partial[job, o, c, a, k] = s
+                    _weight_grad_row(buf[c], g[b, o, row], partial[job, o, c])
 
 
 def available(x: torch.Tensor) -> bool:
@@ -116,7 +160,7 @@ def correlate_array(
 
 def weight_grad_array(x: np.ndarray, g: np.ndarray, size: int, circular: bool) -> np.ndarray:
     """:func:`correlate_weight_grad` on numpy arrays of one dtype; float64 result."""
-    partial = np.empty((g.shape[0] * g.shape[2], g.shape[1], x.shape[1], size, size))
+    partial = np.zeros((g.shape[0] * g.shape[2], g.shape[1], x.shape[1], size, size))
     _weight_grad(x, g, circular, partial)
     return partial.sum(0)
 

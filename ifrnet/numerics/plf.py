@@ -6,9 +6,9 @@ outside it continues with slope 1: ``x − p_0 + q_0`` for x ≤ −1, ``x − p
 x ≥ 1. The derivative at exactly ±1 is taken from the outer (slope-1) side.
 
 Two implementations with identical semantics:
-- numba CPU kernels: forward one vectorised pass; backward per chunk of pixels one vectorised
-  pass (x's gradient, bins, weights) and one scatter into per-plane histograms for q's
-  gradient; used for float32/64 CPU tensors;
+- numba CPU kernels: forward one pass writing the output and its derivative; backward per
+  chunk of pixels one vectorised pass (x's gradient, bins, weights) and one scatter into
+  per-plane histograms for q's gradient; used for float32/64 CPU tensors;
 - a torch-ops path (clamp, gather, bincount) for other devices (CUDA) or when numba is absent.
 
 A NaN input gives NaN output and NaN gradient and contributes nothing to q's gradient on both
@@ -37,61 +37,105 @@ if numba is not None:
     #: LLVM fast-math without 'nnan'/'ninf' (NaN inputs must stay NaN)
     _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
-    # Branch-free and vectorisable: the value is clamped to [−1, 1] for the interpolation and
-    # continues with slope 1 through (v − clamped); the index is an unsigned integer capped at
-    # N − 2, so it is in range for every input, NaN included (whose output stays NaN), and
-    # needs no wrap-around test. ``inv`` = (N − 1)/2 and ``one`` = 1 come in the data's dtype,
-    # ``d`` holds the slopes q[:, i + 1] − q[:, i].
+    # Branch-free: the value is clamped to [−1, 1] for the interpolation and continues with
+    # slope 1 through (v − clamped); the index is an unsigned integer capped at N − 2, so it is
+    # in range for every input, NaN included (whose output stays NaN), and needs no wrap-around
+    # test. ``inv`` = (N − 1)/2 and ``one`` = 1 come in the data's dtype, ``d`` holds the slopes
+    # q[:, i + 1] − q[:, i]. The forward pass also writes the derivative (the table lookup that
+    # keeps a loop from vectorising happens once), so the backward pass is a vectorised loop
+    # (x's gradient, bins, weights) and a scatter into q's histogram.
+
+    @numba.njit(inline="always")
+    def _bin(v, inv, one):  # pragma: no cover - numba
+        """(clamped v, position t on the grid, its bin i ≤ N − 2 as uint32, t − i)."""
+        top_value = (inv + inv) - one  # N − 2
+        vc = min(max(v, -one), one)
+        t = (vc + one) * inv
+        floor = min(np.floor(t), top_value)  # in the data's dtype (no float64 detour)
+        return vc, t, min(np.uint32(np.int32(floor)), np.uint32(top_value)), t - floor
+
+    @numba.njit(inline="always")
+    def _value_row(xr, qc, dc, inv, one, yr, sr, bins, frac):  # pragma: no cover - numba
+        """yr ← PLF(xr) and sr ← its derivative (NaN where xr is NaN) for one channel's table;
+        bins, frac: scratch (≥ n,). Three loops: the table lookups alone stay scalar."""
+        n = xr.shape[0]
+        for m in range(n):
+            v = xr[m]
+            vc, _, i, f = _bin(v, inv, one)
+            bins[m], frac[m], yr[m] = i, f, v - vc
+        for m in range(n):
+            slope = dc[bins[m]]
+            yr[m] = qc[bins[m]] + frac[m] * slope + yr[m]
+            sr[m] = slope
+        for m in range(n):
+            v = xr[m]
+            sr[m] = v if v != v else (sr[m] * inv if (v > -one) & (v < one) else one)
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
-    def _forward_kernel(x, q, d, inv, one, y):  # pragma: no cover - numba
+    def _forward_kernel(x, q, d, inv, one, y, s):  # pragma: no cover - numba
         planes, pixels = x.shape
-        channels, points = q.shape
-        top, top_value = np.uint32(points - 2), (inv + inv) - one  # N − 2 as index and value
+        channels = q.shape[0]
         for p in numba.prange(planes):
-            qc, dc, xr, yr = q[p % channels], d[p % channels], x[p], y[p]
-            for m in range(pixels):
-                v = xr[m]
-                vc = min(max(v, -one), one)
-                t = (vc + one) * inv
-                floor = min(np.floor(t), top_value)  # in the data's dtype (no float64 detour)
-                i = min(np.uint32(np.int32(floor)), top)
-                yr[m] = qc[i] + (t - floor) * dc[i] + (v - vc)
+            bins = np.empty(CHUNK, dtype=np.uint32)
+            frac = np.empty(CHUNK, dtype=x.dtype)
+            qc, dc = q[p % channels], d[p % channels]
+            for start in range(0, pixels, CHUNK):
+                stop = min(start + CHUNK, pixels)
+                _value_row(
+                    x[p, start:stop],
+                    qc,
+                    dc,
+                    inv,
+                    one,
+                    y[p, start:stop],
+                    s[p, start:stop],
+                    bins,
+                    frac,
+                )
+
+    @numba.njit(inline="always")
+    def _backward_chunk(xr, sr, gr, inv, one, gxr, hist, bins, low, high):  # pragma: no cover
+        """Pixels xr (n ≤ CHUNK,) of one plane with derivatives sr and output gradient gr →
+        gxr (n,), and q's gradient added into hist (LANES, points)."""
+        zero = one - one
+        n = xr.shape[0]
+        for k in range(n):
+            v, gg = xr[k], gr[k]
+            _, _, i, f = _bin(v, inv, one)
+            nan = v != v
+            gxr[k] = gg * sr[k]
+            bins[k] = i
+            high[k] = zero if nan else gg * f
+            low[k] = zero if nan else gg - gg * f
+        for k in range(n):
+            lane = k & (LANES - 1)
+            hist[lane, bins[k]] += low[k]
+            hist[lane, bins[k] + 1] += high[k]
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
-    def _backward_kernel(x, q, d, inv, one, g, gx, partial):  # pragma: no cover - numba
+    def _backward_kernel(x, s, inv, one, g, gx, partial):  # pragma: no cover - numba
         # partial (planes, LANES, points): neighbouring pixels usually fall in the same bin, so
         # one histogram would serialise on its own read-modify-write; LANES interleaved copies
-        # keep the additions independent (summed by the caller, in a fixed order). Each chunk
-        # is one vectorised pass (x's gradient, bins and weights) and one scatter pass.
+        # keep the additions independent (summed by the caller, in a fixed order).
         planes, pixels = x.shape
-        channels, points = q.shape
-        top, top_value = np.uint32(points - 2), (inv + inv) - one
-        zero = one - one
         for p in numba.prange(planes):
-            dc, xr, gr, gxr, hist = d[p % channels], x[p], g[p], gx[p], partial[p]
             bins = np.empty(CHUNK, dtype=np.uint32)
             low = np.empty(CHUNK, dtype=x.dtype)
             high = np.empty(CHUNK, dtype=x.dtype)
             for start in range(0, pixels, CHUNK):
-                n = min(CHUNK, pixels - start)
-                for k in range(n):
-                    v, gg = xr[start + k], gr[start + k]
-                    vc = min(max(v, -one), one)
-                    t = (vc + one) * inv
-                    floor = min(np.floor(t), top_value)
-                    i = min(np.uint32(np.int32(floor)), top)
-                    f = t - floor
-                    nan = v != v
-                    slope = dc[i] * inv if (v > -one) & (v < one) else one
-                    gxr[start + k] = v if nan else gg * slope
-                    bins[k] = i
-                    high[k] = zero if nan else gg * f
-                    low[k] = zero if nan else gg - gg * f
-                for k in range(n):
-                    lane = k & (LANES - 1)
-                    hist[lane, bins[k]] += low[k]
-                    hist[lane, bins[k] + 1] += high[k]
+                stop = min(start + CHUNK, pixels)
+                _backward_chunk(
+                    x[p, start:stop],
+                    s[p, start:stop],
+                    g[p, start:stop],
+                    inv,
+                    one,
+                    gx[p, start:stop],
+                    partial[p],
+                    bins,
+                    low,
+                    high,
+                )
 
 
 def sync_threads() -> None:
@@ -106,15 +150,21 @@ def _use_kernel(x: torch.Tensor) -> bool:
 
 
 def _planes(x: torch.Tensor) -> np.ndarray:
+    """x (B, C, H, W) as a (B·C, H·W) array sharing memory when x is contiguous."""
     return x.detach().contiguous().view(x.shape[0] * x.shape[1], -1).numpy()
+
+
+def _grid(points: int, dtype: torch.dtype) -> tuple[Any, Any]:
+    """((N − 1)/2, 1) in the data's (numpy) dtype: the kernels' grid scale and one."""
+    scalar = torch.empty(0, dtype=dtype).numpy().dtype.type
+    return scalar((points - 1) / 2), scalar(1)
 
 
 def _tables(q: torch.Tensor, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, Any, Any]:
     """(values, slopes, (N − 1)/2, 1) for the kernels, in the data's dtype."""
     values = q.detach().to(dtype).contiguous().numpy()
-    scalar = values.dtype.type
     slopes = np.ascontiguousarray(np.diff(values, axis=1))
-    return values, slopes, scalar((values.shape[1] - 1) / 2), scalar(1)
+    return values, slopes, *_grid(values.shape[1], dtype)
 
 
 class _PLFKernel(torch.autograd.Function):
@@ -124,31 +174,26 @@ class _PLFKernel(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
         sync_threads()
         x = x.contiguous()
-        y = torch.empty_like(x)
+        y, slope = torch.empty_like(x), torch.empty_like(x)
         qd, dd, inv, one = _tables(q, x.dtype)
-        _forward_kernel(_planes(x), qd, dd, inv, one, y.view(x.shape[0] * x.shape[1], -1).numpy())
-        ctx.save_for_backward(x, q)
+        _forward_kernel(_planes(x), qd, dd, inv, one, _planes(y), _planes(slope))
+        ctx.save_for_backward(x, slope)
+        ctx.q_shape, ctx.q_dtype = q.shape, q.dtype
         return y
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
-        x, q = ctx.saved_tensors
+        x, slope = ctx.saved_tensors
         gx = torch.empty_like(x)
-        partial = np.zeros((x.shape[0] * x.shape[1], LANES, q.shape[1]), dtype=np.float64)
-        qd, dd, inv, one = _tables(q, x.dtype)
+        channels, points = ctx.q_shape
+        partial = np.zeros((x.shape[0] * x.shape[1], LANES, points), dtype=np.float64)
+        inv, one = _grid(points, x.dtype)
         sync_threads()
         _backward_kernel(
-            _planes(x),
-            qd,
-            dd,
-            inv,
-            one,
-            _planes(grad.to(x.dtype)),
-            gx.view(x.shape[0] * x.shape[1], -1).numpy(),
-            partial,
+            _planes(x), _planes(slope), inv, one, _planes(grad.to(x.dtype)), _planes(gx), partial
         )
-        grad_q = partial.sum(axis=1).reshape(x.shape[0], x.shape[1], -1).sum(axis=0)
-        return gx, torch.from_numpy(grad_q).to(q.dtype)
+        grad_q = partial.sum(axis=1).reshape(x.shape[0], channels, -1).sum(axis=0)
+        return gx, torch.from_numpy(grad_q).to(ctx.q_dtype)
 
 
 class _PLFTorch(torch.autograd.Function):
