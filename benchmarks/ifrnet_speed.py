@@ -61,7 +61,7 @@ def _load(name: str) -> object:
     raise ImportError(f"{name}: none of {MODULES[name]} in {source}")
 
 
-def worker(network: str, threads: int, size: int, foreach: bool, device: str) -> None:
+def worker(network: str, threads: int, size: int, fused: bool, device: str) -> None:
     """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
     ``time STEPS`` (print train and infer seconds as JSON), ``quit``."""
     _only_pythonpath()
@@ -86,7 +86,7 @@ def worker(network: str, threads: int, size: int, foreach: bool, device: str) ->
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, foreach=foreach)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, fused=fused or None)
     step = 0
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
@@ -120,7 +120,7 @@ def worker(network: str, threads: int, size: int, foreach: bool, device: str) ->
 class Worker:
     """A worker process importing the packages from ``source`` (a directory)."""
 
-    def __init__(self, source: Path, network: str, args: argparse.Namespace, foreach: bool):
+    def __init__(self, source: Path, network: str, args: argparse.Namespace, fused: bool):
         env = dict(os.environ, PYTHONPATH=str(source))
         if source != ROOT:  # numba's cache of the exported code goes with it
             env["NUMBA_CACHE_DIR"] = str(source / ".numba")
@@ -136,8 +136,8 @@ class Worker:
             "--device",
             args.device,
         ]
-        if foreach:
-            command.append("--foreach")
+        if fused:
+            command.append("--fused")
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=source
         )
@@ -188,10 +188,10 @@ def main() -> None:
         "--reference-dir", type=Path, help="the old tree, already exported (instead of git)"
     )
     parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
-    parser.add_argument("--foreach", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fused", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.threads, args.size, args.foreach, args.device)
+        worker(args.worker, args.threads, args.size, args.fused, args.device)
         return
     import numpy as np
 
@@ -207,10 +207,10 @@ def main() -> None:
         else:
             export(args.reference, old)
         for network in NETWORKS:
-            # the reference ran a per-parameter Adam; ours uses the multi-tensor one
+            # each side's trainer: the reference ran a per-parameter Adam, ours the fused one
             workers = {
-                "before": Worker(old, network, args, foreach=False),
-                "ours": Worker(ROOT, network, args, foreach=True),
+                "before": Worker(old, network, args, fused=False),
+                "ours": Worker(ROOT, network, args, fused=True),
             }
             outputs = {}
             for name, w in workers.items():

@@ -200,8 +200,15 @@ def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimize
         return torch.optim.SGD(
             params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay, foreach=True
         )
-    if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, foreach=True)
+    if s.optimizer == "adam":  # one fused kernel for all parameters where torch has one
+        fused = torch.device(s.device).type in ("cpu", "cuda")
+        return torch.optim.Adam(
+            params,
+            lr=s.lr,
+            weight_decay=s.weight_decay,
+            fused=fused,
+            foreach=None if fused else True,
+        )
     return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 

@@ -44,15 +44,32 @@ if plf_module.numba is not None:
                 hr, sr = h[b, o, row], slope[b, o, row]
                 plf_module._value_row(acc, q[o], d[o], inv, one, hr, sr, bins, frac)
 
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def _correlate_blend(x, w, bias, sign, a, ea, c, ec, out):  # pragma: no cover - numba
+        # out (B, 1, H, W) = ea·a + ec·c + sign·(bias + w ∗ x): x (B, C, H, W), w (1, C, f, f)
+        batch, channels, rows, wd = x.shape
+        size = w.shape[2]
+        for job in numba.prange(batch * rows):
+            row = job % rows
+            b = job // rows
+            buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
+            acc = np.empty(wd, dtype=x.dtype)
+            conv_kernel._padded_rows(x, b, row, size, False, buf)
+            conv_kernel._correlate_row(buf, w, 0, bias, acc)
+            ar, cr, orow = a[b, 0, row], c[b, 0, row], out[b, 0, row]
+            for j in range(wd):
+                orow[j] = ea * ar[j] + ec * cr[j] + sign * acc[j]
+
     @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
-    def _backward_rows(g, u, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, g_b1):  # noqa
+    def _backward_rows(g, u, x, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, sums):  # noqa
         # One pass over rows, in fixed blocks of ROWS rows (job = image, block) so that the
         # per-job partial sums, added by the caller in job order, do not depend on the thread
         # count. Per row: g_h = w2a ∗ g (w2a: the adjoint of w2, 1 → L), then per channel o the
         # PLF backward (g_c1 and q's histogram, plf._backward_chunk), b1's gradient, and the
-        # weight-gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k] and Σ_j g[j]·h_pad[o, a, j + k].
+        # weight-gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k] and Σ_j g[j]·h_pad[o, a, j + k];
+        # and Σ g, Σ g·u, Σ g·x in float64 (sums[job, L :]; b1's gradient in sums[job, : L]).
         batch, channels, rows, wd = h.shape
-        size = w2a.shape[-1]
+        size, points = w2a.shape[-1], hist.shape[-1]
         per = (rows + ROWS - 1) // ROWS
         for job in numba.prange(batch * per):
             b, first = job // per, (job % per) * ROWS
@@ -63,11 +80,21 @@ if plf_module.numba is not None:
             bins = np.empty(wd, dtype=np.uint32)
             low = np.empty(wd, dtype=g.dtype)
             high = np.empty(wd, dtype=g.dtype)
+            lanes = np.zeros((channels, plf_module.LANES, points))
             for row in range(first, min(first + ROWS, rows)):
                 conv_kernel._padded_rows(g, b, row, size, False, gbuf)
                 conv_kernel._padded_rows(u, b, row, size, False, ubuf)
                 conv_kernel._padded_rows(h, b, row, size, False, hbuf)
-                grow = g[b, 0, row]
+                grow, urow, xrow = g[b, 0, row], u[b, 0, row], x[b, 0, row]
+                sg = su = sx = 0.0
+                for j in range(wd):
+                    gj = np.float64(grow[j])
+                    sg += gj
+                    su += gj * np.float64(urow[j])
+                    sx += gj * np.float64(xrow[j])
+                sums[job, channels] += sg
+                sums[job, channels + 1] += su
+                sums[job, channels + 2] += sx
                 for o in range(channels):
                     conv_kernel._correlate_row(gbuf, w2a, o, one - one, acc)
                     gc = g_c1[b, o, row]
@@ -78,7 +105,7 @@ if plf_module.numba is not None:
                         inv,
                         one,
                         gc,
-                        hist[job, o],
+                        lanes[o],
                         bins,
                         low,
                         high,
@@ -86,9 +113,13 @@ if plf_module.numba is not None:
                     s = one - one
                     for j in range(wd):
                         s += gc[j]
-                    g_b1[job, o] += s
+                    sums[job, o] += s
                     conv_kernel._weight_grad_row(ubuf[0], gc, g_w1[job, o])
                     conv_kernel._weight_grad_row(hbuf[o], grow, g_w2[job, o])
+            for o in range(channels):
+                for lane in range(plf_module.LANES):
+                    for i in range(points):
+                        hist[job, o, i] += lanes[o, lane, i]
 
 
 def available(u: torch.Tensor) -> bool:
@@ -101,14 +132,6 @@ def _adjoint(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Σ a·b in float64 by numpy's pairwise sum (np.dot would call BLAS, whose own thread pool
-    costs milliseconds here)."""
-    product = a.astype(np.float64)
-    product *= b
-    return float(product.sum())
-
-
 class _Block(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, x, w1, b1, q, w2, b2, eta1, eta2):  # noqa: D102
@@ -118,15 +141,13 @@ class _Block(torch.autograd.Function):
         w1n, b1n = conv_kernel._array(w1, dtype), conv_kernel._array(b1, dtype)
         w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
         scalar = un.dtype.type
-        e1, e2 = scalar(eta1.item()), scalar(eta2.item())
+        e1, e2, one = scalar(eta1.item()), scalar(eta2.item()), scalar(1)
         c1 = np.empty((un.shape[0], w1n.shape[0], *un.shape[2:]), dtype=un.dtype)
         h, slope = np.empty_like(c1), np.empty_like(c1)
-        qd, dd, inv, one = plf_module._tables(q, dtype)
+        qd, dd, inv, _ = plf_module._tables(q, dtype)
         _correlate_plf(un, w1n, b1n, qd, dd, inv, one, c1, h, slope)
-        c2 = conv_kernel.correlate_array(h, w2n, b2n, False)
-        out = e1 * un
-        out += e2 * xn
-        out -= c2
+        out = np.empty_like(un)
+        _correlate_blend(h, w2n, b2n[0], -one, un, e1, xn, e2, out)
         ctx.arrays = (un, xn, w1n, w2n, c1, h, slope, e1, e2)
         ctx.points = q.shape[1]
         ctx.dtypes = tuple(t.dtype for t in (u, x, w1, b1, q, w2, b2, eta1, eta2))
@@ -141,25 +162,27 @@ class _Block(torch.autograd.Function):
         g = grad.detach().contiguous().numpy().astype(un.dtype, copy=False)
         jobs = batch * ((rows + ROWS - 1) // ROWS)
         g_c1 = np.empty_like(c1)
-        hist = np.zeros((jobs, channels, plf_module.LANES, ctx.points))
+        hist = np.zeros((jobs, channels, ctx.points))
         g_w1 = np.zeros((jobs, channels, size, size))
         g_w2 = np.zeros((jobs, channels, size, size))
-        g_b1 = np.zeros((jobs, channels))
+        sums = np.zeros((jobs, channels + 3))
         inv, one = plf_module._grid(ctx.points, ctx.dtypes[0])
         w2a = -_adjoint(w2n)
-        _backward_rows(g, un, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, g_b1)
-        g_u = conv_kernel.correlate_array(g_c1, _adjoint(w1n), None, False)
-        g_u += e1 * g
+        _backward_rows(g, un, xn, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, sums)
+        g_u = np.empty_like(g)
+        zero = one - one
+        _correlate_blend(g_c1, _adjoint(w1n), zero, one, g, e1, g, zero, g_u)
+        sums = sums.sum(0)
         grads = (
             torch.from_numpy(g_u),
             torch.from_numpy(e2 * g),
             torch.from_numpy(g_w1.sum(0)[:, None]),
-            torch.from_numpy(g_b1.sum(0)),
-            torch.from_numpy(hist.sum(axis=(0, 2))),
+            torch.from_numpy(sums[:channels]),
+            torch.from_numpy(hist.sum(0)),
             torch.from_numpy(-g_w2.sum(0)[None]),
-            torch.from_numpy(-g.sum(axis=(0, 2, 3), dtype=np.float64)),
-            torch.tensor(_dot(g, un), dtype=torch.float64),
-            torch.tensor(_dot(g, xn), dtype=torch.float64),
+            torch.from_numpy(-sums[channels : channels + 1]),
+            torch.tensor(sums[channels + 1], dtype=torch.float64),
+            torch.tensor(sums[channels + 2], dtype=torch.float64),
         )
         return tuple(
             t.to(dtype) if need else None
