@@ -77,6 +77,37 @@ def test_box_moments_match_float64_reference():
     np.testing.assert_allclose(var.numpy(), box(a * a) - mu_a**2 + box(b * b) - mu_b**2, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [3, 5, 7])
+@pytest.mark.parametrize("shape", [(2, 1, 45, 37), (1, 1, 3, 2), (3, 1, 9, 64)])
+def test_box_moments_bit_identical_to_ordered_float64_sums(shape, size, dtype):
+    """The kernel's window sums add in a fixed order (taps left to right, then rows top to
+    bottom, each onto 0.0, in float64): the same sums by numpy, in that order, are equal bit for
+    bit, for blocks of rows split among jobs and windows wider than the image."""
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal(shape) * (rng.random(shape) < 0.7)).astype(dtype)
+    b = rng.standard_normal(shape).astype(dtype)
+    cov, var = moments_kernel.box_moments(torch.tensor(a), torch.tensor(b), size)
+    h, w, r = shape[2], shape[3], size // 2
+
+    def box(v: np.ndarray) -> np.ndarray:
+        padded = np.pad(v[:, 0], ((0, 0), (r, r), (r, r)))
+        rows = np.zeros(padded[:, :, :w].shape)
+        for k in range(size):
+            rows = rows + padded[:, :, k : k + w]
+        total = np.zeros(v[:, 0].shape)
+        for k in range(size):
+            total = total + rows[:, k : k + h]
+        return total / float(size * size)
+
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    mu_a, mu_b = box(a64), box(b64)
+    want_cov = box(a64 * b64) - mu_a * mu_b
+    want_var = (box(a64 * a64) - mu_a * mu_a) + (box(b64 * b64) - mu_b * mu_b)
+    np.testing.assert_array_equal(cov[:, 0].numpy(), want_cov.astype(dtype))
+    np.testing.assert_array_equal(var[:, 0].numpy(), want_var.astype(dtype))
+
+
 def test_descriptor_kernel_and_library_path_agree():
     """T from the moment kernel (detached input) equals T from the banded-matrix path (an input
     that requires grad takes that path), in float64 exactly and in float32 closely."""

@@ -223,6 +223,96 @@ def test_real_x_step_node_equals_composed_ops_and_gradcheck(problem, start, rho)
         )
 
 
+def _x_step_case(shape, dtype, start, rho, batch_mask):
+    """Inputs of the real X step: mask zero on ~60 % (so M + ρ = 0 there for ρ = 0), y =
+    fft2c(image) there scaled by 1e-3 (not 0, so that the 1e-6 replacement shows), x_t real
+    (B, 1, H, W) or None."""
+    rng = np.random.default_rng(9)
+    b, h, w = shape
+    mask = (rng.random(shape if batch_mask else (h, w)) < 0.4).astype(float)
+    image = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    y = torch.tensor(np_fft2c(image) * np.where(mask > 0, 1.0, 1e-3)).to(
+        torch.complex64 if dtype == torch.float32 else torch.complex128
+    )
+    x_t = None if start == "zeros" else torch.tensor(rng.standard_normal((b, 1, h, w)), dtype=dtype)
+    return x_t, y, torch.tensor(mask, dtype=dtype), torch.tensor(rho, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("start", ["zeros", "image"])
+@pytest.mark.parametrize("rho", [0.37, 0.0])
+@pytest.mark.parametrize("shape,batch_mask", [((2, 16, 12), False), ((3, 10, 14), True)])
+def test_real_x_step_kernel_equals_torch_path(monkeypatch, shape, batch_mask, rho, start, dtype):
+    """The CPU kernel X step (dc_kernel: half-spectrum FFTs, one fused pass) = the composed torch
+    ops of other devices (_RealDataConsistency) and Re data_consistency in float64: values and
+    gradients to x_t and ρ, ρ = 0 (M + ρ = 0 replaced by 1e-6) and x_t = None included."""
+    from ifrnet.numerics import dc_kernel
+    from ifrnet.numerics.layers import from_parts, real_data_consistency
+
+    x_t, y, mask, rho_t = _x_step_case(shape, dtype, start, rho, batch_mask)
+    assert dc_kernel.available(x_t, y, mask, rho_t)
+    g = torch.tensor(
+        np.random.default_rng(10).standard_normal((shape[0], 1, *shape[1:])), dtype=dtype
+    )
+
+    def run(path):
+        xx = None if x_t is None else x_t.clone().requires_grad_()
+        rr = rho_t.clone().requires_grad_()
+        if path == "reference":  # complex composed ops in float64
+            x_c = torch.zeros_like(y) if xx is None else from_parts(xx[:, 0], False)
+            out = data_consistency(
+                x_c.to(torch.complex128), y.to(torch.complex128), mask.double(), rr.double()
+            ).real.unsqueeze(1)
+        else:
+            monkeypatch.setattr(dc_kernel, "available", lambda *a: path == "kernel")
+            out = real_data_consistency(xx, y, mask, rr)
+            kernel_node = out.grad_fn._forward_cls is dc_kernel.RealDataConsistency
+            assert kernel_node == (path == "kernel")
+        inputs = (rr,) if xx is None else (xx, rr)
+        return (out, *torch.autograd.grad((out * g.to(out.dtype)).sum(), inputs))
+
+    kernel, torch_path, reference = run("kernel"), run("torch"), run("reference")
+    for got, want, ref in zip(kernel, torch_path, reference, strict=True):
+        assert got.dtype == want.dtype == dtype
+        if dtype == torch.float64:
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+        else:  # float32 rounding, relative to the values' scale
+            scale = float(ref.detach().abs().max())
+            torch.testing.assert_close(got.double(), want.double(), rtol=1e-5, atol=2e-6 * scale)
+            torch.testing.assert_close(got.double(), ref.double(), rtol=1e-5, atol=2e-6 * scale)
+
+
+@pytest.mark.parametrize("start", ["zeros", "image"])
+def test_real_x_step_kernel_gradcheck(start):
+    from ifrnet.numerics import dc_kernel
+    from ifrnet.numerics.layers import real_data_consistency
+
+    x_t, y, mask, rho_t = _x_step_case((2, 10, 8), torch.float64, start, 0.37, False)
+    assert dc_kernel.available(x_t, y, mask, rho_t)
+    inputs = (
+        (rho_t.requires_grad_(),) if x_t is None else (x_t.requires_grad_(), rho_t.requires_grad_())
+    )
+    out = real_data_consistency(x_t, y, mask, rho_t)
+    assert out.grad_fn._forward_cls is dc_kernel.RealDataConsistency
+    torch.autograd.gradcheck(
+        lambda *a: real_data_consistency(None if x_t is None else a[0], y, mask, a[-1]), inputs
+    )
+
+
+def test_real_x_step_kernel_only_where_it_applies():
+    """Odd sizes, float16 masks, CUDA-less other dtypes and batched ρ take the torch ops."""
+    from ifrnet.numerics import dc_kernel
+
+    x_t, y, mask, rho = _x_step_case((2, 10, 8), torch.float32, "image", 0.37, False)
+    assert dc_kernel.available(x_t, y, mask, rho) and dc_kernel.available(None, y, mask, rho)
+    assert not dc_kernel.available(x_t[..., :7], y[..., :7], mask[..., :7], rho)  # odd W
+    assert not dc_kernel.available(x_t, y, mask.double(), rho)  # mask in another dtype
+    assert not dc_kernel.available(x_t.half(), y, mask, rho)
+    assert not dc_kernel.available(x_t, y, mask, rho.reshape(1))
+    assert not dc_kernel.available(x_t, y, mask[None].expand(3, -1, -1), rho)  # B ≠ 2
+
+
 @pytest.mark.parametrize("descriptor_input", ["x", "u"])
 @pytest.mark.parametrize("v", [0.008, -0.3])
 def test_refinement_node_equals_composed_ops_and_gradcheck(descriptor_input, v):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ifrnet.numerics import conv_kernel, moments_kernel
+from ifrnet.numerics import conv_kernel, dc_kernel, moments_kernel
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.plf import PiecewiseLinear, plf, soft_threshold
 
@@ -256,10 +256,14 @@ def real_data_consistency(
     """:func:`data_consistency` for real images with the real part kept, as real-parts tensors:
     x_t real (B, 1, H, W) or None for zeros, y complex (B, H, W), ρ a 0-dim tensor → real
     (B, 1, H, W), i.e. ``data_consistency(x_t, y, mask, ρ).real`` with fewer operations (one
-    autograd node). Gradients reach x_t and ρ (y and the mask take the composed path)."""
+    autograd node). Gradients reach x_t and ρ (y and the mask take the composed path). On the
+    CPU with even H, W it runs on :mod:`ifrnet.numerics.dc_kernel` (two half-spectrum FFTs
+    around one fused pass), else on the torch ops of :class:`_RealDataConsistency`."""
     if y.requires_grad or mask.requires_grad:
         x_c = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], False)
         return data_consistency(x_c, y, mask, rho).real.unsqueeze(1)
+    if dc_kernel.available(x_t, y, mask, rho):
+        return dc_kernel.RealDataConsistency.apply(x_t, y, mask, rho)
     return _RealDataConsistency.apply(x_t, y, mask, rho)
 
 

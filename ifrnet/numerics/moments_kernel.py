@@ -15,81 +15,134 @@ from ifrnet.numerics.plf import numba, sync_threads
 
 if numba is not None:
 
-    @numba.njit(parallel=True, cache=True)
-    def _row_sums(a, b, size):  # pragma: no cover - numba
-        """Horizontal window sums of a, b, a², b², ab in float64: (planes, 5, H + 2r, W), rows
-        offset by r = size // 2 (zero rows above and below for the vertical pass)."""
-        planes, h, w = a.shape
-        r = size // 2
-        sums = np.zeros((planes, 5, h + 2 * r, w), dtype=np.float64)
-        for pr in numba.prange(planes * h):
-            p, row = pr // h, pr % h
-            dst = sums[p, :, row + r]
-            for j in range(w):
-                s0 = s1 = s2 = s3 = s4 = 0.0
-                for k in range(max(0, j - r), min(w, j + r + 1)):
-                    xa, yb = np.float64(a[p, row, k]), np.float64(b[p, row, k])
-                    s0 += xa
-                    s1 += yb
-                    s2 += xa * xa
-                    s3 += yb * yb
-                    s4 += xa * yb
-                dst[0, j], dst[1, j], dst[2, j], dst[3, j], dst[4, j] = s0, s1, s2, s3, s4
-        return sums
+    @numba.njit(cache=True)
+    def _add5(dst, r0, r1, r2, r3, r4):  # pragma: no cover - numba
+        """dst[j] ← 0.0 + r0[j] + r1[j] + r2[j] + r3[j] + r4[j], added in this order."""
+        for j in range(dst.shape[0]):
+            dst[j] = ((((0.0 + r0[j]) + r1[j]) + r2[j]) + r3[j]) + r4[j]
 
     @numba.njit(cache=True)
-    def _window_moments(sums, p, row, j, size):  # pragma: no cover - numba
-        """(σ_ab, σ_a² + σ_b²) in float64 of the size×size window at (row, j) of plane p, from
-        the horizontal sums of :func:`_row_sums` (vertical pass over ``size`` rows)."""
-        n = float(size * size)
-        s0 = s1 = s2 = s3 = s4 = 0.0
-        for k in range(row, row + size):
-            s0 += sums[p, 0, k, j]
-            s1 += sums[p, 1, k, j]
-            s2 += sums[p, 2, k, j]
-            s3 += sums[p, 3, k, j]
-            s4 += sums[p, 4, k, j]
-        mu_a, mu_b = s0 / n, s1 / n
-        return s4 / n - mu_a * mu_b, (s2 / n - mu_a * mu_a) + (s3 / n - mu_b * mu_b)
+    def _row_sums(a, b, p, row, size, pad, dst):  # pragma: no cover - numba
+        """Horizontal size-tap window sums of a, b, a², b², ab along row ``row`` of plane p in
+        float64 into dst (5, W); pad is (5, W + size − 1) scratch. Each sum adds its taps left
+        to right onto 0.0, as a scalar loop over the window would: from +0.0 on no partial sum
+        is −0.0, so the zero padding's +0.0 changes nothing."""
+        w = a.shape[2]
+        r = size // 2
+        pad[:, :r] = 0.0
+        pad[:, r + w :] = 0.0
+        for j in range(w):
+            xa, yb = np.float64(a[p, row, j]), np.float64(b[p, row, j])
+            pad[0, r + j] = xa
+            pad[1, r + j] = yb
+            pad[2, r + j] = xa * xa
+            pad[3, r + j] = yb * yb
+            pad[4, r + j] = xa * yb
+        for q in range(5):
+            d, s = dst[q], pad[q]
+            if size == 5:  # one pass (IFR-Net's window)
+                _add5(d, s[:w], s[1 : w + 1], s[2 : w + 2], s[3 : w + 3], s[4 : w + 4])
+            else:
+                d[:] = 0.0
+                for k in range(size):
+                    for j in range(w):
+                        d[j] += s[j + k]
+
+    @numba.njit(cache=True)
+    def _window_sums(a, b, p, row, size, first, pad, ring, acc):  # pragma: no cover - numba
+        """acc (5, W) ← the size×size window sums (float64) centred on row ``row`` of plane p:
+        the horizontal sums of rows row − r … row + r added top to bottom onto 0.0 (a row
+        outside the image adds ring[size], zeros). ring (size + 1, 5, W) keeps the horizontal
+        sums of row k in slot k % size; ``first`` fills them for this row, else only row + r."""
+        h = a.shape[1]
+        r = size // 2
+        lo = max(0, row - r) if first else row + r
+        for k in range(lo, min(h, row + r + 1)):
+            _row_sums(a, b, p, k, size, pad, ring[k % size])
+        if size == 5:
+            s0, s1, s2, s3, s4 = [k % size if 0 <= k < h else size for k in range(row - 2, row + 3)]
+            for q in range(5):
+                _add5(acc[q], ring[s0, q], ring[s1, q], ring[s2, q], ring[s3, q], ring[s4, q])
+        else:
+            acc[:] = 0.0
+            for k in range(row - r, row + r + 1):
+                src = ring[k % size if 0 <= k < h else size]
+                for q in range(5):
+                    d, s = acc[q], src[q]
+                    for j in range(d.shape[0]):
+                        d[j] += s[j]
+
+    @numba.njit(cache=True)
+    def _scratch(w, size):  # pragma: no cover - numba
+        """Per-job buffers of :func:`_window_sums`: pad, ring (its last slot zeros), acc."""
+        pad = np.empty((5, w + size - 1), dtype=np.float64)
+        ring = np.empty((size + 1, 5, w), dtype=np.float64)
+        ring[size] = 0.0
+        return pad, ring, np.empty((5, w), dtype=np.float64)
 
     @numba.njit(parallel=True, cache=True)
-    def _moments(a, b, size, cov, var):  # pragma: no cover - numba
+    def _moments(a, b, size, block, cov, var):  # pragma: no cover - numba
+        """cov, var (planes, H, W) ← σ_ab, σ_a² + σ_b² (float64 moments, rounded to their
+        dtype); prange over planes × blocks of ``block`` rows."""
         planes, h, w = a.shape
-        sums = _row_sums(a, b, size)
-        for pr in numba.prange(planes * h):  # vertical sums, then the moments
-            p, row = pr // h, pr % h
-            for j in range(w):
-                cov[p, row, j], var[p, row, j] = _window_moments(sums, p, row, j, size)
+        blocks = (h + block - 1) // block
+        n = float(size * size)
+        for job in numba.prange(planes * blocks):
+            p, r0 = job // blocks, (job % blocks) * block
+            pad, ring, acc = _scratch(w, size)
+            for row in range(r0, min(h, r0 + block)):
+                _window_sums(a, b, p, row, size, row == r0, pad, ring, acc)
+                s0, s1, s2, s3, s4 = acc[0], acc[1], acc[2], acc[3], acc[4]
+                crow, vrow = cov[p, row], var[p, row]
+                for j in range(w):
+                    mu_a, mu_b = s0[j] / n, s1[j] / n
+                    crow[j] = s4[j] / n - mu_a * mu_b
+                    vrow[j] = (s2[j] / n - mu_a * mu_a) + (s3[j] / n - mu_b * mu_b)
 
     @numba.njit(parallel=True, cache=True)
-    def _refine(a, b, x, u, c, size, with_slope, t, out, slope):  # pragma: no cover - numba
+    def _refine(a, b, x, u, c, size, block, with_slope, t, out, slope):  # pragma: no cover
         # the moments as in _moments (float64 sums, rounded to the data's dtype), then T, the
         # blend u + T (x − u) and ∂T/∂|V| · (x − u) in the data's dtype, as the torch ops of
         # ifrnet.numerics.layers._Refine compute them (IEEE arithmetic: no fastmath here)
         planes, h, w = a.shape
-        sums = _row_sums(a, b, size)
+        blocks = (h + block - 1) // block
+        n = float(size * size)
         one = c - c + 1
         zero = c - c
         tiny = np.finfo(a.dtype).tiny
-        for pr in numba.prange(planes * h):
-            p, row = pr // h, pr % h
-            for j in range(w):
-                cov64, var64 = _window_moments(sums, p, row, j, size)
-                cov, var = a.dtype.type(cov64), a.dtype.type(var64)
-                den = var + c
-                denc = max(den, tiny)
-                ratio = (cov + cov + c) / denc
-                raw = one - abs(ratio)
-                tt = min(max(raw, zero), one)
-                d = x[p, row, j] - u[p, row, j]
-                t[p, row, j] = tt
-                out[p, row, j] = u[p, row, j] + tt * d
-                if with_slope:
-                    sl = zero
-                    if raw >= zero and raw <= one and ratio != zero:
-                        sl = ((ratio if den >= tiny else zero) - one) / denc
-                        sl = sl if ratio > zero else -sl
-                    slope[p, row, j] = sl * d
+        for job in numba.prange(planes * blocks):
+            p, r0 = job // blocks, (job % blocks) * block
+            pad, ring, acc = _scratch(w, size)
+            for row in range(r0, min(h, r0 + block)):
+                _window_sums(a, b, p, row, size, row == r0, pad, ring, acc)
+                s0, s1, s2, s3, s4 = acc[0], acc[1], acc[2], acc[3], acc[4]
+                xr, ur, tr, outr = x[p, row], u[p, row], t[p, row], out[p, row]
+                sr = slope[p, row] if with_slope else slope[0, 0]
+                for j in range(w):
+                    mu_a, mu_b = s0[j] / n, s1[j] / n
+                    cov = a.dtype.type(s4[j] / n - mu_a * mu_b)
+                    var = a.dtype.type((s2[j] / n - mu_a * mu_a) + (s3[j] / n - mu_b * mu_b))
+                    den = var + c
+                    denc = max(den, tiny)
+                    ratio = (cov + cov + c) / denc
+                    raw = one - abs(ratio)
+                    tt = min(max(raw, zero), one)
+                    d = xr[j] - ur[j]
+                    tr[j] = tt
+                    outr[j] = ur[j] + tt * d
+                    if with_slope:
+                        sl = zero
+                        if raw >= zero and raw <= one and ratio != zero:
+                            sl = ((ratio if den >= tiny else zero) - one) / denc
+                            sl = sl if ratio > zero else -sl
+                        sr[j] = sl * d
+
+
+def _block(planes: int, h: int) -> int:
+    """Rows per prange job: about four jobs per thread (each job recomputes the horizontal sums
+    of BOX_SIZE − 1 rows at its top edge)."""
+    jobs = max(1, -(-4 * numba.get_num_threads() // planes))
+    return max(8, -(-h // jobs))
 
 
 def available(a: torch.Tensor) -> bool:
@@ -106,7 +159,7 @@ def box_moments(a: torch.Tensor, b: torch.Tensor, size: int) -> tuple[torch.Tens
     an = a.detach()[:, 0].contiguous().numpy()
     bn = b.detach()[:, 0].to(a.dtype).contiguous().numpy()
     cov, var = np.empty_like(an), np.empty_like(an)
-    _moments(an, bn, size, cov, var)
+    _moments(an, bn, size, _block(*an.shape[:2]), cov, var)
     return torch.from_numpy(cov).unsqueeze(1), torch.from_numpy(var).unsqueeze(1)
 
 
@@ -132,6 +185,7 @@ def refine(
     t, out = np.empty_like(an), np.empty_like(an)
     slope = np.empty_like(an) if with_slope else np.empty((1, 1, 1), an.dtype)
     cn = an.dtype.type(c.detach().to(dtype).item())
-    _refine(an, planes(b), planes(x), planes(u), cn, size, with_slope, t, out, slope)
+    block = _block(*an.shape[:2])
+    _refine(an, planes(b), planes(x), planes(u), cn, size, block, with_slope, t, out, slope)
     wrap = [torch.from_numpy(v).unsqueeze(1) for v in (t, out, slope)]
     return wrap[0], wrap[1], wrap[2] if with_slope else None
