@@ -45,7 +45,7 @@ if numba is not None:
     # keeps a loop from vectorising happens once), so the backward pass is a vectorised loop
     # (x's gradient, bins, weights) and a scatter into q's histogram.
 
-    @numba.njit(inline="always")
+    @numba.njit(fastmath=_FASTMATH, cache=True)
     def _bin(v, inv, one):  # pragma: no cover - numba
         """(clamped v, position t on the grid, its bin i ≤ N − 2 as uint32, t − i)."""
         top_value = (inv + inv) - one  # N − 2
@@ -54,7 +54,7 @@ if numba is not None:
         floor = min(np.floor(t), top_value)  # in the data's dtype (no float64 detour)
         return vc, t, min(np.uint32(np.int32(floor)), np.uint32(top_value)), t - floor
 
-    @numba.njit(inline="always")
+    @numba.njit(fastmath=_FASTMATH, cache=True)
     def _value_row(xr, qc, dc, inv, one, yr, sr, bins, frac):  # pragma: no cover - numba
         """yr ← PLF(xr) and sr ← its derivative (NaN where xr is NaN) for one channel's table;
         bins, frac: scratch (≥ n,). Three loops: the table lookups alone stay scalar."""
@@ -93,7 +93,7 @@ if numba is not None:
                     frac,
                 )
 
-    @numba.njit(inline="always")
+    @numba.njit(fastmath=_FASTMATH, cache=True)
     def _backward_chunk(xr, sr, gr, inv, one, gxr, hist, bins, low, high):  # pragma: no cover
         """Pixels xr (n ≤ CHUNK,) of one plane with derivatives sr and output gradient gr →
         gxr (n,), and q's gradient added into hist (LANES, points)."""
