@@ -22,8 +22,11 @@ config.
 Computation: the 3×3 circular convolutions run in image space (:func:`conv2d_same` with
 periodic boundaries), and the X step's numerator takes one FFT of Σ_l ρ_l H_lᵀ(z_l − β_l)
 and its denominator one FFT of Σ_l ρ_l (h_l ⋆ h_l), the filters' autocorrelations — three
-FFTs per stage instead of 3L + 3 when every filter goes through k-space
-(``spectral=True`` keeps that form, the reference in tests and benchmarks).
+FFTs per stage instead of 3L + 3 when every filter goes through k-space. That is the CPU's
+form (its numba convolution kernels); on other devices (a GPU, where FFTs are cheap and
+small convolutions are not) every filter goes through k-space, which trained 1.2× faster on an
+H100 (``benchmarks/ifrnet_speed.py --device cuda``). ``spectral=True``/``False`` forces
+either (the k-space form is the reference in tests); both compute the same network.
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ class ADMMNet(nn.Module):
         eta: float = 1.6,
         threshold: float = 0.05,
         complex_data: bool = False,
-        spectral: bool = False,
+        spectral: bool | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(stages, int) or stages < 1:
@@ -157,10 +160,15 @@ class ADMMNet(nn.Module):
             PiecewiseLinear(filters, plf_points, threshold) for _ in range(stages)
         )
 
+    def uses_spectral(self, device: torch.device) -> bool:
+        """Whether the filters go through k-space for data on ``device``: as forced by
+        ``spectral``, else everywhere but on the CPU."""
+        return device.type != "cpu" if self.spectral is None else self.spectral
+
     def _x(self, y, mask, n: int, zb) -> torch.Tensor:
         """X layer n; zb = z − β as real parts (P, L, H, W) or None."""
         filters, rho = self.x_filters[n], self.rho[n]
-        if self.spectral:
+        if self.uses_spectral(y.device):
             response = filter_response(filters, tuple(y.shape[-2:]))
             zb = None if zb is None else from_parts(zb, self.complex_data)
             x = admm_x_step(y, mask, response, rho, zb)
@@ -171,7 +179,7 @@ class ADMMNet(nn.Module):
     def _c(self, n: int, parts: torch.Tensor) -> torch.Tensor:
         """C layer n: real parts (P, H, W) → (P, L, H, W), each filter's circular convolution."""
         filters = self.c_filters[n]
-        if self.spectral:
+        if self.uses_spectral(parts.device):
             response = filter_response(filters, tuple(parts.shape[-2:]))
             return ifft2c(response * fft2c(parts.to(response.dtype)).unsqueeze(1)).real
         # convolution = correlation with the flipped filter

@@ -180,6 +180,15 @@ def test_ifrcs_wavelet_denoiser(brain):
         IFRCS(denoiser="tv")
 
 
+def test_admmnet_picks_image_space_on_the_cpu_only():
+    """Unforced, ADMM-Net convolves in image space on the CPU and in k-space elsewhere."""
+    net = ADMMNet(stages=1)
+    assert not net.uses_spectral(torch.device("cpu"))
+    assert net.uses_spectral(torch.device("cuda"))
+    assert ADMMNet(stages=1, spectral=False).uses_spectral(torch.device("cuda")) is False
+    assert ADMMNet(stages=1, spectral=True).uses_spectral(torch.device("cpu")) is True
+
+
 @pytest.mark.parametrize(
     ("shape", "complex_data"),
     [((2, 32, 32), False), ((2, 33, 30), False), ((1, 32, 32), True), ((1, 4, 4), False)],
