@@ -80,6 +80,16 @@ if numba is not None:
         ring[size] = 0.0
         return pad, ring, np.empty((5, w), dtype=np.float64)
 
+    @numba.njit(cache=True)
+    def _row_moments(acc, n, crow, vrow):  # pragma: no cover - numba
+        """crow, vrow (W,) ← σ_ab, σ_a² + σ_b² of one row from its window sums acc (5, W) over
+        n pixels (float64, rounded to the rows' dtype)."""
+        s0, s1, s2, s3, s4 = acc[0], acc[1], acc[2], acc[3], acc[4]
+        for j in range(crow.shape[0]):
+            mu_a, mu_b = s0[j] / n, s1[j] / n
+            crow[j] = s4[j] / n - mu_a * mu_b
+            vrow[j] = (s2[j] / n - mu_a * mu_a) + (s3[j] / n - mu_b * mu_b)
+
     @numba.njit(parallel=True, cache=True)
     def _moments(a, b, size, block, cov, var):  # pragma: no cover - numba
         """cov, var (planes, H, W) ← σ_ab, σ_a² + σ_b² (float64 moments, rounded to their
@@ -92,12 +102,7 @@ if numba is not None:
             pad, ring, acc = _scratch(w, size)
             for row in range(r0, min(h, r0 + block)):
                 _window_sums(a, b, p, row, size, row == r0, pad, ring, acc)
-                s0, s1, s2, s3, s4 = acc[0], acc[1], acc[2], acc[3], acc[4]
-                crow, vrow = cov[p, row], var[p, row]
-                for j in range(w):
-                    mu_a, mu_b = s0[j] / n, s1[j] / n
-                    crow[j] = s4[j] / n - mu_a * mu_b
-                    vrow[j] = (s2[j] / n - mu_a * mu_a) + (s3[j] / n - mu_b * mu_b)
+                _row_moments(acc, n, cov[p, row], var[p, row])
 
     @numba.njit(parallel=True, cache=True)
     def _refine(a, b, x, u, c, size, block, with_slope, t, out, slope):  # pragma: no cover
@@ -113,15 +118,14 @@ if numba is not None:
         for job in numba.prange(planes * blocks):
             p, r0 = job // blocks, (job % blocks) * block
             pad, ring, acc = _scratch(w, size)
+            covs, vars_ = np.empty(w, dtype=a.dtype), np.empty(w, dtype=a.dtype)
             for row in range(r0, min(h, r0 + block)):
                 _window_sums(a, b, p, row, size, row == r0, pad, ring, acc)
-                s0, s1, s2, s3, s4 = acc[0], acc[1], acc[2], acc[3], acc[4]
+                _row_moments(acc, n, covs, vars_)
                 xr, ur, tr, outr = x[p, row], u[p, row], t[p, row], out[p, row]
                 sr = slope[p, row] if with_slope else slope[0, 0]
                 for j in range(w):
-                    mu_a, mu_b = s0[j] / n, s1[j] / n
-                    cov = a.dtype.type(s4[j] / n - mu_a * mu_b)
-                    var = a.dtype.type((s2[j] / n - mu_a * mu_a) + (s3[j] / n - mu_b * mu_b))
+                    cov, var = covs[j], vars_[j]
                     den = var + c
                     denc = max(den, tiny)
                     ratio = (cov + cov + c) / denc
