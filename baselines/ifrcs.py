@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from ifrnet.methods.method import Method
 from ifrnet.numerics.fourier import fft2c
 from ifrnet.numerics.layers import (
+    conv2d_same,
     data_consistency,
     dct_filters,
     feature_descriptor,
@@ -53,24 +54,23 @@ from ifrnet.util.progress import Progress
 
 
 def frame_analysis(x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """Ψx: circular correlation of x (B, 1, H, W) with each frame filter → (B, K, H, W)."""
-    p = frame.shape[-1] // 2
-    return F.conv2d(F.pad(x, (p, p, p, p), mode="circular"), frame)
+    """Ψx: circular correlation of x (B, 1, H, W) with each frame filter → (B, K, H, W)
+    (:func:`conv2d_same`: the numba kernels on the CPU, F.conv2d elsewhere)."""
+    return conv2d_same(x, frame, circular=True)
 
 
 def frame_synthesis(c: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     """Ψᵀc, the adjoint of :func:`frame_analysis`: (B, K, H, W) → (B, 1, H, W)."""
-    p = frame.shape[-1] // 2
-    adjoint = frame.flip(-1, -2).transpose(0, 1)  # (1, K, f, f)
-    return F.conv2d(F.pad(c, (p, p, p, p), mode="circular"), adjoint)
+    adjoint = frame.flip(-1, -2).transpose(0, 1).contiguous()  # (1, K, f, f)
+    return conv2d_same(c, adjoint, circular=True)
 
 
 def dct_shrink(x: torch.Tensor, lam: float, frame: torch.Tensor) -> torch.Tensor:
-    """Z step: Ψᵀ S_λ(Ψx) / K with the DC channel kept; x real (B, 1, H, W)."""
+    """Z step: Ψᵀ S_λ(Ψx) / K with the DC channel kept; x real (B, 1, H, W). S_λ(c) =
+    sign(c)·max(|c| − λ, 0), i.e. ``softshrink`` (the same values)."""
     coeffs = frame_analysis(x, frame)
-    detail = coeffs[:, 1:]
-    shrunk = torch.sign(detail) * torch.clamp(detail.abs() - lam, min=0.0)
-    return frame_synthesis(torch.cat([coeffs[:, :1], shrunk], 1), frame) / frame.shape[0]
+    coeffs[:, 1:] = F.softshrink(coeffs[:, 1:], lam)
+    return frame_synthesis(coeffs, frame) / frame.shape[0]
 
 
 def wavelet_shrink(x: torch.Tensor, lam: float, wave_name: str = "db4") -> torch.Tensor:
