@@ -2,14 +2,19 @@
 
     c1 = w1 ∗ u + b1,  h = PLF(c1),  c2 = w2 ∗ h + b2,  out = η1·u + η2·x − c2
 
-(zero-padded 'same' correlations). Forward and backward run the numba kernels of
-:mod:`ifrnet.numerics.conv_kernel` and :mod:`ifrnet.numerics.plf` on numpy arrays one after the
-other (the first correlation and the PLF in one kernel, :func:`_correlate_plf`), so a block
-costs one autograd node instead of about ten (convolutions, PLF, pads, the η combination and
-their backward nodes), and no image is padded or copied between them. The composition of
-:func:`ifrnet.numerics.layers.conv2d_same` and :func:`ifrnet.numerics.plf.plf` stays the
-reference and the path for other devices (CUDA), for float16 and when numba is absent; the
-tests compare the two.
+(zero-padded 'same' correlations). The block is one autograd node instead of about ten
+(convolutions, PLF, the η combination and their backward nodes), on numpy arrays, no image
+padded or copied between the steps:
+
+- forward: :func:`_correlate_plf` (c1, h = PLF(c1) and the PLF's derivative, row by row) and
+  :func:`_correlate_blend` (c2 and the η combination);
+- backward: :func:`_backward_rows`, one pass over fixed blocks of rows (h's gradient, the PLF
+  backward from the saved derivative, b1's, w1's and w2's gradient rows, Σg, Σg·u, Σg·x and q's
+  histogram), then :func:`_correlate_blend` for u's gradient.
+
+The composition of :func:`ifrnet.numerics.layers.conv2d_same` and
+:func:`ifrnet.numerics.plf.plf` stays the reference and the path for other devices (CUDA), for
+float16 and when numba is absent; the tests compare the two.
 """
 
 from __future__ import annotations
