@@ -66,7 +66,7 @@ if plf_module.numba is not None:
                 orow[j] = ea * ar[j] + ec * cr[j] + sign * acc[j]
 
     @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
-    def _backward_rows(g, u, x, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, sums):  # noqa
+    def _backward_rows(g, u, x, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, sums):  # noqa: E501
         # One pass over rows, in fixed blocks of ROWS rows (job = image, block) so that the
         # per-job partial sums, added by the caller in job order, do not depend on the thread
         # count. Per row: g_h = w2a ∗ g (w2a: the adjoint of w2, 1 → L), then per channel o the
