@@ -30,14 +30,20 @@ def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 def training_rows(results: Path) -> tuple[list[dict], list[dict]]:
     """(one summary row per trained model, one row per epoch's validation loss)."""
     summary, curves = [], []
-    for log in sorted(results.glob("models/*/*/*/train_log.csv")):
-        model, mask, dataset = log.parent.name, log.parent.parent.name, log.parents[2].name
+    for log in sorted(results.glob("models/*/*/*/seed-*/train_log.csv")):
+        seed_dir = log.parent  # models/{dataset}/{mask}/{model}/seed-N
+        model, mask, dataset = (
+            seed_dir.parent.name,
+            seed_dir.parents[1].name,
+            seed_dir.parents[2].name,
+        )
+        seed = int(seed_dir.name.removeprefix("seed-"))
         val = [row for row in read_csv(log) if row["split"] == "val"]
         if not val:
             continue
         losses = [float(row["loss"]) for row in val]
         best = min(range(len(losses)), key=losses.__getitem__)
-        bench = results / "benchmarks" / "train" / dataset / mask / f"{model}.tsv"
+        bench = results / "benchmarks" / "train" / dataset / mask / model / f"{seed_dir.name}.tsv"
         minutes = (
             float(read_csv(bench, "\t")[0]["s"]) / 60
             if bench.exists()
@@ -48,6 +54,7 @@ def training_rows(results: Path) -> tuple[list[dict], list[dict]]:
                 "dataset": dataset,
                 "mask": mask,
                 "model": model,
+                "seed": seed,
                 "epochs_run": len(val),
                 "best_epoch": best + 1,
                 "best_val_loss": f"{losses[best]:.6f}",
@@ -60,6 +67,7 @@ def training_rows(results: Path) -> tuple[list[dict], list[dict]]:
                 "dataset": dataset,
                 "mask": mask,
                 "model": model,
+                "seed": seed,
                 "epoch": row["epoch"],
                 "val_loss": row["loss"],
                 "lr": row["lr"],

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ifrnet.bench import paths  # noqa: E402
-from ifrnet.bench.artefacts import experiments, training_dataset  # noqa: E402
+from ifrnet.bench.artefacts import experiments, model_runs, training_dataset  # noqa: E402
 from ifrnet.bench.config import model_kind  # noqa: E402
 
 #: The rule that fits a model of each kind before it reconstructs (plain models fit nothing).
@@ -74,11 +74,12 @@ def critical_path(jobs: pd.DataFrame, config: dict) -> tuple[float, list[str]]:
         source = training_dataset(config, dataset)
         entry = config["models"][model]
         step = None if "weights" in entry else FIT_STEP.get(model_kind(entry))
-        fit = f"{step}/{source}/{mask}/{model}" if step else None
+        run = model_runs(config, model)[0]  # jobs of a model trained here name its seed
+        fit = f"{step}/{source}/{mask}/{run if step == 'train' else model}" if step else None
         chain = [f"prepare_data/{source}", f"make_mask/{mask}-{size[dataset]}x{size[dataset]}"]
         chain += [f"prepare_data/{dataset}"] if dataset != source else []
         chain += [fit] if fit else []
-        chain += [f"reconstruct/{dataset}/{mask}/{model}", f"evaluate/{dataset}/{mask}/{model}"]
+        chain += [f"reconstruct/{dataset}/{mask}/{run}", f"evaluate/{dataset}/{mask}/{run}"]
         total = sum(_wall(jobs, j) for j in chain)
         if total > best[0]:
             best = (total, chain)
@@ -90,7 +91,8 @@ def method_speeds(results: Path, config: dict) -> pd.DataFrame:
     """Per model and experiment: inference s/image (recon files), training images/s."""
     rows = []
     for dataset, mask, model in experiments(config):
-        recon = under(results, paths.recon(dataset, mask, model))
+        run = model_runs(config, model)[0]  # the first training seed of a model trained here
+        recon = under(results, paths.recon(dataset, mask, run))
         if not recon.exists():
             continue
         with h5py.File(recon, "r") as f:
@@ -105,7 +107,7 @@ def method_speeds(results: Path, config: dict) -> pd.DataFrame:
             "train_img_per_s": np.nan,
         }
         source = training_dataset(config, dataset)
-        log = under(results, paths.train_log(source, mask, model))
+        log = under(results, paths.train_log(source, mask, run))
         if "train" in entry and log.exists():  # trained here (not published weights)
             train = pd.read_csv(log)
             steps = train[train["split"] == "train"]

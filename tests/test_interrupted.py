@@ -18,7 +18,8 @@ from tests import fixtures
 from tests.workflow_helpers import ROOT, snakemake, workflow_copy
 
 MODEL = "ifrnet-s2-k1-l8-dct"
-TARGET = f"results/metrics/brain-real/radial-r0.40/{MODEL}.csv"
+RUN = f"{MODEL}/seed-0"  # its one training seed (the master seed)
+TARGET = f"results/metrics/brain-real/radial-r0.40/{RUN}.csv"
 
 
 def _config(work: Path) -> None:
@@ -56,7 +57,7 @@ def test_killed_training_resumes_to_the_same_metrics(reference, tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    last = work / f"results/models/brain-real/radial-r0.40/{MODEL}/checkpoints/last.pt"
+    last = work / f"results/models/brain-real/radial-r0.40/{RUN}/checkpoints/last.pt"
     deadline = time.time() + 300
     while not last.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -85,7 +86,7 @@ def test_changed_data_retrains_from_scratch(reference, tmp_path):
     # the other test), then the condition under test: the config changed after it.
     work = tmp_path / "changed"
     shutil.copytree(reference, work, symlinks=True)
-    model = f"results/models/brain-real/radial-r0.40/{MODEL}"
+    model = f"results/models/brain-real/radial-r0.40/{RUN}"
     assert (work / model / "model.pt").is_file()
     config = yaml.safe_load((work / "kill.yaml").read_text())
     config["datasets"]["brain-real"]["n_train"] = 5

@@ -88,10 +88,10 @@ def test_summary_holds_ours_paper_difference_and_p(tmp_path):
             "m",
             0.2,
             "ifrcs",
-            _metrics(tmp_path / "a.csv", [30.0, 32.0, 34.0]),
+            (_metrics(tmp_path / "a.csv", [30.0, 32.0, 34.0]),),
             {"psnr": 33.0, "hfen": 0.2, "ssim": 0.95},
         ),
-        Cell("m", 0.2, "net", _metrics(tmp_path / "b.csv", [31.0, 33.5, 36.0]), None),
+        Cell("m", 0.2, "net", (_metrics(tmp_path / "b.csv", [31.0, 33.5, 36.0]),), None),
     ]
     summary = summarise(cells, reference="net").set_index("model")
     assert summary.loc["ifrcs", "psnr_mean"] == pytest.approx(32.0)
@@ -114,7 +114,7 @@ def _two_masks(tmp_path):
             mask,
             0.25,
             model,
-            _metrics(tmp_path / f"{mask}-{model}.csv", psnr),
+            (_metrics(tmp_path / f"{mask}-{model}.csv", psnr),),
             {"psnr": 31.0} if psnr[0] == 30.0 else None,
             label,
         )

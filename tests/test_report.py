@@ -131,7 +131,7 @@ def report(tmp_path):
                 mask,
                 0.25,
                 model,
-                _metrics(tmp_path / f"{name}{mask}{model}.csv", psnr),
+                (_metrics(tmp_path / f"{name}{mask}{model}.csv", psnr),),
                 {"psnr": 30.0, "ssim": 0.9, "hfen": 0.1} if model == "ifrcs" else None,
                 label,
             )

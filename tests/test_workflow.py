@@ -7,8 +7,10 @@ import subprocess
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tests.workflow_helpers import (
@@ -149,23 +151,74 @@ def test_every_artefact_has_provenance(smoke_study):
 
 
 def test_smoke_learned_methods_store_logs_and_maps(smoke_study):
-    model_dir = smoke_study / "results/models/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct"
+    model_dir = smoke_study / "results/models/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct/seed-0"
     log = pd.read_csv(model_dir / "train_log.csv")
     assert set(log["split"]) == {"train", "val"} and (log["loss"] > 0).all()
     assert not (model_dir / "checkpoints").exists()  # removed when training finished
     with h5py.File(
-        smoke_study / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct.h5", "r"
+        smoke_study / "results/recon/brain-real/random2d-r0.25/ifrnet-s2-k1-l8-dct/seed-0.h5", "r"
     ) as f:
         assert f["maps"].shape == (2, 2, 64, 64) and list(f.attrs["maps_stages"]) == [1, 2]
         assert f.attrs["seconds_per_image"] > 0
     stages = pd.read_csv(
-        smoke_study / "results/stages/brain-real/radial-r0.40/ifrnet-s3-k1-l8-dct.csv"
+        smoke_study / "results/stages/brain-real/radial-r0.40/ifrnet-s3-k1-l8-dct/seed-0.csv"
     )
     assert sorted(stages["stage"].unique()) == [1, 2, 3]
 
 
+def test_a_model_with_two_seeds_trains_two_checkpoints_and_tables_show_their_spread(
+    smoke_study,
+):
+    """smoke.yaml trains ifrnet-s2-k1-l8-random with seeds [0, 1]: two checkpoints, two
+    reconstructions, and Table III's cell is the mean of the two seeds' means ± their std
+    (ddof 1), computed here from the per-image metrics files with NumPy."""
+    results = smoke_study / "results"
+    run = "ifrnet-s2-k1-l8-random/seed-{}"
+    weights = [
+        torch.load(
+            results / f"models/brain-real/radial-r0.40/{run.format(s)}/model.pt", weights_only=True
+        )
+        for s in (0, 1)
+    ]
+    assert [w["metadata"]["seed"] for w in weights] == [0, 1]
+    assert any(
+        not torch.equal(weights[0]["model"][k], weights[1]["model"][k]) for k in weights[0]["model"]
+    )
+    per_image = np.stack(
+        [
+            pd.read_csv(results / f"metrics/brain-real/radial-r0.40/{run.format(s)}.csv")["psnr"]
+            for s in (0, 1)
+        ]
+    )
+    assert not np.array_equal(per_image[0], per_image[1])  # two seeds, two different numbers
+    table = pd.read_csv(results / "tables/table_III.csv").set_index("model")
+    cell = table.loc["ifrnet-s2-k1-l8-random"]
+    assert cell["n_seeds"] == 2 and cell["seeds"] == "0;1"
+    assert cell["psnr_mean"] == pytest.approx(per_image.mean(axis=1).mean(), abs=1e-4)
+    assert cell["psnr_seed_std"] == pytest.approx(np.std(per_image.mean(axis=1), ddof=1), rel=1e-4)
+    md = (results / "tables/table_III.md").read_text()
+    assert f"{per_image.mean():.2f} ± {np.std(per_image.mean(axis=1), ddof=1):.2f} (2 seeds)" in md
+    assert table.loc["ifrnet-s2-k1-l16-random", "n_seeds"] == 1  # the default: one seed
+
+
+def test_claims_table_and_the_reports_claims_section(smoke_study):
+    results = smoke_study / "results"
+    claims = pd.read_csv(results / "tables/claims.csv")
+    expected = set(yaml.safe_load((ROOT / "config/claims.yaml").read_text())["claims"])
+    assert set(claims["claim"]) == expected
+    assert set(claims["verdict"]) <= {"holds", "contradicted", "within noise", "not run"}
+    ix = claims[claims["claim"] == "IX-dct-above-random-init"]
+    assert (ix["seeds_worse"] == 2).all()  # the random-init model's two seeds
+    md = (results / "tables/claims.md").read_text()
+    assert md.splitlines()[2].startswith("Scale:") and "not comparable with the paper" in md
+    report = (results / "report.html").read_text()
+    assert "id='claims'" in report and report.index("id='claims'") < report.index("id='table_II'")
+    assert "not comparable with the paper" in report.split("<nav>")[0]  # the scale, on top
+    assert "Scale:" in (results / "tables/table_IV.md").read_text().splitlines()[2]
+
+
 def test_generalisation_uses_models_trained_on_another_data_set(smoke_study):
-    assert (smoke_study / "results/recon/brain-coronal/radial-r0.10/admmnet-s3.h5").exists()
+    assert (smoke_study / "results/recon/brain-coronal/radial-r0.10/admmnet-s3/seed-0.h5").exists()
     assert not (smoke_study / "results/models/brain-coronal").exists()
 
 
@@ -207,7 +260,8 @@ def test_single_table_then_all_tables_rebuilds_the_rest(smoke_study, tmp_path):
     ]
     result = snakemake(work, "results/tables", *args, extra_env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(list((work / "results/tables").glob("*.csv"))) == 9
+    assert len(list((work / "results/tables").glob("table_*.csv"))) == 9
+    assert (work / "results/tables/claims.md").is_file()
 
 
 def _without_timing(csv: Path) -> bytes:

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ifrnet.bench import paths
-from ifrnet.bench.config import model_kind
+from ifrnet.bench import cells, paths
+from ifrnet.bench.config import model_kind, training_seeds
 from ifrnet.bench.render.kinds import figure_kind
 
-Experiment = tuple[str, str, str]
+Experiment = cells.Experiment
 
 #: Keys of a model entry that artefacts show (labels, captions, diagrams, the loss name).
 SHOWN_MODEL_KEYS = ("method", "label", "params", "weights", "train")
@@ -46,12 +46,29 @@ def mask_file(config: Mapping[str, Any], dataset: str, mask: str) -> str:
     return paths.mask(mask, *image_shape(config, dataset))
 
 
-def checkpoint_file(config: Mapping[str, Any], dataset: str, mask: str, model: str) -> str:
-    """model.pt of a network tested on ``dataset``: trained on its training data set with
-    ``mask``, or converted from the published weights (one file for every data set, mask)."""
-    if "weights" in config["models"][model]:
+def model_runs(config: Mapping[str, Any], model: str) -> list[str]:
+    """The runs of a model (:data:`ifrnet.bench.paths.RUN_PATTERN`): one per training seed of a
+    model trained here, else the model itself."""
+    return paths.runs(model, training_seeds(config["models"][model], config["seed"]))
+
+
+def checkpoint_file(config: Mapping[str, Any], dataset: str, mask: str, run: str) -> str:
+    """model.pt of a run of a network tested on ``dataset``: trained on its training data set
+    with ``mask``, or converted from the published weights (one file for every data set, mask).
+    ValueError for a run that names no training seed of a model trained here, or names one of a
+    model that is not."""
+    model, seed = paths.parse_run(run)
+    entry = config["models"][model]
+    if "weights" in entry and seed is None:
         return paths.published_checkpoint(model)
-    return paths.checkpoint(training_dataset(config, dataset), mask, model)
+    if "train" not in entry:
+        raise ValueError(f"{run}: model {model!r} is not trained here; it has no seeded runs")
+    if seed is None:
+        raise ValueError(
+            f"{run}: model {model!r} is trained here, so its files name the training seed, "
+            f"e.g. {paths.run(model, training_seeds(entry, config['seed'])[0])}"
+        )
+    return paths.checkpoint(training_dataset(config, dataset), mask, run)
 
 
 def tuning_file(config: Mapping[str, Any], dataset: str, mask: str, model: str) -> str:
@@ -61,8 +78,7 @@ def tuning_file(config: Mapping[str, Any], dataset: str, mask: str, model: str) 
 
 def table_cells(config: Mapping[str, Any], table: str) -> list[Experiment]:
     """The (dataset, mask, model) cells of one table, in the order the config lists them."""
-    spec = config["tables"][table]
-    return [(spec["dataset"], mask, model) for mask in spec["masks"] for model in spec["models"]]
+    return cells.table_cells(config["tables"][table])
 
 
 def figure_experiments(spec: Mapping[str, Any]) -> list[Experiment]:
@@ -79,22 +95,28 @@ def experiments(config: Mapping[str, Any]) -> list[Experiment]:
 
 
 def _models_shown(config: Mapping[str, Any], models: list[str]) -> dict[str, dict[str, Any]]:
-    """The shown part of each model entry, with its kind (plain, tuned, learned)."""
+    """The shown part of each model entry, with its kind (plain, tuned, learned) and, for a
+    model trained here, its training ``seeds`` (the master seed when the entry lists none)."""
     shown = {}
     for model in dict.fromkeys(models):
         entry = config["models"][model]
         shown[model] = {k: entry[k] for k in SHOWN_MODEL_KEYS if k in entry}
         shown[model]["kind"] = model_kind(entry)
+        seeds = training_seeds(entry, config["seed"])
+        if seeds:
+            shown[model]["seeds"] = list(seeds)
     return shown
 
 
 def table_view(config: Mapping[str, Any], table: str) -> dict[str, Any]:
     """What table ``table`` shows of the config: its entry (``entry``), its models' shown
-    entries (``models``), ``batch_size`` (the timing caption) and ``seed`` (provenance)."""
+    entries (``models``), its data set's entry (``datasets``: the scale its caption states),
+    ``batch_size`` (the timing caption) and ``seed`` (provenance)."""
     entry = config["tables"][table]
     return {
         "entry": entry,
         "models": _models_shown(config, entry["models"]),
+        "datasets": {entry["dataset"]: config["datasets"][entry["dataset"]]},
         "batch_size": config["batch_size"],
         "seed": config["seed"],
     }
@@ -118,18 +140,19 @@ def figure_view(config: Mapping[str, Any], figure: str) -> dict[str, Any]:
 
 
 def table_inputs(config: Mapping[str, Any], table: str, published: str) -> dict[str, Any]:
-    """Files a table is rendered from, by role: ``metrics`` (one per cell, in cell order),
+    """Files a table is rendered from, by role: ``metrics`` (one per run of each cell, in
+    :func:`ifrnet.bench.cells.cell_runs` order),
     ``masks`` (one per mask, in the table's order), ``tuned`` (one per cell of a tuned model,
     in cell order), ``data`` (the test split) and ``published`` (the paper's numbers, a list
     of one file or none)."""
     spec = config["tables"][table]
-    cells = table_cells(config, table)
+    table_runs = cells.cell_runs(table_view(config, table), table_cells(config, table))
     return {
-        "metrics": [paths.metrics(*cell) for cell in cells],
+        "metrics": [paths.metrics(cell[0], cell[1], run) for cell, run in table_runs],
         "masks": [mask_file(config, spec["dataset"], m) for m in spec["masks"]],
         "tuned": [
             tuning_file(config, *cell)
-            for cell in cells
+            for cell in table_cells(config, table)
             if model_kind(config["models"][cell[2]]) == "tuned"
         ],
         "data": paths.prepared(spec["dataset"], "test"),
@@ -142,3 +165,43 @@ def figure_inputs(config: Mapping[str, Any], figure: str) -> list[str]:
     for diagrams, which come from the config alone)."""
     view = figure_view(config, figure)
     return figure_kind(view["entry"]["kind"]).inputs(view)
+
+
+def claims_view(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the claims job is shown of the config: the view of every table that names a paper
+    table and of every ``stages`` figure (their models, seeds, data sets), and the master
+    seed."""
+    return {
+        "tables": {
+            name: table_view(config, name)
+            for name in sorted(config["tables"])
+            if "paper" in config["tables"][name]
+        },
+        "figures": {
+            name: figure_view(config, name)
+            for name in sorted(config.get("figures", {}))
+            if config["figures"][name]["kind"] == "stages"
+        },
+        "seed": config["seed"],
+    }
+
+
+#: What one handed file holds: ("metrics", table, (dataset, mask, model), run) or
+#: ("stages", figure, (dataset, mask, model), run).
+FileKey = tuple[str, str, tuple[str, str, str], str]
+
+
+def claim_files(view: Mapping[str, Any]) -> list[tuple[FileKey, str]]:
+    """(key, path) of every file the claims job reads, in the order it is handed them: the
+    per-run metrics of every cell of each table, then the per-run stage metrics of each stages
+    figure."""
+    files = []
+    for name, table in view["tables"].items():
+        for cell, run in cells.cell_runs(table, cells.table_cells(table["entry"])):
+            files.append((("metrics", name, cell, run), paths.metrics(cell[0], cell[1], run)))
+    for name, figure in view["figures"].items():
+        entry = figure["entry"]
+        cell = (entry["dataset"], entry["mask"], entry["model"])
+        for run in cells.view_runs(figure, entry["model"]):
+            files.append((("stages", name, cell, run), paths.stage_metrics(cell[0], cell[1], run)))
+    return files

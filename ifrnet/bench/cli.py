@@ -236,6 +236,20 @@ def cmd_table(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_claims(args: argparse.Namespace) -> None:
+    from ifrnet.bench.render.claims import build_claims
+
+    for path in build_claims(
+        args.view,
+        args.out,
+        claims=args.claims,
+        published=args.published,
+        inputs=args.inputs,
+        device=args.run_device,
+    ):
+        print(f"wrote {path}")
+
+
 def cmd_figure(args: argparse.Namespace) -> None:
     from ifrnet.bench.render.build import build_figure
 
@@ -265,6 +279,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         args.out,
         config=config,
         benchmarks=args.benchmarks,
+        claims=(args.claims, args.claims_file) if args.claims else None,
     )
     print(f"wrote {out}")
 
@@ -472,6 +487,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_table)
 
+    p = sub.add_parser("claims", help="check the paper's claims on a study (CSV, Markdown)")
+    p.add_argument(
+        "--view",
+        required=True,
+        type=_json,
+        help="the claims' view of the config, JSON (ifrnet.bench.artefacts.claims_view)",
+    )
+    p.add_argument(
+        "--inputs",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="per-run metrics and stage metrics files (ifrnet.bench.artefacts.claim_files order)",
+    )
+    p.add_argument(
+        "--claims", required=True, type=Path, help="the claims file (config/claims.yaml)"
+    )
+    p.add_argument(
+        "--published", required=True, type=Path, help="published results (config/published.yaml)"
+    )
+    p.add_argument("--run-device", default="cpu", help="device of the run (provenance)")
+    p.add_argument("--out", required=True, type=Path, help="claims .csv (the .md goes beside)")
+    p.set_defaults(func=cmd_claims)
+
     p = sub.add_parser("figure", help="draw one figure (PNG + PDF) from its files")
     p.add_argument("--name", required=True, help="figure name (config key)")
     p.add_argument(
@@ -503,6 +542,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="one HTML page with every table and figure")
     p.add_argument("--tables", nargs="*", type=Path, default=[], help="table CSVs")
     p.add_argument("--figures", nargs="*", type=Path, default=[], help="figure PNGs")
+    p.add_argument("--claims", type=Path, help="claims CSV (results/tables/claims.csv)")
+    p.add_argument(
+        "--claims-file",
+        type=Path,
+        default=Path("config/claims.yaml"),
+        help="the claims file the CSV was checked against (statements and quotes)",
+    )
     p.add_argument("--captions", type=Path, default=Path("workflow/report"))
     p.add_argument("--config", type=_json, help="the whole config, JSON (titles, provenance)")
     p.add_argument("--run-device", help="device of the run (shown with the config)")

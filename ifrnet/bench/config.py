@@ -66,6 +66,11 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
                 f"models.{name}.weights: published weights convert for methods "
                 f"ifrnet and admmnet, not {spec['method']!r}"
             )
+    for name, spec in config["models"].items():
+        if "seeds" in spec and "train" not in spec:
+            problems.append(
+                f"models.{name}.seeds: only models trained here (with train) have training seeds"
+            )
     for name, spec in config["datasets"].items():
         problems += SOURCES[spec["source"]].problems(name, spec)
         for part, source in spec.get("urls", {}).items():
@@ -95,6 +100,8 @@ def _cross_reference(config: dict[str, Any]) -> list[str]:
                     problems.append(f"figures.{figure}.{key}: unknown {known[:-1]} {value!r}")
     problems += _stage_output_problems(config)
     for table, spec in config["tables"].items():
+        if table == "claims":
+            problems.append("tables.claims: the name is taken by the claims table; rename it")
         if spec["dataset"] not in config["datasets"]:
             problems.append(f"tables.{table}.dataset: unknown data set {spec['dataset']!r}")
         for mask in spec["masks"]:
@@ -179,6 +186,15 @@ def model_kind(entry: Mapping[str, Any]) -> ModelKind:
     return "tuned" if "tune" in entry else "plain"
 
 
+def training_seeds(entry: Mapping[str, Any], master_seed: int) -> tuple[int, ...]:
+    """Training seeds of a model entry: its ``seeds`` if it is trained here (``train``), else
+    the master seed alone; none for a model that is not trained here (plain, tuned, published
+    weights), whose one run is named as the model (:func:`ifrnet.bench.paths.runs`)."""
+    if "train" not in entry:
+        return ()
+    return tuple(int(seed) for seed in entry.get("seeds", [master_seed]))
+
+
 def is_network(entry: Mapping[str, Any]) -> bool:
     """A model entry that reconstructs with a network checkpoint (:func:`model_kind` learned)."""
     return model_kind(entry) == "learned"
@@ -239,6 +255,10 @@ class Model(Entry):
     @property
     def threads(self) -> int:
         return int(self.spec["threads"])
+
+    def seeds(self, master_seed: int) -> tuple[int, ...]:
+        """Training seeds (:func:`training_seeds`)."""
+        return training_seeds(self.spec, master_seed)
 
 
 @dataclass(frozen=True)

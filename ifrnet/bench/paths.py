@@ -8,6 +8,8 @@ keys) and, where the file depends on it, the image side; none reads the config.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 #: The checkout this package runs from (the project is installed editable from its source
@@ -27,6 +29,33 @@ TABLE_EXTS = (".csv", ".md", ".tex", ".prov.json")
 #: Files one figure is written as (the PNG first).
 FIGURE_EXTS = (".png", ".pdf", ".prov.json")
 SPLITS = ("train", "val", "test")
+
+
+#: A run is one trained instance of a model. A model trained here (``train`` in its entry) has
+#: one run per training seed, ``{model}/seed-{seed}``; every other model (plain, tuned,
+#: published weights) has one run named as the model. The per-experiment files below take a
+#: run where they say ``run``: ``recon(dataset, mask, "ifrnet/seed-1")`` is
+#: ``results/recon/{dataset}/{mask}/ifrnet/seed-1.h5``.
+RUN_PATTERN = r"[^/]+(?:/seed-[0-9]+)?"
+
+
+def run(model: str, seed: int | None) -> str:
+    """The run of ``model`` trained with ``seed`` (``None``: a model that is not trained here)."""
+    return model if seed is None else f"{model}/seed-{int(seed)}"
+
+
+def runs(model: str, seeds: Sequence[int] | None) -> list[str]:
+    """The runs of ``model``, one per training seed (``[model]`` without seeds)."""
+    return [run(model, seed) for seed in seeds] if seeds else [model]
+
+
+def parse_run(name: str) -> tuple[str, int | None]:
+    """(model, training seed or None) of a run name (ValueError if it is not one)."""
+    match = re.fullmatch(r"([^/]+)(?:/seed-([0-9]+))?", name)
+    if match is None:
+        raise ValueError(f"{name!r} is not a run: expected MODEL or MODEL/seed-N")
+    model, seed = match.groups()
+    return model, None if seed is None else int(seed)
 
 
 def prepared(dataset: str, split: str) -> str:
@@ -49,19 +78,19 @@ def mask_preview(name: str, height: int, width: int) -> str:
     return f"{RESULTS}/masks/{name}-{height}x{width}.png"
 
 
-def model_dir(dataset: str, mask: str, model: str) -> str:
-    """Folder of a model trained on ``dataset`` with ``mask`` (model.pt, train_log.csv)."""
-    return f"{RESULTS}/models/{dataset}/{mask}/{model}"
+def model_dir(dataset: str, mask: str, run: str) -> str:
+    """Folder of a run trained on ``dataset`` with ``mask`` (model.pt, train_log.csv)."""
+    return f"{RESULTS}/models/{dataset}/{mask}/{run}"
 
 
-def checkpoint(dataset: str, mask: str, model: str) -> str:
-    """model.pt of a network trained here."""
-    return f"{model_dir(dataset, mask, model)}/model.pt"
+def checkpoint(dataset: str, mask: str, run: str) -> str:
+    """model.pt of a run of a network trained here."""
+    return f"{model_dir(dataset, mask, run)}/model.pt"
 
 
-def train_log(dataset: str, mask: str, model: str) -> str:
-    """Per-iteration training log of a network trained here."""
-    return f"{model_dir(dataset, mask, model)}/train_log.csv"
+def train_log(dataset: str, mask: str, run: str) -> str:
+    """Per-iteration training log of a run of a network trained here."""
+    return f"{model_dir(dataset, mask, run)}/train_log.csv"
 
 
 def published_checkpoint(model: str) -> str:
@@ -74,19 +103,24 @@ def tuning(dataset: str, mask: str, model: str) -> str:
     return f"{RESULTS}/tuning/{dataset}/{mask}/{model}.json"
 
 
-def recon(dataset: str, mask: str, model: str) -> str:
-    """Reconstruction of a data set's test split by one model."""
-    return f"{RESULTS}/recon/{dataset}/{mask}/{model}.h5"
+def recon(dataset: str, mask: str, run: str) -> str:
+    """Reconstruction of a data set's test split by one run of a model."""
+    return f"{RESULTS}/recon/{dataset}/{mask}/{run}.h5"
 
 
-def metrics(dataset: str, mask: str, model: str) -> str:
+def metrics(dataset: str, mask: str, run: str) -> str:
     """Per-image metrics of one reconstruction."""
-    return f"{RESULTS}/metrics/{dataset}/{mask}/{model}.csv"
+    return f"{RESULTS}/metrics/{dataset}/{mask}/{run}.csv"
 
 
-def stage_metrics(dataset: str, mask: str, model: str) -> str:
-    """Per-stage metrics of a learned unrolled network (paper Fig. 6)."""
-    return f"{RESULTS}/stages/{dataset}/{mask}/{model}.csv"
+def stage_metrics(dataset: str, mask: str, run: str) -> str:
+    """Per-stage metrics of a run of a learned unrolled network (paper Fig. 6)."""
+    return f"{RESULTS}/stages/{dataset}/{mask}/{run}.csv"
+
+
+#: Files of the claims table (ifrnet.bench.render.claims): the paper's findings checked on the
+#: study, one row per comparison (CSV, first) and one per claim (Markdown).
+CLAIMS_FILES = (f"{TABLES}/claims.csv", f"{TABLES}/claims.md", f"{TABLES}/claims.prov.json")
 
 
 def table_files(name: str) -> list[str]:

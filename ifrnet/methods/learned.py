@@ -7,7 +7,7 @@ Networks take ``complex_data: bool`` in their constructor and are called as
 
 Checkpoint metadata (stored in ``model.pt`` beside the weights, all plain values so that
 ``torch.load(..., weights_only=True)`` reads it): ``method``, ``params``, ``complex_data``,
-``dataset``, ``mask``, ``model``.
+``dataset``, ``mask``, ``model``, ``seed`` (training seed).
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def train_model(
         "dataset": str(attrs["dataset"]),
         "mask": Path(mask_path).stem,
         "model": model_name,
+        "seed": seed,
         # a checkpoint resumes only into a run on the very same files
         "inputs_sha256": {
             name: file_sha256(path)

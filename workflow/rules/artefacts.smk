@@ -55,18 +55,43 @@ rule figure:
         "> {log:q} 2>&1"
 
 
+rule claims:
+    input:
+        files=lambda wc: [path for _, path in claim_files(claims_view(config))],
+        claims=CLAIMS_FILE,
+        published=PUBLISHED,
+    output:
+        csv=paths.CLAIMS_FILES[0],
+        md=paths.CLAIMS_FILES[1],
+        provenance=paths.CLAIMS_FILES[2],
+    params:
+        view=lambda wc: as_json(claims_view(config)),
+    resources:
+        device=DEVICE,
+    log:
+        "results/logs/claims.log",
+    benchmark:
+        "results/benchmarks/claims.tsv"
+    conda:
+        ENV
+    shell:
+        "ifrnet claims --view {params.view:q} --inputs {input.files:q} "
+        "--claims {input.claims:q} --published {input.published:q} "
+        "--run-device {resources.device:q} --out {output.csv:q} > {log:q} 2>&1"
+
+
 rule stage_metrics:
     input:
         data=paths.prepared("{dataset}", "test"),
         mask=mask_for,
-        checkpoint=lambda wc: checkpoint_file(config, wc.dataset, wc.mask, wc.model),
+        checkpoint=checkpoint_for,
     output:
-        paths.stage_metrics("{dataset}", "{mask}", "{model}"),
+        paths.stage_metrics("{dataset}", "{mask}", "{run}"),
     threads: 1
     resources:
         device=DEVICE,
     log:
-        "results/logs/stage_metrics/{dataset}/{mask}/{model}.log",
+        "results/logs/stage_metrics/{dataset}/{mask}/{run}.log",
     conda:
         ENV
     shell:
@@ -77,7 +102,9 @@ rule stage_metrics:
 
 rule report:
     input:
-        tables=TABLE_FILES,
+        tables=[f for f in TABLE_FILES if f not in paths.CLAIMS_FILES],
+        claims=paths.CLAIMS_FILES[0],
+        claims_file=CLAIMS_FILE,
         figures=FIGURE_FILES,
         captions=[repo_file(f"workflow/report/{n}.rst") for n in table_names() + figure_names()],
     output:
@@ -95,6 +122,7 @@ rule report:
         ENV
     shell:
         "ifrnet report --tables {params.csvs:q} --figures {params.pngs:q} "
+        "--claims {input.claims:q} --claims-file {input.claims_file:q} "
         "--captions {params.captions:q} --config {params.config:q} "
         "--run-device {resources.device:q} --benchmarks results/benchmarks --out {output:q} "
         "> {log:q} 2>&1"

@@ -8,6 +8,8 @@ from pathlib import Path
 from ifrnet.bench import paths
 from ifrnet.bench.artefacts import (
     checkpoint_file,
+    claim_files,
+    claims_view,
     figure_inputs,
     figure_view,
     mask_file,
@@ -20,6 +22,8 @@ from ifrnet.bench.data.sources import downloads, fastmri_fetches, source_files
 from ifrnet.bench.jobs import job_prefix
 from ifrnet.numerics.masks import mask_kind
 from snakemake.settings.types import DeploymentMethod
+from ifrnet.bench.claims import load_claims
+from ifrnet.bench.render.paper import load_published
 from ifrnet.bench.config import (
     ConfigError,
     Study,
@@ -80,6 +84,11 @@ onstart:
         check_configured_device()
 
 PUBLISHED = repo_file("config/published.yaml")
+CLAIMS_FILE = repo_file("config/claims.yaml")
+try:
+    load_claims(CLAIMS_FILE, SCHEMA, load_published(PUBLISHED))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
 
 
 def _shipped_checksums(location):
@@ -107,6 +116,7 @@ wildcard_constraints:
     dataset=r"[^/]+",
     mask=r"[^/]+",
     model=r"[^/]+",
+    run=paths.RUN_PATTERN,
 
 
 ENV = "../../envs/ifrnet.yaml"
@@ -124,13 +134,33 @@ def mask_for(wildcards):
 
 # Display-only or machine-only keys: never params of a computing job, so editing them reruns
 # nothing (a label shows in the artefacts' views; threads and device reach jobs as `threads:`
-# and as the `device` resource, which are not rerun triggers).
-DISPLAY_ONLY = ("label", "threads")
+# and as the `device` resource, which are not rerun triggers). `seeds` lists a model's runs:
+# a run's own seed is in its name, so adding a seed reruns nothing of the others.
+DISPLAY_ONLY = ("label", "threads", "seeds")
+
+
+def run_model(wildcards):
+    """The model entry of a run wildcard (``MODEL`` or ``MODEL/seed-N``; a seed exactly for a
+    model trained here, else WorkflowError)."""
+    model, seed = paths.parse_run(wildcards.run)
+    if model not in STUDY.models:
+        raise WorkflowError(f"{wildcards.run}: no model {model!r} in the config")
+    entry = STUDY.models[model]
+    if (seed is None) == ("train" in entry.spec):
+        expected = paths.runs(model, entry.seeds(STUDY.seed))[0]
+        raise WorkflowError(f"{wildcards.run}: the files of model {model!r} are named {expected}")
+    return entry
+
+
+def run_seed(wildcards):
+    """The training seed a run of a model trained here names."""
+    run_model(wildcards)
+    return paths.parse_run(wildcards.run)[1]
 
 
 def model_spec(wildcards):
     """A model's entry as a reconstruction job sees it: without its display-only keys."""
-    entry = STUDY.models[wildcards.model].spec
+    entry = run_model(wildcards).spec
     return as_json({k: v for k, v in entry.items() if k not in DISPLAY_ONLY})
 
 
@@ -179,13 +209,14 @@ def figure_names():
 
 
 TABLE_FILES = [f for name in table_names() for f in paths.table_files(name)]
+TABLE_FILES += paths.CLAIMS_FILES
 FIGURE_FILES = [f for name in figure_names() for f in paths.figure_files(name)]
 
 
 def train_spec(wildcards):
     """What a training job depends on: method, params and train settings (not save_maps &c.),
     so that editing reconstruction-only options does not retrain."""
-    entry = STUDY.models[wildcards.model].spec
+    entry = run_model(wildcards).spec
     return as_json({k: entry[k] for k in ("method", "params", "train") if k in entry})
 
 
@@ -199,19 +230,29 @@ def model_threads(wildcards):
     """Cores for a model's tuning and reconstruction jobs (config `threads`, schema default 1:
     on a small machine single-threaded jobs pack every core, where a 2-thread job waits for two
     free cores while a 1-thread training job holds one)."""
+    if "run" in wildcards.keys():
+        return run_model(wildcards).threads
     return STUDY.models[wildcards.model].threads
+
+
+def checkpoint_for(wildcards):
+    """model.pt of a run (trained on the data set named by `train_on`, if any)."""
+    try:
+        return checkpoint_file(config, wildcards.dataset, wildcards.mask, wildcards.run)
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
 
 
 def recon_inputs(wildcards):
     """Inputs of a reconstruction: the test split, the mask and, if learned or tuned, the
-    checkpoint or tuning result (from the data set named by `train_on`, if any)."""
-    experiment = (wildcards.dataset, wildcards.mask, wildcards.model)
+    checkpoint of the run or the tuning result (from the data set named by `train_on`)."""
+    model, _ = paths.parse_run(wildcards.run)
     inputs = {"data": paths.prepared(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
-    kind = STUDY.models[wildcards.model].kind
+    kind = run_model(wildcards).kind
     if kind == "learned":
-        inputs["checkpoint"] = checkpoint_file(config, *experiment)
+        inputs["checkpoint"] = checkpoint_for(wildcards)
     elif kind == "tuned":
-        inputs["tuned"] = tuning_file(config, *experiment)
+        inputs["tuned"] = tuning_file(config, wildcards.dataset, wildcards.mask, model)
     return inputs
 
 
@@ -219,7 +260,7 @@ def method_args(wildcards, input):
     """`--checkpoint PATH` for learned models, `--tuned PATH` for tuned ones (shell-quoted)."""
     args = [f"--{key} {shlex.quote(input[key])}" for key in ("checkpoint", "tuned")
             if key in input.keys()]
-    stages = STUDY.models[wildcards.model].get("save_maps")
+    stages = run_model(wildcards).get("save_maps")
     if stages:
         args.append("--maps " + ",".join(str(s) for s in stages))
     return " ".join(args)
@@ -227,5 +268,5 @@ def method_args(wildcards, input):
 
 
 wildcard_constraints:
-    table=r"[^/.]+",
+    table="|".join(re.escape(name) for name in table_names()) or "(?!)",
     figure=r"[^/.]+",

@@ -3,14 +3,14 @@
 
 rule evaluate:
     input:
-        recon=paths.recon("{dataset}", "{mask}", "{model}"),
+        recon=paths.recon("{dataset}", "{mask}", "{run}"),
         data=paths.prepared("{dataset}", "test"),
     output:
-        paths.metrics("{dataset}", "{mask}", "{model}"),
+        paths.metrics("{dataset}", "{mask}", "{run}"),
     log:
-        "results/logs/evaluate/{dataset}/{mask}/{model}.log",
+        "results/logs/evaluate/{dataset}/{mask}/{run}.log",
     benchmark:
-        "results/benchmarks/evaluate/{dataset}/{mask}/{model}.tsv"
+        "results/benchmarks/evaluate/{dataset}/{mask}/{run}.tsv"
     conda:
         ENV
     shell:

@@ -5,22 +5,23 @@ rule reconstruct:
     input:
         unpack(recon_inputs),
     output:
-        paths.recon("{dataset}", "{mask}", "{model}"),
+        paths.recon("{dataset}", "{mask}", "{run}"),
     params:
         spec=model_spec,
+        model=lambda wc: paths.parse_run(wc.run)[0],
         batch_size=STUDY.batch_size,
         method_args=method_args,
     threads: model_threads
     resources:
         device=DEVICE,
     log:
-        "results/logs/reconstruct/{dataset}/{mask}/{model}.log",
+        "results/logs/reconstruct/{dataset}/{mask}/{run}.log",
     benchmark:
-        "results/benchmarks/reconstruct/{dataset}/{mask}/{model}.tsv"
+        "results/benchmarks/reconstruct/{dataset}/{mask}/{run}.tsv"
     conda:
         ENV
     shell:
         "ifrnet recon-split --data {input.data:q} --mask {input.mask:q} "
-        "--model {wildcards.model:q} --spec {params.spec:q} --out {output:q} "
+        "--model {params.model:q} --spec {params.spec:q} --out {output:q} "
         "--batch-size {params.batch_size} --device {resources.device:q} --threads {threads} "
         "{params.method_args} > {log:q} 2>&1"

@@ -1,4 +1,5 @@
-# Training of learned models (ifrnet.methods.learned.train_model → ifrnet.methods.training.train).
+# Training of learned models (ifrnet.methods.learned.train_model → ifrnet.methods.training.train),
+# one job per run: {run} is MODEL/seed-N, one per training seed of the model (config `seeds`).
 # Resumable checkpoints live in {out_dir}/checkpoints/, which is not a declared output, so a
 # killed or failed job resumes from its last checkpoint when rerun.
 # One thread per job: the default networks are small, and two single-threaded jobs side by side
@@ -11,11 +12,14 @@ rule train:
         val=paths.prepared("{dataset}", "val"),
         mask=mask_for,
     output:
-        model=paths.checkpoint("{dataset}", "{mask}", "{model}"),
-        train_log=paths.train_log("{dataset}", "{mask}", "{model}"),
+        model=paths.checkpoint("{dataset}", "{mask}", "{run}"),
+        train_log=paths.train_log("{dataset}", "{mask}", "{run}"),
+    wildcard_constraints:
+        run=r"[^/]+/seed-[0-9]+",
     params:
         spec=train_spec,
-        seed=STUDY.seed,
+        seed=run_seed,
+        model=lambda wc: paths.parse_run(wc.run)[0],
         out_dir=lambda wc, output: str(Path(output.model).parent),
     threads: 1
     resources:
@@ -23,14 +27,14 @@ rule train:
         runtime=240,
         device=DEVICE,
     log:
-        "results/logs/train/{dataset}/{mask}/{model}.log",
+        "results/logs/train/{dataset}/{mask}/{run}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}/{mask}/{model}.tsv"
+        "results/benchmarks/train/{dataset}/{mask}/{run}.tsv"
     conda:
         ENV
     shell:
         "ifrnet train --train {input.train:q} --val {input.val:q} --mask {input.mask:q} "
-        "--model {wildcards.model:q} --spec {params.spec:q} --out-dir {params.out_dir:q} "
+        "--model {params.model:q} --spec {params.spec:q} --out-dir {params.out_dir:q} "
         "--seed {params.seed} --device {resources.device:q} --threads {threads} > {log:q} 2>&1"
 
 

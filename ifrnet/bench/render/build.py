@@ -16,22 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from ifrnet.bench.cells import cell_runs, table_cells, view_runs
 from ifrnet.bench.data.prepared import read_split
 from ifrnet.bench.render.kinds import figure_kind
 from ifrnet.bench.render.labels import unique_labels
 from ifrnet.bench.render.paper import cell_keys, load_published, paper_row
 from ifrnet.bench.render.provenance import write_provenance
+from ifrnet.bench.render.scale import scale_statement
 from ifrnet.bench.render.tables import Cell, summarise, write_table
 from ifrnet.bench.tuning import edge_note, read_edges, read_tuned
 from ifrnet.numerics.masks import load_mask, mask_statistics
 
 PathLike = str | os.PathLike[str]
-
-
-def table_cells(view: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The (dataset, mask, model) cells of a table view, in the order its entry lists them."""
-    spec = view["entry"]
-    return [(spec["dataset"], mask, model) for mask in spec["masks"] for model in spec["models"]]
 
 
 def _paired(what: str, files: list[PathLike], keys: list[Any]) -> dict[Any, Path]:
@@ -57,7 +53,7 @@ def tuned_caption(view: dict[str, Any], table: str, tuned: dict[tuple, Path]) ->
     ``tuned``: the tuning result of each tuned cell."""
     parts, edges = [], []
     label = unique_labels(view, view["entry"]["models"])
-    for dataset, mask, model in table_cells(view):
+    for dataset, mask, model in table_cells(view["entry"]):
         if (dataset, mask, model) in tuned:
             path = tuned[(dataset, mask, model)]
             best = read_tuned(path)
@@ -118,6 +114,19 @@ def masks_caption(masks: dict[str, np.ndarray], real: bool) -> str:
     return f" Masks: {described}."
 
 
+def ours_caption(most_seeds: int) -> str:
+    """Sentence saying what "ours" is: mean ± std over the test images; with several training
+    seeds, the mean over seeds ± the spread across seeds (the CSV keeps the per-image one)."""
+    if most_seeds == 1:
+        return " Ours: mean ± std over the test images;"
+    return (
+        " Ours: mean ± std over the test images for one seed; for a model trained with several"
+        " seeds, the mean over the seeds of each seed's mean over the test images ± the std"
+        " of those means across seeds (ddof = 1; the CSV keeps the per-image std and each"
+        " seed's mean);"
+    )
+
+
 def timing_caption(batch_size: int, device: str) -> str:
     """Sentence saying how seconds per image were measured."""
     return (
@@ -150,17 +159,18 @@ def build_table(
     device: str = "cpu",
 ) -> list[Path]:
     """Render table ``name`` (CSV, Markdown and LaTeX beside ``out_csv``, provenance) from its
-    view and the files handed to it: ``metrics`` (one per cell, in cell order), ``masks`` (one
+    view and the files handed to it: ``metrics`` (one per run of each cell, in
+    :func:`ifrnet.bench.cells.cell_runs` order), ``masks`` (one
     per mask of the entry), ``tuned`` (one per cell of a tuned model), the test split ``data``
     and, if the entry names a paper table, the published-results file. ``device``: where the
     timings were measured (for the caption)."""
     spec = view["entry"]
-    cells_of = table_cells(view)
+    cells_of = table_cells(spec)
     if "paper" in spec and published is None:
         raise ValueError(
             f"{name}: the entry names paper table {spec['paper']}; hand the published-results file"
         )
-    metrics_of = _paired(f"{name} metrics", metrics, cells_of)
+    metrics_of = _paired(f"{name} metrics", metrics, cell_runs(view, cells_of))
     mask_of = _paired(f"{name} masks", masks, spec["masks"])
     tuned_of = _paired(
         f"{name} tuning results",
@@ -170,14 +180,15 @@ def build_table(
     paper = load_published(published) if "paper" in spec else None
     cells, arrays = [], {}
     labels = unique_labels(view, spec["models"])
-    for _, mask, model in cells_of:
+    for cell in cells_of:
+        _, mask, model = cell
         arrays.setdefault(mask, load_mask(mask_of[mask]).array)
         rate = float(arrays[mask].mean())
         keys = cell_keys(spec, mask, model) if paper else None
         row = paper_row(paper, spec["paper"], keys) if keys is not None else None
-        cells.append(
-            Cell(mask, rate, model, metrics_of[(spec["dataset"], mask, model)], row, labels[model])
-        )
+        runs = tuple(metrics_of[(cell, run)] for run in view_runs(view, model))
+        seeds = tuple(view["models"][model].get("seeds", ()))
+        cells.append(Cell(mask, rate, model, runs, row, labels[model], seeds))
     reference = reference_model(view)
     summary = summarise(cells, reference)
     images, attrs = read_split(data)
@@ -193,12 +204,13 @@ def build_table(
         + tuned_caption(view, name, tuned_of)
         + published_caption(view)
         + paper_caption(spec, paper)
-        + " Ours: mean ± std over the test images;"
-        " Δ = ours − paper; best mean per mask in bold."
+        + ours_caption(max(len(c.metrics_csvs) for c in cells))
+        + " Δ = ours − paper; best mean per mask in bold."
         + test
         + timing_caption(view["batch_size"], device)
     )
-    written = write_table(summary, Path(out_csv).parent, name, spec["title"], caption)
+    scale = scale_statement(view["datasets"], view["models"])
+    written = write_table(summary, Path(out_csv).parent, name, spec["title"], caption, scale)
     if written[0] != Path(out_csv):
         raise ValueError(f"{name}: the table's CSV is {written[0]}, not {out_csv}")
     inputs = [*metrics, *masks, *tuned, data, *([published] if published else [])]

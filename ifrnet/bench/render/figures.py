@@ -87,25 +87,49 @@ def masks(view: dict[str, Any], inputs: Files) -> plt.Figure:
     return fig
 
 
+def shown_label(view: dict[str, Any], model: str) -> str:
+    """A model's label in a figure, with the training seed shown when it has several (a
+    figure shows the first seed's run: :func:`ifrnet.bench.render.kinds.shown_run`)."""
+    seeds = view["models"][model].get("seeds") or []
+    name = display_name(view, model)
+    return f"{name} (seed {seeds[0]})" if len(seeds) > 1 else name
+
+
 def stages(view: dict[str, Any], inputs: Files) -> plt.Figure:
-    """Fig. 6: mean ± std of PSNR, HFEN and SSIM of the stage outputs n = 1..N; ``inputs``: the
-    stage metrics file."""
+    """Fig. 6: PSNR, HFEN and SSIM of the stage outputs n = 1..N; ``inputs``: the stage metrics
+    file of each run (training seed). One run: mean ± std over the test images. Several: each
+    seed's mean over the images (thin), their mean (thick) and range across seeds (band)."""
     spec = view["entry"]
-    (path,) = inputs
-    table = pd.read_csv(path)
-    stats = table.groupby("stage")[["psnr", "hfen", "ssim"]].agg(["mean", "std"])
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     labels = {"psnr": "PSNR (dB)", "hfen": "HFEN", "ssim": "SSIM"}
+    per_run = [pd.read_csv(path).groupby("stage") for path in inputs]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     for ax, metric in zip(axes, labels, strict=True):
-        mean, std = stats[(metric, "mean")], stats[(metric, "std")]
-        ax.plot(stats.index, mean, "o-", ms=3)
-        ax.fill_between(stats.index, mean - std, mean + std, alpha=0.2)
+        if len(per_run) == 1:
+            stats = per_run[0][metric].agg(["mean", "std"])
+            mean, low, high = (
+                stats["mean"],
+                stats["mean"] - stats["std"],
+                stats["mean"] + stats["std"],
+            )
+        else:
+            means = pd.concat([groups[metric].mean() for groups in per_run], axis=1)
+            for column in means:
+                ax.plot(means.index, means[column], lw=0.6, alpha=0.5, color="C0")
+            mean, low, high = means.mean(axis=1), means.min(axis=1), means.max(axis=1)
+        ax.plot(mean.index, mean, "o-", ms=3, color="C0")
+        ax.fill_between(mean.index, low, high, alpha=0.2, color="C0")
         ax.set_xlabel("stage n")
         ax.set_ylabel(labels[metric])
-        ax.set_xticks(stats.index)
+        ax.set_xticks(mean.index)
         ax.grid(alpha=0.3)
+    spread = (
+        "mean ± std over the test images"
+        if len(per_run) == 1
+        else f"{len(per_run)} training seeds: each seed's mean, their mean and range"
+    )
     fig.suptitle(
-        f"{display_name(view, spec['model'])} stage outputs, {spec['mask']} ({spec['dataset']})",
+        f"{display_name(view, spec['model'])} stage outputs, {spec['mask']} ({spec['dataset']}); "
+        f"{spread}",
         fontsize=10,
     )
     fig.tight_layout()
@@ -166,7 +190,7 @@ def reconstructions(view: dict[str, Any], inputs: Files) -> plt.Figure:
             scores = evaluate(recon, truth)
             _with_inset(top[j], np.abs(recon), box, **grey)
             top[j].set_title(
-                f"{display_name(view, model)}\n{scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}",
+                f"{shown_label(view, model)}\n{scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}",
                 fontsize=8,
             )
             _off(top[j])
@@ -200,7 +224,7 @@ def loss_curves(view: dict[str, Any], inputs: Files) -> plt.Figure:
     loss_name = view["models"][spec["model"]].get("train", {}).get("loss", "relative_l2")
     ax.set_ylabel(f"loss ({loss_name})")
     ax.set_title(
-        f"{display_name(view, spec['model'])}, {spec['mask']} ({spec['dataset']})", fontsize=10
+        f"{shown_label(view, spec['model'])}, {spec['mask']} ({spec['dataset']})", fontsize=10
     )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")

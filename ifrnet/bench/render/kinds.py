@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ifrnet.bench import paths
+from ifrnet.bench.cells import view_runs
 
 View = dict[str, Any]
 Experiment = tuple[str, str, str]
@@ -55,11 +56,18 @@ def _recon_experiments(entry: dict[str, Any]) -> list[Experiment]:
     return [(entry["dataset"], m, model) for m in entry["masks"] for model in entry["models"]]
 
 
+def shown_run(view: View, model: str) -> str:
+    """The run a figure shows of a model: its first training seed's (the model itself when it
+    is not trained here)."""
+    return view_runs(view, model)[0]
+
+
 def _recon_inputs(view: View) -> list[str]:
-    """The test split first, then the reconstructions shown."""
+    """The test split first, then the reconstructions shown (one run per model)."""
     kind = FIGURE_KINDS[view["entry"]["kind"]]
     return [paths.prepared(view["entry"]["dataset"], "test")] + [
-        paths.recon(*e) for e in kind.experiments(view["entry"])
+        paths.recon(dataset, mask, shown_run(view, model))
+        for dataset, mask, model in kind.experiments(view["entry"])
     ]
 
 
@@ -70,9 +78,23 @@ def _masks_inputs(view: View) -> list[str]:
 
 
 def _one(path: Callable[[str, str, str], str]) -> Callable[[View], list[str]]:
-    """Inputs of a figure of one (dataset, mask, model): the one file ``path`` names."""
+    """Inputs of a figure of one (dataset, mask, model): the file ``path`` names for the run
+    it shows."""
     return lambda view: [
-        path(view["entry"]["dataset"], view["entry"]["mask"], view["entry"]["model"])
+        path(
+            view["entry"]["dataset"],
+            view["entry"]["mask"],
+            shown_run(view, view["entry"]["model"]),
+        )
+    ]
+
+
+def _every_run(path: Callable[[str, str, str], str]) -> Callable[[View], list[str]]:
+    """Inputs of a figure of one (dataset, mask, model): the file ``path`` names for each of
+    its runs (one per training seed)."""
+    return lambda view: [
+        path(view["entry"]["dataset"], view["entry"]["mask"], run)
+        for run in view_runs(view, view["entry"]["model"])
     ]
 
 
@@ -86,7 +108,7 @@ FIGURE_KINDS: dict[str, FigureKind] = {
             lambda view: [paths.prepared(d, "test") for d in view["entry"]["datasets"]],
         ),
         FigureKind("masks", "ifrnet.bench.render.figures:masks", _masks_inputs),
-        FigureKind("stages", "ifrnet.bench.render.figures:stages", _one(paths.stage_metrics)),
+        FigureKind("stages", "ifrnet.bench.render.figures:stages", _every_run(paths.stage_metrics)),
         FigureKind(
             "reconstructions",
             "ifrnet.bench.render.figures:reconstructions",

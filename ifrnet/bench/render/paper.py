@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from scipy.stats import wilcoxon
 
 PAPER_METRICS = ("psnr", "hfen", "ssim")
 
@@ -60,6 +59,8 @@ def cell_keys(spec: dict[str, Any], mask: str, model: str) -> dict[str, Any] | N
 def paired_p_value(ours: np.ndarray, theirs: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p-value of paired per-image scores (NaN if undefined:
     fewer than 2 images or all differences zero)."""
+    from scipy.stats import wilcoxon  # not at import: the workflow reads this module to plan
+
     ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
     if ours.shape != theirs.shape:
         raise ValueError(f"paired test needs equal lengths, got {ours.shape} and {theirs.shape}")

@@ -49,6 +49,9 @@ tr.mask td{text-align:left;font-style:italic;background:#f3f3f3;border-top:1px s
 td.paper{color:#666}td.diff{color:#666}
 table.kv td{text-align:left;white-space:normal;vertical-align:top}
 .caption{color:#333}.note{font-size:13px;color:#555}
+.scale{background:#fff8e0;border-left:3px solid #e0b000;padding:4px 8px;font-size:13px}
+table.claims td{text-align:left;white-space:normal;vertical-align:top}
+td.verdict.holds{color:#1a7f37}td.verdict.contradicted{color:#b42318}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 pre{background:#f7f7f7;padding:8px;font-size:12px;white-space:pre-wrap;word-break:break-word}
 """
@@ -144,6 +147,71 @@ def _generated_caption(csv: Path) -> tuple[str, str]:
     return title, lines[-1].strip() if lines else ""
 
 
+def _scale_line(csv: Path) -> str:
+    """The scale statement the table builder wrote above its numbers (empty if none)."""
+    md = csv.with_suffix(".md")
+    lines = md.read_text(encoding="utf-8").splitlines() if md.is_file() else []
+    return next((line.strip() for line in lines[:4] if line.startswith("Scale:")), "")
+
+
+def claims_html(claims_csv: Path, claims_file: Path) -> str:
+    """The Claims section: one row per claim of ``claims_file`` with its verdict on this study
+    (from the claims CSV, :mod:`ifrnet.bench.render.claims`), the deciding comparison, and the
+    paper's sentences."""
+    from ifrnet.bench.render.claims import (
+        RULE,
+        claim_rows,
+        counts_text,
+        decider_text,
+        read_claims_csv,
+    )
+
+    with open(claims_file, encoding="utf-8") as handle:
+        claims = yaml.safe_load(handle)["claims"]
+    rows = claim_rows(read_claims_csv(claims_csv), claims)
+    head = (
+        "<tr><th>Claim</th><th>Paper</th><th>Verdict</th><th>Comparisons</th>"
+        "<th>Deciding comparison</th><th>Δ ours [95 % CI]</th><th>Δ paper</th></tr>"
+    )
+    body = []
+    for row in rows:
+        comparison, ours, paper = decider_text(row["decider"])
+        counts = counts_text(row["counts"])
+        body.append(
+            "<tr>"
+            + "".join(f"<td>{html.escape(str(c))}</td>" for c in (row["statement"], row["source"]))
+            + f"<td class='verdict {row['verdict'].replace(' ', '-')}'>"
+            f"<strong>{html.escape(row['verdict'])}</strong></td>"
+            + "".join(f"<td>{html.escape(c)}</td>" for c in (counts, comparison, ours, paper))
+            + "</tr>"
+        )
+    quotes = "".join(
+        f"<li><strong>{html.escape(c['statement'])}</strong> (Sec. {html.escape(c['section'])}):"
+        f" “{html.escape(c['quote'])}”"
+        + (f" <em>Note: {html.escape(c['note'])}</em>" if "note" in c else "")
+        + "</li>"
+        for c in claims.values()
+    )
+    return (
+        "<section id='claims'><h2>Claims of the paper, checked on this study</h2>"
+        f"<div class='wrap'><table class='claims'><thead>{head}</thead><tbody>"
+        + "".join(body)
+        + f"</tbody></table></div><p class='note'>{html.escape(RULE)}</p>"
+        "<details><summary>what the paper says</summary><ul>"
+        f"{quotes}</ul></details></section>"
+    )
+
+
+def study_scale_html(config: dict[str, Any] | None) -> str:
+    """The scale the study ran at (:mod:`ifrnet.bench.render.scale`), for the top of the page."""
+    if not config or "datasets" not in config:
+        return ""
+    from ifrnet.bench.render.scale import scale_statement
+
+    text = scale_statement(config["datasets"], config.get("models", {}))
+    return f"<p class='scale'>{html.escape(text)}</p>"
+
+
 def _kv_table(pairs: list[tuple[str, str]]) -> str:
     return (
         "<table class='kv'>"
@@ -214,9 +282,12 @@ def build_report(
     title: str = "ifrnet-bench results",
     config: dict[str, Any] | None = None,
     benchmarks: PathLike | None = None,
+    claims: tuple[PathLike, PathLike] | None = None,
 ) -> Path:
     """Write the report from table CSVs (their ``.md`` and ``.prov.json`` beside them) and
-    figure PNGs; titles come from ``config`` where given, else from the Markdown."""
+    figure PNGs; titles come from ``config`` where given, else from the Markdown. ``claims``:
+    (claims CSV, claims file) for the Claims section at the top; the study's scale (from
+    ``config``) opens the page."""
     caption_dir = Path(caption_dir)
     csvs = sorted(map(Path, tables), key=lambda p: artefact_key(p.stem))
     pngs = sorted(map(Path, figures), key=lambda p: artefact_key(p.stem))
@@ -226,6 +297,8 @@ def build_report(
     }
     fig_captions = {png.stem: _caption(caption_dir, png.stem) for png in pngs}
     contents = ["<nav><h2>Contents</h2><ul>"]
+    if claims is not None:
+        contents.append("<li><a href='#claims'>Claims of the paper, checked on this study</a></li>")
     contents += [
         f"<li><a href='#{csv.stem}'>{heading(csv.stem)}. {html.escape(titles[csv.stem])}</a></li>"
         for csv in csvs
@@ -242,14 +315,18 @@ def build_report(
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
+        study_scale_html(config),
         *contents,
     ]
+    if claims is not None:
+        parts.append(claims_html(Path(claims[0]), Path(claims[1])))
     for csv in csvs:
         generated = _generated_caption(csv)[1]
         parts += [
             f"<section id='{csv.stem}'>",
             f"<h2>{heading(csv.stem)}. {html.escape(titles[csv.stem])}</h2>",
             f"<p class='caption'>{html.escape(_caption(caption_dir, csv.stem))}</p>",
+            f"<p class='scale'>{html.escape(_scale_line(csv))}</p>",
             html_table(pd.read_csv(csv)),
             f"<p class='note'>{html.escape(generated)}</p></section>",
         ]

@@ -21,8 +21,13 @@ def run_summary(results: str | os.PathLike[str], seconds: float) -> str:
         ("figures", "*.png", ".png, .pdf"),
     ):
         folder = results / kind
-        count = len(list(folder.glob(pattern))) if folder.is_dir() else 0
-        if count:
-            lines.append(f"  {kind}:{' ' * (8 - len(kind))}{folder}/  ({count} {kind}: {what})")
+        found = [p for p in folder.glob(pattern) if p.stem != "claims"] if folder.is_dir() else []
+        if found:
+            lines.append(
+                f"  {kind}:{' ' * (8 - len(kind))}{folder}/  ({len(found)} {kind}: {what})"
+            )
+    claims = results / "tables" / "claims.md"
+    if claims.is_file():
+        lines.append(f"  claims:  {claims}  (the paper's claims checked on this study)")
     lines.append(f"  logs:    {results / 'logs'}/  (job times: {results / 'benchmarks'}/)")
     return "\n".join(lines)
