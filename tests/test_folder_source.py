@@ -240,3 +240,18 @@ def test_schema_accepts_a_folder_entry_and_rejects_faults():
     config["datasets"][name].update(dir="d", content="sinogram")
     with pytest.raises(ConfigError, match=rf"datasets\.{name}\.content: 'sinogram' is not one"):
         validate_config(config, schema)
+
+
+def test_a_checksummed_folder_is_tracked_by_its_list_and_downloaded_from_its_url(tmp_path):
+    """A folder with `url` and `checksums` (IFR-Net-Code's knee test images for Fig. 11): the
+    workflow tracks the listed files, which the download rule fetches, before they exist."""
+    from ifrnet.bench.data.sources import downloads
+
+    listed = tmp_path / "knee.sha256"
+    listed.write_text("0" * 64 + "  knee01.mat\n" + "1" * 64 + "  knee02.mat\n")
+    entry = spec(tmp_path / "absent", checksums=str(listed), url="https://example.org/Test_data")
+    assert source_files(entry) == [f"{tmp_path}/absent/knee01.mat", f"{tmp_path}/absent/knee02.mat"]
+    assert downloads({"knee": entry})[f"{tmp_path}/absent/knee02.mat"] == (
+        "https://example.org/Test_data/knee02.mat",
+        "1" * 64,
+    )

@@ -214,6 +214,10 @@ def _fastmri_files(spec: dict[str, Any]) -> list[str]:
 
 
 def _folder_files(spec: dict[str, Any]) -> list[str]:
+    """The files a checksum list names (downloaded first when the entry has a ``url``), else
+    every slice file of the folder."""
+    if "checksums" in spec:
+        return _checksummed(spec)
     return [str(p) for p in folder_files(spec["dir"])] if Path(spec["dir"]).is_dir() else []
 
 
