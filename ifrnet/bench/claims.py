@@ -28,9 +28,7 @@ import yaml
 
 from ifrnet.bench.cells import table_cells
 from ifrnet.bench.config import ConfigError
-
-#: Metrics a claim can name, and whether a higher value is better.
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "hfen": False}
+from ifrnet.numerics.metrics import METRICS
 
 Spec = Mapping[str, Any]
 
@@ -131,7 +129,7 @@ def _pairs(claim: Spec, rows: list[Spec], group: list[int]) -> list[tuple[int, i
 
 def oriented(better: float, worse: float, metric: str) -> float:
     """better − worse where higher is better, worse − better where lower is (> 0: as claimed)."""
-    return better - worse if HIGHER_IS_BETTER[metric] else worse - better
+    return better - worse if METRICS[metric].higher_is_better else worse - better
 
 
 def paper_comparisons(claim: Spec, published: Spec) -> list[PaperComparison]:
@@ -149,7 +147,7 @@ def paper_comparisons(claim: Spec, published: Spec) -> list[PaperComparison]:
 def row_label(row: Spec) -> str:
     """A published row named by its fields, e.g. ``IFR-Net, rate 0.1``."""
     fields = [f"{v}" if k == "method" else f"{k} {v}" for k, v in row.items()]
-    return ", ".join(f for f, k in zip(fields, row, strict=True) if k not in HIGHER_IS_BETTER)
+    return ", ".join(f for f, k in zip(fields, row, strict=True) if k not in METRICS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ to the reconstruction).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 
 def _check_pair(rec: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +61,8 @@ def psnr(rec: np.ndarray, gt: np.ndarray) -> float:
 
 def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Separable 'valid' correlation of a 2-D image with the outer product of ``window``."""
+    from scipy import ndimage  # not at import: the workflow reads METRICS to plan
+
     n = len(window)
     rows = ndimage.correlate1d(image, window, axis=0, mode="constant")
     both = ndimage.correlate1d(rows, window, axis=1, mode="constant")
@@ -88,6 +90,8 @@ def ssim(rec: np.ndarray, gt: np.ndarray) -> float:
 
 def hfen(rec: np.ndarray, gt: np.ndarray) -> float:
     """High-frequency error norm: Frobenius norm of the difference of LoG-filtered images."""
+    from scipy import ndimage
+
     rec, gt = _check_pair(rec, gt)
     kernel = log_kernel()
     diff = ndimage.correlate(rec - gt, kernel, mode="constant")  # LoG is linear
@@ -117,15 +121,55 @@ def normalise_pair(rec: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (rec_m - lo) / (hi - lo), (gt_m - lo) / (hi - lo)
 
 
-METRIC_FUNCS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "psnr": psnr,
-    "ssim": ssim,
-    "hfen": hfen,
-    "nmse": nmse,
+@dataclass(frozen=True)
+class Metric:
+    """One column of the per-image metrics files, and everything a reader sees of it.
+
+    ``key``: the column (and the field of a published row, ``config/published.yaml``);
+    ``name``: its short name (``PSNR``); ``header``: a table's column header (``PSNR (dB)``);
+    ``digits``: decimals in tables; ``higher_is_better``: the direction of a better value (None
+    for a measurement that is not a quality: seconds); ``function``: computed on a normalised
+    pair (:func:`normalise_pair`), None when measured elsewhere (seconds per image, around the
+    method's call); ``paper_column``: its place among the metrics the paper publishes (PSNR,
+    HFEN, SSIM: its tables' order), None if the paper does not publish it.
+    """
+
+    key: str
+    name: str
+    header: str
+    digits: int
+    higher_is_better: bool | None
+    function: Callable[[np.ndarray, np.ndarray], float] | None = None
+    paper_column: int | None = None
+
+
+#: Every metric, in the column order of the per-image metrics files.
+METRICS: dict[str, Metric] = {
+    metric.key: metric
+    for metric in (
+        Metric("psnr", "PSNR", "PSNR (dB)", 2, True, psnr, paper_column=0),
+        Metric("ssim", "SSIM", "SSIM", 4, True, ssim, paper_column=2),
+        Metric("hfen", "HFEN", "HFEN", 4, False, hfen, paper_column=1),
+        Metric("nmse", "NMSE", "NMSE", 5, False, nmse),
+        Metric("seconds", "s/image", "s/image", 3, None),
+    )
 }
+
+#: The metrics the paper publishes, in its tables' order: PSNR, HFEN, SSIM.
+PAPER_METRICS: tuple[str, ...] = tuple(
+    sorted(
+        (m.key for m in METRICS.values() if m.paper_column is not None),
+        key=lambda key: METRICS[key].paper_column,
+    )
+)
+
+#: The quality metrics (those with a better direction).
+QUALITY_METRICS: tuple[str, ...] = tuple(
+    m.key for m in METRICS.values() if m.higher_is_better is not None
+)
 
 
 def evaluate(rec: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """PSNR, SSIM, HFEN and NMSE of a (possibly complex) reconstruction against its reference."""
     rec_n, gt_n = normalise_pair(rec, gt)
-    return {name: func(rec_n, gt_n) for name, func in METRIC_FUNCS.items()}
+    return {m.key: m.function(rec_n, gt_n) for m in METRICS.values() if m.function is not None}

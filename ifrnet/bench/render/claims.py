@@ -20,20 +20,18 @@ import numpy as np
 import pandas as pd
 
 from ifrnet.bench.artefacts import FileKey, claim_files
-from ifrnet.bench.claims import HIGHER_IS_BETTER, Comparison, Side, load_claims, study_comparisons
+from ifrnet.bench.claims import Comparison, Side, load_claims, study_comparisons
 from ifrnet.bench.config import SCHEMA_PATH, load_schema
 from ifrnet.bench.render.paper import load_published
 from ifrnet.bench.render.provenance import write_provenance
 from ifrnet.bench.render.scale import scale_statement
 from ifrnet.bench.verdict import NOT_RUN, claim_verdict, difference
+from ifrnet.numerics.metrics import METRICS
 from ifrnet.util.io import write_text_atomic
 
 PathLike = str | os.PathLike[str]
 
 TITLE = "Claims of the paper, checked on this study"
-#: Digits of a difference per metric (differences of a few hundredths of a dB matter here).
-DIGITS = {"psnr": 3, "ssim": 4, "hfen": 4}
-NAMES = {"psnr": "PSNR", "ssim": "SSIM", "hfen": "HFEN"}
 RULE = (
     "Verdict of one comparison: Δ (ours, oriented so that Δ > 0 is what the paper claims) and "
     "its 95 % interval over the test images and, where a model has several, its training "
@@ -97,7 +95,7 @@ def measure(comparison: Comparison, runs: dict[tuple, list[Path]]) -> dict[str, 
     measured = difference(
         side_values(comparison.better, comparison.metric, runs),
         side_values(comparison.worse, comparison.metric, runs),
-        HIGHER_IS_BETTER[comparison.metric],
+        bool(METRICS[comparison.metric].higher_is_better),
         paired_seeds=comparison.paired_seeds,
     )
     row.update(
@@ -169,7 +167,8 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def _diff_text(value: float, metric: str) -> str:
-    return "–" if math.isnan(value) else f"{value:+.{DIGITS[metric]}f}"
+    # one decimal more than the tables: differences of a few hundredths of a dB matter here
+    return "–" if math.isnan(value) else f"{value:+.{METRICS[metric].digits + 1}f}"
 
 
 def decider_text(decider: dict[str, Any] | None) -> tuple[str, str, str]:
@@ -178,7 +177,7 @@ def decider_text(decider: dict[str, Any] | None) -> tuple[str, str, str]:
         return "–", "–", "–"
     metric = decider["metric"]
     where = f", {decider['group']}" if decider["group"] else ""
-    comparison = f"{decider['better']} vs {decider['worse']}, {NAMES[metric]}{where}"
+    comparison = f"{decider['better']} vs {decider['worse']}, {METRICS[metric].name}{where}"
     low, high = decider["ci_low"], decider["ci_high"]
     interval = (
         "[unbounded]"
@@ -206,7 +205,7 @@ def to_markdown(rows: list[dict[str, Any]], claims: dict[str, dict], scale: str)
     for row in rows:
         comparison, ours, paper = decider_text(row["decider"])
         effect = claims[row["claim"]].get("effect", {})
-        stated = ", ".join(f"{NAMES[m]} {v:g}" for m, v in effect.items()) or "–"
+        stated = ", ".join(f"{METRICS[m].name} {v:g}" for m, v in effect.items()) or "–"
         cells = [
             f"{row['statement']} (`{row['claim']}`)",
             row["source"],

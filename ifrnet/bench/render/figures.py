@@ -27,7 +27,7 @@ from ifrnet.bench.data.prepared import read_split  # noqa: E402
 from ifrnet.bench.pipeline import read_recon  # noqa: E402
 from ifrnet.bench.render.labels import display_name  # noqa: E402
 from ifrnet.numerics.masks import load_mask  # noqa: E402
-from ifrnet.numerics.metrics import evaluate  # noqa: E402
+from ifrnet.numerics.metrics import METRICS, PAPER_METRICS, evaluate  # noqa: E402
 from ifrnet.util.io import atomic_path  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def stages(view: dict[str, Any], inputs: Files) -> plt.Figure:
     file of each run (training seed). One run: mean ± std over the test images. Several: each
     seed's mean over the images (thin), their mean (thick) and range across seeds (band)."""
     spec = view["entry"]
-    labels = {"psnr": "PSNR (dB)", "hfen": "HFEN", "ssim": "SSIM"}
+    labels = {key: METRICS[key].header for key in PAPER_METRICS}
     per_run = [pd.read_csv(path).groupby("stage") for path in inputs]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     for ax, metric in zip(axes, labels, strict=True):

@@ -16,8 +16,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-PAPER_METRICS = ("psnr", "hfen", "ssim")
-
 
 def load_published(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The published-results file (ValueError naming the file if it is not one)."""

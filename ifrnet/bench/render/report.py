@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ifrnet.bench.render.paper import PAPER_METRICS
-from ifrnet.bench.render.tables import HEADERS, best_rows, metric_cells
+from ifrnet.bench.render.tables import best_rows, metric_cells
+from ifrnet.numerics.metrics import METRICS, PAPER_METRICS
 from ifrnet.util.io import write_text_atomic
 from ifrnet.util.progress import format_duration
 
@@ -95,7 +95,7 @@ def html_table(summary: pd.DataFrame) -> str:
     best = best_rows(summary)
     ncols = 1 + 3 * len(PAPER_METRICS) + 3
     top = "".join(
-        f"<th colspan='3' style='text-align:center'>{html.escape(HEADERS[m])}</th>"
+        f"<th colspan='3' style='text-align:center'>{html.escape(METRICS[m].header)}</th>"
         for m in PAPER_METRICS
     )
     sub = "".join("<th>ours</th><th>paper</th><th>Δ</th>" for _ in PAPER_METRICS)

@@ -26,19 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ifrnet.bench.render.paper import PAPER_METRICS, paired_p_value
+from ifrnet.bench.render.paper import paired_p_value
+from ifrnet.numerics.metrics import METRICS, PAPER_METRICS, QUALITY_METRICS
 from ifrnet.util.io import write_text_atomic
-
-METRICS = ("psnr", "ssim", "hfen", "nmse", "seconds")
-HEADERS = {
-    "psnr": "PSNR (dB)",
-    "ssim": "SSIM",
-    "hfen": "HFEN",
-    "nmse": "NMSE",
-    "seconds": "s/image",
-}
-DIGITS = {"psnr": 2, "ssim": 4, "hfen": 4, "nmse": 5, "seconds": 3}
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "hfen": False, "nmse": False}
 
 
 @dataclass(frozen=True)
@@ -59,7 +49,7 @@ class Cell:
 
 def _read_metrics(path: Path) -> pd.DataFrame:
     per_image = pd.read_csv(path)
-    missing = [m for m in METRICS if m not in per_image.columns]
+    missing = [key for key in METRICS if key not in per_image.columns]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")
     return per_image
@@ -140,14 +130,14 @@ def summarise(cells: list[Cell], reference: str | None = None) -> pd.DataFrame:
 def best_rows(summary: pd.DataFrame) -> dict[str, set[int]]:
     """{metric: row positions holding the best mean of that metric within their mask} for
     PSNR, SSIM (highest) and HFEN, NMSE (lowest); ties all count; masks with one row have none."""
-    best: dict[str, set[int]] = {m: set() for m in HIGHER_IS_BETTER}
+    best: dict[str, set[int]] = {m: set() for m in QUALITY_METRICS}
     positions = pd.Series(range(len(summary)), index=summary.index)
     for _, group in summary.groupby("mask", sort=False):
         if len(group) < 2:
             continue
-        for metric, higher in HIGHER_IS_BETTER.items():
+        for metric in QUALITY_METRICS:
             values = group[f"{metric}_mean"]
-            target = values.max() if higher else values.min()
+            target = values.max() if METRICS[metric].higher_is_better else values.min()
             best[metric] |= set(positions[group.index[values == target]])
     return best
 
@@ -159,7 +149,7 @@ def _fmt(mean: float, std: float, digits: int) -> str:
 def _ours(row: pd.Series, metric: str) -> str:
     """Our value of one metric: mean ± std over the test images for one seed; with several
     seeds, mean ± spread across seeds and their number, e.g. ``36.21 ± 0.05 (3 seeds)``."""
-    digits = DIGITS[metric]
+    digits = METRICS[metric].digits
     seeds = int(row.get("n_seeds", 1)) if not pd.isna(row.get("n_seeds", 1)) else 1
     if seeds > 1:
         return f"{_fmt(row[f'{metric}_mean'], row[f'{metric}_seed_std'], digits)} ({seeds} seeds)"
@@ -180,8 +170,8 @@ def seconds_text(value: float) -> str:
 def _header() -> list[str]:
     header = ["Mask", "Rate", "Method"]
     for m in PAPER_METRICS:
-        header += [HEADERS[m], "paper", "Δ"]
-    return header + [HEADERS["nmse"], HEADERS["seconds"], "p (PSNR)"]
+        header += [METRICS[m].header, "paper", "Δ"]
+    return header + [METRICS["nmse"].header, METRICS["seconds"].header, "p (PSNR)"]
 
 
 def metric_cells(
@@ -197,8 +187,8 @@ def metric_cells(
     for m in PAPER_METRICS:
         cells += [
             mark(m, _ours(row, m)),
-            cell(_num(row[f"{m}_paper"], DIGITS[m]), False),
-            cell(_num(row[f"{m}_diff"], DIGITS[m], True), False),
+            cell(_num(row[f"{m}_paper"], METRICS[m].digits), False),
+            cell(_num(row[f"{m}_diff"], METRICS[m].digits, True), False),
         ]
     cells += [
         mark("nmse", _ours(row, "nmse")),
@@ -307,7 +297,7 @@ def to_latex(
     best = best_rows(summary)
     ncols = 1 + 3 * len(PAPER_METRICS) + 3
     groups = " & ".join(
-        rf"\multicolumn{{3}}{{c}}{{{tex_escape(HEADERS[m])}}}" for m in PAPER_METRICS
+        rf"\multicolumn{{3}}{{c}}{{{tex_escape(METRICS[m].header)}}}" for m in PAPER_METRICS
     )
     rules = "".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(PAPER_METRICS)))
     lines = [
