@@ -28,6 +28,34 @@ Experiment = cells.Experiment
 #: Keys of a model entry that artefacts show (labels, captions, diagrams, the loss name).
 SHOWN_MODEL_KEYS = ("method", "label", "params", "weights", "train")
 
+# The rerun policy: what each computing job of a model is handed of its entry (Snakemake reruns
+# a job whose params changed). A key reaches the jobs that depend on it and no other, so an
+# edit reruns exactly what it changes; tests/test_rerun_policy.py classifies every key.
+
+#: Keys no computing job depends on: ``label`` shows only in the artefacts' views, ``threads``
+#: reaches jobs as their `threads:` (not a rerun trigger), ``seeds`` lists a model's runs (each
+#: run's own seed is in its name, so adding a seed reruns nothing of the others).
+DISPLAY_ONLY = ("label", "threads", "seeds")
+#: What a training job depends on (not ``save_maps``: a reconstruction option).
+TRAIN_KEYS = ("method", "params", "train")
+#: What a tuning job depends on.
+TUNE_KEYS = ("method", "params", "tune")
+
+
+def train_params(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A model entry as its training jobs see it."""
+    return {key: entry[key] for key in TRAIN_KEYS if key in entry}
+
+
+def tune_params(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A model entry as its tuning jobs see it."""
+    return {key: entry[key] for key in TUNE_KEYS if key in entry}
+
+
+def recon_params(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A model entry as its reconstruction jobs see it: everything but the display-only keys."""
+    return {key: value for key, value in entry.items() if key not in DISPLAY_ONLY}
+
 
 def training_dataset(config: Mapping[str, Any], dataset: str) -> str:
     """The data set whose train/val splits train and tune the models tested on ``dataset``

@@ -8,7 +8,7 @@ Every error names the offending key as a dotted path, e.g. ``datasets.brain-real
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
@@ -210,6 +210,15 @@ def file_downloads(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {spec["path"]: (spec["url"], spec["sha256"]) for spec in entries if "url" in spec}
 
 
+def locate_checksums(config: dict[str, Any], locate: Callable[[str], str]) -> None:
+    """Replace every data set's ``checksums`` path (its own and its ``test_source``'s) by
+    ``locate(path)``, in place."""
+    for spec in config["datasets"].values():
+        for location in (spec, spec.get("test_source", {})):
+            if "checksums" in location:
+                location["checksums"] = locate(location["checksums"])
+
+
 def _frozen(value: Any) -> Any:
     """A read-only deep copy: mappings as MappingProxyType, lists as tuples."""
     if isinstance(value, Mapping):
@@ -277,10 +286,19 @@ class Study:
     figures: Mapping[str, Entry]
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], schema: Mapping[str, Any]) -> Study:
-        """Validate ``config`` (ConfigError), fill in the schema's defaults, freeze it."""
+    def from_config(
+        cls,
+        config: dict[str, Any],
+        schema: Mapping[str, Any],
+        locate: Callable[[str], str] | None = None,
+    ) -> Study:
+        """Validate ``config`` (ConfigError), fill in the schema's defaults, point its checksum
+        lists at ``locate(path)`` (the workflow: the repository's copy of a shipped list), and
+        freeze it; ``config`` is completed in place."""
         validate_config(config, schema)
         apply_defaults(config, schema)
+        if locate is not None:
+            locate_checksums(config, locate)
 
         def section(name: str, kind: type[Entry] = Entry) -> Mapping[str, Any]:
             return MappingProxyType(

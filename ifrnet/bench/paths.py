@@ -133,11 +133,12 @@ def figure_files(name: str) -> list[str]:
     return [f"{FIGURES}/{name}{ext}" for ext in FIGURE_EXTS]
 
 
-def log(step: str, job: str) -> str:
-    """Log file of one job of a rule (``job``: its wildcards joined by ``/``)."""
-    return f"{LOGS}/{step}/{job}.log"
+def log(step: str, job: str | None = None) -> str:
+    """Log file of one job of a rule (``job``: its wildcards joined by ``/``, a pattern in a
+    rule; none for a rule with one job)."""
+    return f"{LOGS}/{step}/{job}.log" if job is not None else f"{LOGS}/{step}.log"
 
 
-def benchmark(step: str, job: str) -> str:
-    """Snakemake benchmark record of one job of a rule."""
-    return f"{BENCHMARKS}/{step}/{job}.tsv"
+def benchmark(step: str, job: str | None = None) -> str:
+    """Snakemake benchmark record of one job of a rule (``job`` as for :func:`log`)."""
+    return f"{BENCHMARKS}/{step}/{job}.tsv" if job is not None else f"{BENCHMARKS}/{step}.tsv"

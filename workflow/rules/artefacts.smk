@@ -20,9 +20,9 @@ rule table:
     resources:
         device=DEVICE,
     log:
-        "results/logs/table/{table}.log",
+        paths.log("table", "{table}"),
     benchmark:
-        "results/benchmarks/table/{table}.tsv"
+        paths.benchmark("table", "{table}")
     conda:
         ENV
     shell:
@@ -44,9 +44,9 @@ rule figure:
     resources:
         device=DEVICE,
     log:
-        "results/logs/figure/{figure}.log",
+        paths.log("figure", "{figure}"),
     benchmark:
-        "results/benchmarks/figure/{figure}.tsv"
+        paths.benchmark("figure", "{figure}")
     conda:
         ENV
     shell:
@@ -69,9 +69,9 @@ rule claims:
     resources:
         device=DEVICE,
     log:
-        "results/logs/claims.log",
+        paths.log("claims"),
     benchmark:
-        "results/benchmarks/claims.tsv"
+        paths.benchmark("claims")
     conda:
         ENV
     shell:
@@ -91,7 +91,7 @@ rule stage_metrics:
     resources:
         device=DEVICE,
     log:
-        "results/logs/stage_metrics/{dataset}/{mask}/{run}.log",
+        paths.log("stage_metrics", "{dataset}/{mask}/{run}"),
     conda:
         ENV
     shell:
@@ -114,17 +114,18 @@ rule report:
         pngs=lambda wc, input: [f for f in input.figures if f.endswith(".png")],
         captions=lambda wc, input: os.path.dirname(input.captions[0]),
         config=as_json({k: v for k, v in config.items() if k != "device"}),
+        benchmarks=paths.BENCHMARKS,
     resources:
         device=DEVICE,
     log:
-        "results/logs/report.log",
+        paths.log("report"),
     conda:
         ENV
     shell:
         "ifrnet report --tables {params.csvs:q} --figures {params.pngs:q} "
         "--claims {input.claims:q} --claims-file {input.claims_file:q} "
         "--captions {params.captions:q} --config {params.config:q} "
-        "--run-device {resources.device:q} --benchmarks results/benchmarks --out {output:q} "
+        "--run-device {resources.device:q} --benchmarks {params.benchmarks:q} --out {output:q} "
         "> {log:q} 2>&1"
 
 

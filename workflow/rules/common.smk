@@ -10,6 +10,9 @@ from ifrnet.bench.artefacts import (
     checkpoint_file,
     claim_files,
     claims_view,
+    recon_params,
+    train_params,
+    tune_params,
     figure_inputs,
     figure_view,
     mask_file,
@@ -24,13 +27,7 @@ from ifrnet.numerics.masks import mask_kind
 from snakemake.settings.types import DeploymentMethod
 from ifrnet.bench.claims import load_claims
 from ifrnet.bench.render.paper import load_published
-from ifrnet.bench.config import (
-    ConfigError,
-    Study,
-    file_downloads,
-    load_schema,
-    validate_config,
-)
+from ifrnet.bench.config import ConfigError, Study, file_downloads, load_schema
 
 
 # This file's folder: a local path, or a URL when the workflow is a remote module.
@@ -58,8 +55,22 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method and 
 
 
 SCHEMA = load_schema(repo_file("config/schema.yaml"))
+
+
+def shipped(path):
+    """``path``, or the copy this repository ships when a relative path names a file that is
+    not in the working directory (e.g. config/checksums/siat200.sha256, run from elsewhere)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    found = repo_file(path)
+    return found if os.path.exists(found) else path
+
+
+# The config read once: validated, the schema's `default:`s filled in (the one place defaults
+# live), shipped checksum lists located; typed, read-only entries. `config` keeps the same
+# values as plain dictionaries.
 try:
-    validate_config(config, SCHEMA)
+    STUDY = Study.from_config(config, SCHEMA, locate=shipped)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -91,24 +102,6 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 
-def _shipped_checksums(location):
-    """A relative ``checksums`` path that names a list shipped in this repository (e.g.
-    config/checksums/siat.sha256) and is not in the working directory: the shipped one."""
-    path = location.get("checksums")
-    if path and not os.path.isabs(path) and not os.path.exists(path):
-        shipped = repo_file(path)
-        if os.path.exists(shipped):
-            location["checksums"] = shipped
-
-
-for _spec in config["datasets"].values():
-    for _location in (_spec, _spec.get("test_source", {})):
-        _shipped_checksums(_location)
-
-# The config read once: typed, read-only entries with the schema's `default:`s filled in (the
-# one place defaults live); `config` keeps the same values as plain dictionaries.
-STUDY = Study.from_config(config, SCHEMA)
-
 SPLITS = list(paths.SPLITS)
 
 
@@ -132,13 +125,6 @@ def mask_for(wildcards):
     return mask_file(config, wildcards.dataset, wildcards.mask)
 
 
-# Display-only or machine-only keys: never params of a computing job, so editing them reruns
-# nothing (a label shows in the artefacts' views; threads and device reach jobs as `threads:`
-# and as the `device` resource, which are not rerun triggers). `seeds` lists a model's runs:
-# a run's own seed is in its name, so adding a seed reruns nothing of the others.
-DISPLAY_ONLY = ("label", "threads", "seeds")
-
-
 def run_model(wildcards):
     """The model entry of a run wildcard (``MODEL`` or ``MODEL/seed-N``; a seed exactly for a
     model trained here, else WorkflowError)."""
@@ -159,9 +145,8 @@ def run_seed(wildcards):
 
 
 def model_spec(wildcards):
-    """A model's entry as a reconstruction job sees it: without its display-only keys."""
-    entry = run_model(wildcards).spec
-    return as_json({k: v for k, v in entry.items() if k not in DISPLAY_ONLY})
+    """A model's entry as a reconstruction job sees it (ifrnet.bench.artefacts.recon_params)."""
+    return as_json(recon_params(run_model(wildcards).spec))
 
 
 # The configured device reaches the jobs that use it as a resource, not a param: Snakemake
@@ -214,16 +199,13 @@ FIGURE_FILES = [f for name in figure_names() for f in paths.figure_files(name)]
 
 
 def train_spec(wildcards):
-    """What a training job depends on: method, params and train settings (not save_maps &c.),
-    so that editing reconstruction-only options does not retrain."""
-    entry = run_model(wildcards).spec
-    return as_json({k: entry[k] for k in ("method", "params", "train") if k in entry})
+    """What a training job depends on (ifrnet.bench.artefacts.train_params)."""
+    return as_json(train_params(run_model(wildcards).spec))
 
 
 def tune_spec(wildcards):
-    """What a tuning job depends on: method, params and the grid."""
-    entry = STUDY.models[wildcards.model].spec
-    return as_json({k: entry[k] for k in ("method", "params", "tune") if k in entry})
+    """What a tuning job depends on (ifrnet.bench.artefacts.tune_params)."""
+    return as_json(tune_params(STUDY.models[wildcards.model].spec))
 
 
 def model_threads(wildcards):

@@ -11,7 +11,7 @@ rule download:
         sha256=lambda wc, output: download_entry(output[0])[1],
     retries: 2
     log:
-        "results/logs/download/{download}.log",
+        paths.log("download", "{download}"),
     conda:
         ENV
     shell:
@@ -48,9 +48,9 @@ rule prepare_data:
         seed=STUDY.seed,
         out_dir=lambda wc: paths.prepared_dir(wc.dataset),
     log:
-        "results/logs/prepare_data/{dataset}.log",
+        paths.log("prepare_data", "{dataset}"),
     benchmark:
-        "results/benchmarks/prepare_data/{dataset}.tsv"
+        paths.benchmark("prepare_data", "{dataset}")
     conda:
         ENV
     shell:

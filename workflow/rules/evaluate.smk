@@ -8,9 +8,9 @@ rule evaluate:
     output:
         paths.metrics("{dataset}", "{mask}", "{run}"),
     log:
-        "results/logs/evaluate/{dataset}/{mask}/{run}.log",
+        paths.log("evaluate", "{dataset}/{mask}/{run}"),
     benchmark:
-        "results/benchmarks/evaluate/{dataset}/{mask}/{run}.tsv"
+        paths.benchmark("evaluate", "{dataset}/{mask}/{run}")
     conda:
         ENV
     shell:

@@ -14,9 +14,9 @@ rule make_mask:
         spec=lambda wc: as_json(STUDY.masks[wc.mask].spec),
         seed=STUDY.seed,
     log:
-        "results/logs/make_mask/{mask}-{height}x{width}.log",
+        paths.log("make_mask", "{mask}-{height}x{width}"),
     benchmark:
-        "results/benchmarks/make_mask/{mask}-{height}x{width}.tsv"
+        paths.benchmark("make_mask", "{mask}-{height}x{width}")
     conda:
         ENV
     shell:

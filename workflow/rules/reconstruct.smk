@@ -15,9 +15,9 @@ rule reconstruct:
     resources:
         device=DEVICE,
     log:
-        "results/logs/reconstruct/{dataset}/{mask}/{run}.log",
+        paths.log("reconstruct", "{dataset}/{mask}/{run}"),
     benchmark:
-        "results/benchmarks/reconstruct/{dataset}/{mask}/{run}.tsv"
+        paths.benchmark("reconstruct", "{dataset}/{mask}/{run}")
     conda:
         ENV
     shell:

@@ -27,9 +27,9 @@ rule train:
         runtime=240,
         device=DEVICE,
     log:
-        "results/logs/train/{dataset}/{mask}/{run}.log",
+        paths.log("train", "{dataset}/{mask}/{run}"),
     benchmark:
-        "results/benchmarks/train/{dataset}/{mask}/{run}.tsv"
+        paths.benchmark("train", "{dataset}/{mask}/{run}")
     conda:
         ENV
     shell:
@@ -46,7 +46,7 @@ rule convert_weights:
     params:
         method=lambda wc: STUDY.models[wc.model].method,
     log:
-        "results/logs/convert_weights/{model}.log",
+        paths.log("convert_weights", "{model}"),
     conda:
         ENV
     shell:

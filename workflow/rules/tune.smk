@@ -14,9 +14,9 @@ rule tune:
         mem_mb=2000,
         runtime=120,
     log:
-        "results/logs/tune/{dataset}/{mask}/{model}.log",
+        paths.log("tune", "{dataset}/{mask}/{model}"),
     benchmark:
-        "results/benchmarks/tune/{dataset}/{mask}/{model}.tsv"
+        paths.benchmark("tune", "{dataset}/{mask}/{model}")
     conda:
         ENV
     shell:
