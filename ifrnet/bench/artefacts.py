@@ -106,7 +106,7 @@ def tuning_file(config: Mapping[str, Any], dataset: str, mask: str, model: str) 
 
 def table_cells(config: Mapping[str, Any], table: str) -> list[Experiment]:
     """The (dataset, mask, model) cells of one table, in the order the config lists them."""
-    return cells.table_cells(config["tables"][table])
+    return cells.entry_cells(config["tables"][table])
 
 
 def figure_experiments(spec: Mapping[str, Any]) -> list[Experiment]:
@@ -225,7 +225,7 @@ def claim_files(view: Mapping[str, Any]) -> list[tuple[FileKey, str]]:
     figure."""
     files = []
     for name, table in view["tables"].items():
-        for cell, run in cells.cell_runs(table, cells.table_cells(table["entry"])):
+        for cell, run in cells.cell_runs(table, cells.entry_cells(table["entry"])):
             files.append((("metrics", name, cell, run), paths.metrics(cell[0], cell[1], run)))
     for name, figure in view["figures"].items():
         entry = figure["entry"]

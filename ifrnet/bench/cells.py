@@ -16,9 +16,10 @@ from ifrnet.bench import paths
 Experiment = tuple[str, str, str]
 
 
-def table_cells(entry: Mapping[str, Any]) -> list[Experiment]:
-    """The (dataset, mask, model) cells of a table entry: masks outer, models inner, in the
-    order the entry lists them."""
+def entry_cells(entry: Mapping[str, Any]) -> list[Experiment]:
+    """The (dataset, mask, model) cells of an entry that names a ``dataset``, ``masks`` and
+    ``models`` (a table, a reconstructions figure): masks outer, models inner, in the order the
+    entry lists them."""
     return [(entry["dataset"], mask, model) for mask in entry["masks"] for model in entry["models"]]
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ifrnet.bench.cells import table_cells
+from ifrnet.bench.cells import entry_cells
 from ifrnet.bench.config import ConfigError
 from ifrnet.numerics.metrics import METRICS
 
@@ -199,7 +199,7 @@ def _row_cells(table_view: Spec, published: Spec) -> dict[int, list[tuple[str, s
     entry = table_view["entry"]
     rows = published["tables"][entry["paper"]]["rows"]
     found: dict[int, list[tuple[str, str, str]]] = {}
-    for cell in table_cells(entry):
+    for cell in entry_cells(entry):
         keys = cell_keys(entry, cell[1], cell[2])
         row = paper_row(published, entry["paper"], keys) if keys is not None else None
         if row is not None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ifrnet.bench.cells import cell_runs, table_cells, view_runs
+from ifrnet.bench.cells import cell_runs, entry_cells, view_runs
 from ifrnet.bench.data.prepared import read_split
 from ifrnet.bench.render.kinds import figure_kind
 from ifrnet.bench.render.labels import unique_labels
@@ -53,7 +53,7 @@ def tuned_caption(view: dict[str, Any], table: str, tuned: dict[tuple, Path]) ->
     ``tuned``: the tuning result of each tuned cell."""
     parts, edges = [], []
     label = unique_labels(view, view["entry"]["models"])
-    for dataset, mask, model in table_cells(view["entry"]):
+    for dataset, mask, model in entry_cells(view["entry"]):
         if (dataset, mask, model) in tuned:
             path = tuned[(dataset, mask, model)]
             best = read_tuned(path)
@@ -165,7 +165,7 @@ def build_table(
     and, if the entry names a paper table, the published-results file. ``device``: where the
     timings were measured (for the caption)."""
     spec = view["entry"]
-    cells_of = table_cells(spec)
+    cells_of = entry_cells(spec)
     if "paper" in spec and published is None:
         raise ValueError(
             f"{name}: the entry names paper table {spec['paper']}; hand the published-results file"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ifrnet.bench import paths
-from ifrnet.bench.cells import view_runs
+from ifrnet.bench.cells import entry_cells, view_runs
 
 View = dict[str, Any]
 Experiment = tuple[str, str, str]
@@ -50,10 +50,6 @@ class FigureKind:
 
 def _side(view: View, dataset: str) -> int:
     return int(view["datasets"][dataset]["size"])
-
-
-def _recon_experiments(entry: dict[str, Any]) -> list[Experiment]:
-    return [(entry["dataset"], m, model) for m in entry["masks"] for model in entry["models"]]
 
 
 def shown_run(view: View, model: str) -> str:
@@ -113,7 +109,7 @@ FIGURE_KINDS: dict[str, FigureKind] = {
             "reconstructions",
             "ifrnet.bench.render.figures:reconstructions",
             _recon_inputs,
-            _recon_experiments,
+            entry_cells,
         ),
         FigureKind("loss_curves", "ifrnet.bench.render.figures:loss_curves", _one(paths.train_log)),
         FigureKind(
