@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from ifrnet.bench import paths  # noqa: E402
 from ifrnet.bench.artefacts import experiments, model_runs, training_dataset  # noqa: E402
-from ifrnet.bench.config import model_kind  # noqa: E402
+from ifrnet.bench.config import model_fitting  # noqa: E402
 
 #: The rule that fits a model of each kind before it reconstructs (plain models fit nothing).
 FIT_STEP = {"learned": "train", "tuned": "tune"}
@@ -73,7 +73,7 @@ def critical_path(jobs: pd.DataFrame, config: dict) -> tuple[float, list[str]]:
     for dataset, mask, model in experiments(config):
         source = training_dataset(config, dataset)
         entry = config["models"][model]
-        step = None if "weights" in entry else FIT_STEP.get(model_kind(entry))
+        step = None if "weights" in entry else FIT_STEP.get(model_fitting(entry))
         run = model_runs(config, model)[0]  # jobs of a model trained here name its seed
         fit = f"{step}/{source}/{mask}/{run if step == 'train' else model}" if step else None
         chain = [f"prepare_data/{source}", f"make_mask/{mask}-{size[dataset]}x{size[dataset]}"]

@@ -115,7 +115,9 @@ def test_study_is_read_once_into_typed_read_only_entries():
     from ifrnet.bench.config import Study
 
     study = Study.from_config(yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text()), SCHEMA)
-    assert study.models["ifrcs"].kind == "tuned" and study.models["zero-filled"].kind == "plain"
+    assert (
+        study.models["ifrcs"].fitting == "tuned" and study.models["zero-filled"].fitting == "plain"
+    )
     assert study.models["ifrcs"].threads == 1  # the schema's default
     assert study.datasets["brain-coronal"].train_on == "brain-real"
     with pytest.raises(TypeError):

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ifrnet.bench import cells, paths
-from ifrnet.bench.config import model_kind, training_seeds
+from ifrnet.bench.config import model_fitting, training_seeds
 from ifrnet.bench.render.kinds import figure_kind
 
 Experiment = cells.Experiment
@@ -123,13 +123,13 @@ def experiments(config: Mapping[str, Any]) -> list[Experiment]:
 
 
 def _models_shown(config: Mapping[str, Any], models: list[str]) -> dict[str, dict[str, Any]]:
-    """The shown part of each model entry, with its kind (plain, tuned, learned) and, for a
+    """The shown part of each model entry, with its fitting (plain, tuned, learned) and, for a
     model trained here, its training ``seeds`` (the master seed when the entry lists none)."""
     shown = {}
     for model in dict.fromkeys(models):
         entry = config["models"][model]
         shown[model] = {k: entry[k] for k in SHOWN_MODEL_KEYS if k in entry}
-        shown[model]["kind"] = model_kind(entry)
+        shown[model]["fitting"] = model_fitting(entry)
         seeds = training_seeds(entry, config["seed"])
         if seeds:
             shown[model]["seeds"] = list(seeds)
@@ -181,7 +181,7 @@ def table_inputs(config: Mapping[str, Any], table: str, published: str) -> dict[
         "tuned": [
             tuning_file(config, *cell)
             for cell in table_cells(config, table)
-            if model_kind(config["models"][cell[2]]) == "tuned"
+            if model_fitting(config["models"][cell[2]]) == "tuned"
         ],
         "data": paths.prepared(spec["dataset"], "test"),
         "published": [str(published)] if "paper" in spec else [],

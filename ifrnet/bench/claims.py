@@ -157,11 +157,12 @@ def row_label(row: Spec) -> str:
 @dataclass(frozen=True)
 class Side:
     """One side of a comparison as the study measures it: a reader's label and where its
-    values are (``kind`` metrics or stages, the artefact, the cell, the stage for stages);
-    ``cell`` None when the study has no such cell (the comparison is not run)."""
+    values are (``source``: per-image ``metrics`` files or ``stages`` files; the artefact, the
+    cell, the stage for stages); ``cell`` None when the study has no such cell (the comparison
+    is not run)."""
 
     label: str
-    kind: str = "metrics"
+    source: str = "metrics"
     artefact: str = ""
     cell: tuple[str, str, str] | None = None
     stage: int | None = None

@@ -176,11 +176,11 @@ def apply_defaults(config: Any, schema: Mapping[str, Any]) -> Any:
 #: What a model needs before it reconstructs: nothing (``plain``), a tuning result on the
 #: validation split (``tuned``), or a network checkpoint (``learned``: trained here, or converted
 #: from the authors' published ``weights``).
-ModelKind = Literal["plain", "tuned", "learned"]
+ModelFitting = Literal["plain", "tuned", "learned"]
 
 
-def model_kind(entry: Mapping[str, Any]) -> ModelKind:
-    """The kind of a model config entry: the one place that reads it from the entry's keys."""
+def model_fitting(entry: Mapping[str, Any]) -> ModelFitting:
+    """How a model entry is fitted: the one place that reads it from the entry's keys."""
     if "train" in entry or "weights" in entry:
         return "learned"
     return "tuned" if "tune" in entry else "plain"
@@ -196,8 +196,8 @@ def training_seeds(entry: Mapping[str, Any], master_seed: int) -> tuple[int, ...
 
 
 def is_network(entry: Mapping[str, Any]) -> bool:
-    """A model entry that reconstructs with a network checkpoint (:func:`model_kind` learned)."""
-    return model_kind(entry) == "learned"
+    """A model entry that reconstructs with a network checkpoint (:func:`model_fitting` learned)."""
+    return model_fitting(entry) == "learned"
 
 
 def file_downloads(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -258,8 +258,8 @@ class Model(Entry):
         return self.spec["method"]
 
     @property
-    def kind(self) -> ModelKind:
-        return model_kind(self.spec)
+    def fitting(self) -> ModelFitting:
+        return model_fitting(self.spec)
 
     @property
     def threads(self) -> int:

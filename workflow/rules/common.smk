@@ -230,10 +230,10 @@ def recon_inputs(wildcards):
     checkpoint of the run or the tuning result (from the data set named by `train_on`)."""
     model, _ = paths.parse_run(wildcards.run)
     inputs = {"data": paths.prepared(wildcards.dataset, "test"), "mask": mask_for(wildcards)}
-    kind = run_model(wildcards).kind
-    if kind == "learned":
+    fitting = run_model(wildcards).fitting
+    if fitting == "learned":
         inputs["checkpoint"] = checkpoint_for(wildcards)
-    elif kind == "tuned":
+    elif fitting == "tuned":
         inputs["tuned"] = tuning_file(config, wildcards.dataset, wildcards.mask, model)
     return inputs
 

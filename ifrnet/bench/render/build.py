@@ -175,7 +175,7 @@ def build_table(
     tuned_of = _paired(
         f"{name} tuning results",
         list(tuned),
-        [c for c in cells_of if view["models"][c[2]]["kind"] == "tuned"],
+        [c for c in cells_of if view["models"][c[2]]["fitting"] == "tuned"],
     )
     paper = load_published(published) if "paper" in spec else None
     cells, arrays = [], {}

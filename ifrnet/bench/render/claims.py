@@ -43,10 +43,10 @@ RULE = (
 
 
 def _runs_by_cell(files: dict[FileKey, Path]) -> dict[tuple, list[Path]]:
-    """(kind, artefact, cell) → the files of its runs, in the order handed."""
+    """(source, artefact, cell) → the files of its runs, in the order handed."""
     grouped: dict[tuple, list[Path]] = {}
-    for (kind, artefact, cell, _run), path in files.items():
-        grouped.setdefault((kind, artefact, cell), []).append(path)
+    for (source, artefact, cell, _run), path in files.items():
+        grouped.setdefault((source, artefact, cell), []).append(path)
     return grouped
 
 
@@ -54,11 +54,11 @@ def side_values(side: Side, metric: str, runs: dict[tuple, list[Path]]) -> np.nd
     """A side's values (runs, images) of ``metric``: per-image metrics of each run of its cell,
     or, for a stage, that stage's rows of each run's stage metrics (ordered by image)."""
     values = []
-    for path in runs[(side.kind, side.artefact, side.cell)]:
+    for path in runs[(side.source, side.artefact, side.cell)]:
         table = pd.read_csv(path)
         if metric not in table.columns:
             raise ValueError(f"{path}: no column {metric!r}")
-        if side.kind == "stages":
+        if side.source == "stages":
             table = table[table["stage"] == side.stage].sort_values("image")
             if table.empty:
                 raise ValueError(f"{path}: no stage {side.stage}")
