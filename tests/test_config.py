@@ -119,7 +119,7 @@ def test_study_is_read_once_into_typed_read_only_entries():
         study.models["ifrcs"].fitting == "tuned" and study.models["zero-filled"].fitting == "plain"
     )
     assert study.models["ifrcs"].threads == 1  # the schema's default
-    assert study.datasets["brain-coronal"].train_on == "brain-real"
+    assert study.datasets["brain-coronal"].get("train_on") == "brain-real"
     with pytest.raises(TypeError):
         study.models["ifrcs"].spec["method"] = "x"  # read-only
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -11,8 +11,6 @@ from ifrnet.numerics.masks import (
     fastmri,
     load_mask,
     make_mask,
-    mask_id,
-    parse_mask_id,
     radial,
     random1d,
     random2d,
@@ -65,12 +63,9 @@ def test_fastmri_semantics(acc, cf):
     assert abs(np.mean(rates) - 1 / acc) < 0.01
 
 
-def test_make_mask_ids_and_errors():
+def test_make_mask_and_errors():
     mask = make_mask("radial", (32, 32), rate=0.3)
     assert isinstance(mask, Mask) and mask.rate_achieved >= 0.3 and mask.kind == "radial"
-    assert parse_mask_id("random2d-r0.25") == {"kind": "random2d", "rate": 0.25}
-    assert parse_mask_id("fastmri-a8") == {"kind": "fastmri", "acceleration": 8}
-    assert mask_id(**parse_mask_id("radial-r0.40")) == "radial-r0.40"
     with pytest.raises(ValueError, match="rate"):
         make_mask("radial", (32, 32), rate=1.5)
     with pytest.raises(ValueError, match="rate"):
@@ -83,8 +78,6 @@ def test_make_mask_ids_and_errors():
         random1d((32, 32), 0.001)
     with pytest.raises(ValueError, match="center_fraction"):
         fastmri((32, 32), 5)
-    with pytest.raises(ValueError, match="malformed mask id"):
-        parse_mask_id("radial-40")
 
 
 def test_files_round_trip_and_validation(tmp_path):

@@ -240,18 +240,6 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class Dataset(Entry):
-    @property
-    def size(self) -> int:
-        return int(self.spec["size"])
-
-    @property
-    def train_on(self) -> str:
-        """The data set whose train/val splits fit the models tested on this one."""
-        return self.spec.get("train_on", self.name)
-
-
-@dataclass(frozen=True)
 class Model(Entry):
     @property
     def method(self) -> str:
@@ -279,7 +267,7 @@ class Study:
     seed: int
     device: str
     batch_size: int
-    datasets: Mapping[str, Dataset]
+    datasets: Mapping[str, Entry]
     masks: Mapping[str, Entry]
     models: Mapping[str, Model]
     tables: Mapping[str, Entry]
@@ -310,7 +298,7 @@ class Study:
             config["seed"],
             config["device"],
             config["batch_size"],
-            section("datasets", Dataset),
+            section("datasets"),
             section("masks"),
             section("models", Model),
             section("tables"),

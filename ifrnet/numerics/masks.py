@@ -36,7 +36,6 @@ brain test images, this is worth 3–4 dB to every method at the same sampled fr
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -335,28 +334,6 @@ def make_mask(
     if value is None:
         raise ValueError(f"mask kind {kind!r} needs {entry.parameter}")
     return Mask(entry.generate(shape, value, seed, **options), kind, rate, acceleration, seed)
-
-
-_ID = re.compile(r"^(?P<kind>[a-z0-9]+)-(?:r(?P<rate>\d*\.?\d+)|a(?P<acc>\d+))$")
-
-
-def parse_mask_id(mask_id: str) -> dict[str, Any]:
-    """``"radial-r0.40"`` → {kind, rate}; ``"fastmri-a4"`` → {kind, acceleration}."""
-    match = _ID.match(mask_id)
-    generated = sorted(k for k, entry in MASK_KINDS.items() if entry.parameter != "path")
-    if not match or match["kind"] not in generated:
-        raise ValueError(
-            f"malformed mask id {mask_id!r}: expected e.g. 'radial-r0.40' or "
-            f"'fastmri-a4' with a kind in {generated}"
-        )
-    if match["acc"] is not None:
-        return {"kind": match["kind"], "acceleration": int(match["acc"])}
-    return {"kind": match["kind"], "rate": float(match["rate"])}
-
-
-def mask_id(kind: str, rate: float | None = None, acceleration: int | None = None) -> str:
-    """Inverse of :func:`parse_mask_id`."""
-    return f"{kind}-a{acceleration}" if acceleration is not None else f"{kind}-r{rate:.2f}"
 
 
 def save_mask(mask: Mask, path: str | os.PathLike[str]) -> None:
