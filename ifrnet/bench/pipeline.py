@@ -188,7 +188,7 @@ def stage_metrics(
 
     split = measured_split(data_path, mask_path)
     network = _staged(load_network(checkpoint, device)[0], f"{checkpoint}: stage metrics")
-    # one image per call, as before (batching may move the last digit of a float)
+    # one image per call: batching may move the last digit of a float
     outputs, _ = infer(
         network,
         split.kspace,

@@ -38,8 +38,9 @@ def repo_file(path):
     """A file of this repository (``path`` relative to its root), found from the workflow's own
     location, not the working directory, so the workflow also runs from another directory
     (``snakemake -s <repo>/Snakefile --directory <elsewhere>``) or as a module. Local files are
-    given relative to the working directory when inside it (params and provenance read as
-    before), else absolute; a remote module's files come from Snakemake's source cache."""
+    given relative to the working directory when inside it (so params and provenance do not
+    depend on where the checkout is), else absolute; a remote module's files come from
+    Snakemake's source cache."""
     if not getattr(RULES_DIR, "is_local", False):
         return workflow.source_path(f"../../{path}")
     found = os.path.normpath(os.path.join(os.fspath(RULES_DIR), "..", "..", path))
