@@ -396,16 +396,18 @@ def epochs_without_improvement(val_losses: Sequence[float], min_delta: float = 0
     return since
 
 
-def _steps(
+def training_steps(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     grad_clip: float | None,
     graphs: bool,
+    graph: Callable[[], capture.Graph] | None = None,
 ) -> tuple[capture.CapturedStep, capture.CapturedStep]:
     """(training step, validation loss), both called with (kspace, mask, target) and returning
-    the batch's loss; with ``graphs`` they replay CUDA graphs (:mod:`ifrnet.methods.capture`),
-    keyed by what a graph bakes in: the learning rates, the module's mode."""
+    the batch's loss; with ``graphs`` they replay graphs (``graph``, default CUDA graphs, see
+    :mod:`ifrnet.methods.capture`) keyed by what a graph bakes in: the learning rates, the
+    module's mode. The trainer's own; ``benchmarks/device_check.py`` compares both paths."""
 
     def update(kspace: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Forward, loss, backward, clipping, optimiser step; returns the loss."""
@@ -421,12 +423,14 @@ def _steps(
         update,
         enabled=graphs,
         key=lambda: tuple(g["lr"] for g in optimizer.param_groups),
+        graph=graph,
         name="training step",
     )
     val_loss = capture.CapturedStep(
         lambda k, m, t: loss_fn(model(k, m), t),
         enabled=graphs,
         key=lambda: model.training,
+        graph=graph,
         name="validation forward",
     )
     return train_step, val_loss
@@ -493,7 +497,7 @@ def train(
             ckpt_dir / "last.pt",
         )
 
-    train_step, val_loss = _steps(model, optimizer, loss_fn, settings.grad_clip, graphs)
+    train_step, val_loss = training_steps(model, optimizer, loss_fn, settings.grad_clip, graphs)
     bar = Progress(total, "training", unit=" it", initial=step, enabled=settings.progress)
     tic = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs):
