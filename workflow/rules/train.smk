@@ -22,6 +22,7 @@ rule train:
         mem_mb=4000,
         runtime=240,
         device=DEVICE,
+        gpu_slots=GPU_SLOTS,
     log:
         "results/logs/train/{dataset}/{mask}/{model}.log",
     benchmark:
