@@ -16,14 +16,13 @@ from ifrnet.methods.capture import CapturedStep, PythonGraph
 from ifrnet.methods.ifrnet import IFRNet
 from ifrnet.methods.learned import LearnedMethod
 from ifrnet.methods.training import (
-    TensorTriples,
     TrainSettings,
     _load_optimizer,
     load_checkpoint,
     relative_l2,
     train,
 )
-from ifrnet.numerics.fourier import fft2c
+from tests.test_training import dataset
 
 
 @pytest.mark.parametrize(
@@ -172,14 +171,6 @@ def test_warmup_must_be_positive():
 # The trainer
 
 
-def _data(n: int, seed: int, size: int = 16) -> TensorTriples:
-    gen = torch.Generator().manual_seed(seed)
-    images = torch.nn.functional.avg_pool2d(torch.rand(n, 1, size, size, generator=gen), 3, 1, 1)
-    images = images[:, 0].to(torch.complex64)
-    mask = (torch.rand(size, size, generator=gen) < 0.4).float()
-    return TensorTriples(fft2c(images) * mask, mask, images)
-
-
 class CountingGraph(PythonGraph):
     replays = 0
 
@@ -211,7 +202,7 @@ def test_trainer_replaying_graphs_equals_the_eager_trainer(tmp_path, monkeypatch
         progress=False,
         **extra,
     )
-    train_set, val_set = _data(7, seed=1), _data(5, seed=2)
+    train_set, val_set = dataset(7, seed=1), dataset(5, seed=2)
     torch.manual_seed(0)
     train(make(), train_set, val_set, settings, tmp_path / "eager")
     monkeypatch.setattr(capture, "graphs_enabled", lambda device: True)
@@ -243,7 +234,7 @@ def test_resumed_optimiser_keeps_this_runs_capturable_flag():
 def test_learned_method_captures_its_forward_in_the_warm_up(monkeypatch):
     """Where the forward replays graphs, warm_up runs the first batch until its graph exists,
     and reconstructions equal the eager method's."""
-    data = _data(5, seed=3)
+    data = dataset(5, seed=3)
     kspace, mask = data.kspace.numpy(), data.mask.numpy()
     torch.manual_seed(0)
     net = IFRNet(stages=2, blocks=1)

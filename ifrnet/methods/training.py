@@ -406,8 +406,8 @@ def training_steps(
 ) -> tuple[capture.CapturedStep, capture.CapturedStep]:
     """(training step, validation loss), both called with (kspace, mask, target) and returning
     the batch's loss; with ``graphs`` they replay graphs (``graph``, default CUDA graphs, see
-    :mod:`ifrnet.methods.capture`) keyed by what a graph bakes in: the learning rates, the
-    module's mode. The trainer's own; ``benchmarks/device_check.py`` compares both paths."""
+    :mod:`ifrnet.methods.capture`) keyed by what a graph bakes in: the module's mode and the
+    learning rates. The trainer's own; ``benchmarks/device_check.py`` compares both paths."""
 
     def update(kspace: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Forward, loss, backward, clipping, optimiser step; returns the loss."""
@@ -422,7 +422,7 @@ def training_steps(
     train_step = capture.CapturedStep(
         update,
         enabled=graphs,
-        key=lambda: tuple(g["lr"] for g in optimizer.param_groups),
+        key=lambda: (model.training, *(g["lr"] for g in optimizer.param_groups)),
         graph=graph,
         name="training step",
     )
