@@ -169,15 +169,20 @@ def captured_vs_eager(
     settings = TrainSettings(epochs=1, lr=1e-4, device=device)
     k, m, t = (x.to(device) for x in (triples.kspace, triples.mask, triples.target))
     runs = {}
+    # deterministic cuDNN: Adam turns a gradient that is rounding noise (zero in exact
+    # arithmetic) into lr-sized steps, so noise that differed between the runs would show
+    cudnn = torch.backends.cudnn
+    flags = dict(enabled=cudnn.enabled, benchmark=False, deterministic=True)
     for captured in (False, True):
         copy_ = copy.deepcopy(net).to(device).train()
         optimizer = _optimizer(copy_, settings, capturable=captured)
         step, _ = training_steps(copy_, optimizer, relative_l2, None, captured, graph)
-        losses = [step(k[i : i + 1], m[None], t[i : i + 1]) for i in range(steps)]
         forward = capture.CapturedStep(copy_, enabled=captured, graph=graph, name="forward")
-        copy_.eval()
-        with torch.no_grad():
-            outputs = [forward(k[i : i + 2], m.expand(2, *m.shape)) for i in range(steps)]
+        with cudnn.flags(**flags, allow_tf32=cudnn.allow_tf32):
+            losses = [step(k[i : i + 1], m[None], t[i : i + 1]) for i in range(steps)]
+            copy_.eval()
+            with torch.no_grad():
+                outputs = [forward(k[i : i + 2], m.expand(2, *m.shape)) for i in range(steps)]
         run = {"loss": torch.stack(losses), "output": torch.view_as_real(outputs[-1])}
         for name, p in copy_.named_parameters():
             run[f"weight {name}"] = p
