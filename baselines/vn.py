@@ -155,10 +155,12 @@ class RBFActivation(nn.Module):
         self.sigma = 2 * self.vmax / (n_weights - 1)
         centres = rbf_centres(n_weights, self.vmax)
         self.weight = nn.Parameter((init_scale * centres).float().repeat(channels, 1))
+        # on the module's device (a CPU tensor copied per call would stop a CUDA graph capture)
+        self.register_buffer("centres", centres, persistent=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z real (B, C, H, W) → φ(z) real (B, C, H, W), channel c through its own φ_c."""
-        centres = rbf_centres(self.n_weights, self.vmax).to(device=z.device, dtype=z.dtype)
+        centres = self.centres.to(device=z.device, dtype=z.dtype)
         return _RBFFunction.apply(z, self.weight.to(z.dtype), centres, self.sigma)
 
 

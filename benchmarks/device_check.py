@@ -12,12 +12,22 @@ synthetic images:
    gives the same output and parameter gradients on both (max |device − CPU| relative to the
    output's and to the largest gradient's magnitude; must stay below ``--tolerance``): the two
    paths checked against each other on the device itself (the tests do it on the CPU only);
-4. training images/s (forward + backward + Adam step, batch 1) and inference images/s (batch 4)
-   on ``--device``, measured in this run.
+4. training images/s (forward + backward + Adam step, batch 1, eager) and inference images/s
+   (batch 4) on ``--device``, measured in this run;
+5. captured = eager: from the same weights, the trainer's training step
+   (:func:`ifrnet.methods.training.training_steps`, batch 1, Adam) runs ``--capture-steps`` times
+   eagerly and as a replayed CUDA graph (two warm-up calls, the capture, replays), and the
+   inference forward likewise; every loss, the forward's output, every parameter gradient of
+   the last step and every updated weight must agree within ``--rtol`` (max |captured − eager|
+   relative to max |eager|; gradients relative to the network's largest gradient entry; a
+   non-finite value never agrees). On the CPU the "graph" replays the Python step
+   (:class:`ifrnet.methods.capture.PythonGraph`): a self-test of this comparison.
 
     python benchmarks/device_check.py --device cuda [--size 256] [--steps 20]
+    python benchmarks/device_check.py --device cuda --capture-only [--networks ifrnet,vn]
 
-Exits 1 when a training gives a non-finite loss or a float64 check exceeds the tolerance.
+Exits 1 when a training gives a non-finite loss, a float64 check exceeds the tolerance or the
+captured step differs from the eager one.
 """
 
 from __future__ import annotations
@@ -31,9 +41,18 @@ import time
 import numpy as np
 import torch
 
+from ifrnet.methods import capture
 from ifrnet.methods.learned import build_network
 from ifrnet.methods.registry import METHODS, resolve
-from ifrnet.methods.training import TensorTriples, TrainSettings, infer, relative_l2, train
+from ifrnet.methods.training import (
+    TensorTriples,
+    TrainSettings,
+    _optimizer,
+    infer,
+    relative_l2,
+    train,
+    training_steps,
+)
 from ifrnet.numerics.fourier import undersample
 from ifrnet.numerics.masks import make_mask
 from ifrnet.numerics.measure import measure
@@ -106,6 +125,73 @@ def float64_difference(
     return max([_relative(out_dev, out_cpu), *errors])
 
 
+def compare(
+    eager: dict[str, torch.Tensor], captured: dict[str, torch.Tensor], rtol: float
+) -> tuple[float, list[str]]:
+    """(largest relative difference, mismatches) between two runs' tensors by name: max |a − b|
+    over max |eager| (names starting with ``grad``: over the largest eager gradient entry); a
+    mismatch is a missing name, another shape, a non-finite value or a difference > ``rtol``."""
+    grads = [t.abs().max() for k, t in eager.items() if k.startswith("grad") and t.numel()]
+    grad_scale = float(max(grads)) if grads else 0.0
+    worst, mismatches = 0.0, []
+    for key in sorted(set(eager) | set(captured)):
+        if key not in eager or key not in captured:
+            mismatches.append(f"{key}: only in the {'eager' if key in eager else 'captured'} run")
+            continue
+        a, b = captured[key].detach().double().cpu(), eager[key].detach().double().cpu()
+        if a.shape != b.shape:
+            mismatches.append(f"{key}: shape {tuple(a.shape)}, eager {tuple(b.shape)}")
+            continue
+        if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+            mismatches.append(f"{key}: non-finite values")
+            continue
+        if not a.numel():
+            continue
+        scale = grad_scale if key.startswith("grad") else float(b.abs().max())
+        error = float((a - b).abs().max()) / max(scale, 1e-30)
+        worst = max(worst, error)
+        if error > rtol:
+            mismatches.append(f"{key}: differs by {error:.1e} of its scale (> {rtol:.0e})")
+    return worst, mismatches
+
+
+def captured_vs_eager(
+    net: torch.nn.Module,
+    triples: TensorTriples,
+    device: str,
+    steps: int,
+    rtol: float,
+) -> tuple[float, list[str]]:
+    """Run the trainer's step ``steps`` times (batch 1, Adam, relative ℓ2) and then the inference
+    forward on copies of ``net``, eagerly and replaying graphs (CUDA graphs on CUDA, PythonGraph
+    elsewhere), and :func:`compare` the losses, output, last gradients and updated weights."""
+    graph = None if torch.device(device).type == "cuda" else capture.PythonGraph
+    settings = TrainSettings(epochs=1, lr=1e-4, device=device)
+    k, m, t = (x.to(device) for x in (triples.kspace, triples.mask, triples.target))
+    runs = {}
+    # deterministic cuDNN: Adam turns a gradient that is rounding noise (zero in exact
+    # arithmetic) into lr-sized steps, so noise that differed between the runs would show
+    cudnn = torch.backends.cudnn
+    flags = dict(enabled=cudnn.enabled, benchmark=False, deterministic=True)
+    for captured in (False, True):
+        copy_ = copy.deepcopy(net).to(device).train()
+        optimizer = _optimizer(copy_, settings, capturable=captured)
+        step, _ = training_steps(copy_, optimizer, relative_l2, None, captured, graph)
+        forward = capture.CapturedStep(copy_, enabled=captured, graph=graph, name="forward")
+        with cudnn.flags(**flags, allow_tf32=cudnn.allow_tf32):
+            losses = [step(k[i : i + 1], m[None], t[i : i + 1]) for i in range(steps)]
+            copy_.eval()
+            with torch.no_grad():
+                outputs = [forward(k[i : i + 2], m.expand(2, *m.shape)) for i in range(steps)]
+        run = {"loss": torch.stack(losses), "output": torch.view_as_real(outputs[-1])}
+        for name, p in copy_.named_parameters():
+            run[f"weight {name}"] = p
+            if p.grad is not None:
+                run[f"grad {name}"] = p.grad
+        runs[captured] = run
+    return compare(runs[False], runs[True], rtol)
+
+
 def speed(
     net: torch.nn.Module,
     kspace: torch.Tensor,
@@ -143,14 +229,18 @@ def speed(
     return train_rate, 4 * steps / (time.perf_counter() - tic)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tolerance", type=float, default=1e-9, help="float64 check")
-    args = parser.parse_args()
+    parser.add_argument("--capture-steps", type=int, default=5, help="captured = eager check")
+    parser.add_argument("--rtol", type=float, default=1e-4, help="captured = eager check")
+    parser.add_argument("--capture-only", action="store_true", help="only captured = eager")
+    parser.add_argument("--networks", help="comma-separated registry names (default: all)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     mask = make_mask("labradial", (args.size, args.size), rate=0.2).array
     images = smooth_images(8, args.size)
@@ -167,12 +257,24 @@ def main() -> None:
     )
     print(
         f"{'network':10}{'trainer':>9}{'|dev−cpu|':>12}{'f64 real':>10}{'f64 cplx':>10}"
-        f"{'train img/s':>13}{'infer img/s':>13}"
+        f"{'train img/s':>13}{'infer img/s':>13}{'|capt−eager|':>14}"
     )
-    failed = []
-    for name, params in networks().items():
+    failed, found = [], networks()
+    chosen = args.networks.split(",") if args.networks else list(found)
+    for name in chosen:
+        params = found.get(name, NETWORKS.get(name, {}))
         torch.manual_seed(0)
         net = build_network(name, params, complex_data=False)
+        captured_error, mismatches = captured_vs_eager(
+            net, triples, args.device, args.capture_steps, args.rtol
+        )
+        for line in mismatches:
+            print(f"  {name} captured ≠ eager: {line}")
+        if args.capture_only:
+            print(f"{name:10}{'':>67}{captured_error:14.1e}", flush=True)
+            if mismatches:
+                failed.append(name)
+            continue
         settings = TrainSettings(
             epochs=1, lr=1e-4, device=args.device, progress=False, checkpoint_every=4
         )
@@ -189,14 +291,14 @@ def main() -> None:
             if not complex_data:
                 fresh.load_state_dict(net.state_dict())  # the trained weights
             f64.append(float64_difference(fresh, images, mask, args.device, complex_data))
-        if status != "ok" or max(f64) > args.tolerance:
+        if status != "ok" or max(f64) > args.tolerance or mismatches:
             failed.append(name)
         train_rate, infer_rate = speed(
             net, triples.kspace, triples.mask, triples.target, args.steps, args.device
         )
         print(
             f"{name:10}{status:>9}{diff:12.1e}{f64[0]:10.1e}{f64[1]:10.1e}"
-            f"{train_rate:13.2f}{infer_rate:13.2f}",
+            f"{train_rate:13.2f}{infer_rate:13.2f}{captured_error:14.1e}",
             flush=True,
         )
     print(f"failed: {', '.join(failed)}" if failed else "all checks passed")

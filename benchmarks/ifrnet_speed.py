@@ -16,6 +16,16 @@ On a GPU (``--device cuda``) both sides run the composed torch ops (the numba ke
 the CPU); a machine without the git history takes the old tree from ``--reference-dir`` (a
 directory holding its ``ifrnet`` and ``baselines``, e.g. made by ``git archive 3700967 ifrnet
 baselines | tar -x -C DIR`` where the history is).
+
+``--capture`` compares this tree with itself instead, IFR-Net, ADMM-Net and VN (its defaults):
+the eager steps against the same steps replayed as CUDA graphs
+(:class:`ifrnet.methods.capture.CapturedStep`: the training step with a capturable Adam, and
+the inference forward), no git needed:
+
+    python benchmarks/ifrnet_speed.py --device cuda --capture [--steps 20 --rounds 3]
+
+Off CUDA the "captured" side replays the Python steps (PythonGraph): a dry run of the
+benchmark, ratios near 1.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = ("IFR-Net", "ADMM-Net")
+CAPTURE_NETWORKS = ("IFR-Net", "ADMM-Net", "VN")
 
 
 #: Where each name lived: the layered tree first, then older trees (before the layer folders).
@@ -41,6 +52,7 @@ MODULES = {
     "make_mask": ("ifrnet.numerics.masks", "ifrnet.masks"),
     "IFRNet": ("ifrnet.methods.ifrnet", "ifrnet.models.ifrnet"),
     "ADMMNet": ("baselines.admmnet",),
+    "VN": ("baselines.vn",),
 }
 
 
@@ -61,9 +73,12 @@ def _load(name: str) -> object:
     raise ImportError(f"{name}: none of {MODULES[name]} in {source}")
 
 
-def worker(network: str, threads: int, size: int, fused: bool, device: str) -> None:
+def worker(
+    network: str, threads: int, size: int, fused: bool, device: str, captured: bool = False
+) -> None:
     """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
-    ``time STEPS`` (print train and infer seconds as JSON), ``quit``."""
+    ``time STEPS`` (print train and infer seconds as JSON), ``quit``; ``captured``: the steps
+    replay graphs (CUDA graphs on CUDA)."""
     _only_pythonpath()
     import numpy as np
     import torch
@@ -71,8 +86,11 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
 
     fft2c, make_mask = _load("fft2c"), _load("make_mask")
     torch.set_num_threads(threads)
+    torch.manual_seed(0)  # VN draws its filters from torch's generator
     if network == "IFR-Net":
         net = _load("IFRNet")(stages=9, blocks=2, filters=8)
+    elif network == "VN":
+        net = _load("VN")()
     else:
         net = _load("ADMMNet")(stages=15)
     gen = torch.Generator().manual_seed(0)
@@ -86,13 +104,34 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, fused=fused or None)
+    optimizer = torch.optim.Adam(
+        net.parameters(), lr=1e-4, fused=fused or None, **({"capturable": True} if captured else {})
+    )
+
+    def train_step(k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = (net(k, mask) - target).abs().pow(2).mean()
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    def forward(k: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return net(k, mask)
+
+    if captured:
+        from ifrnet.methods.capture import CapturedStep, PythonGraph
+
+        graph = None if device.startswith("cuda") else PythonGraph
+        train_step = CapturedStep(train_step, enabled=True, graph=graph)
+        forward = CapturedStep(forward, enabled=True, graph=graph)
     step = 0
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
-        if command == "check":
-            with torch.no_grad():
-                np.save(argument, net(kspace[:1], mask).cpu().numpy())
+        if command == "check":  # (captured: the third call replays the graph)
+            for _ in range(3 if captured else 1):
+                out = forward(kspace[:1])
+            np.save(argument, out.cpu().numpy())
             print("{}", flush=True)
         elif command == "time":
             seconds = []
@@ -103,13 +142,9 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
                     i = step % len(images)
                     step += 1
                     if train:
-                        optimizer.zero_grad()
-                        out = net(kspace[i : i + 1], mask)
-                        (out - images[i : i + 1]).abs().pow(2).mean().backward()
-                        optimizer.step()
+                        train_step(kspace[i : i + 1], images[i : i + 1])
                     else:
-                        with torch.no_grad():
-                            net(kspace[i : i + 1], mask)
+                        forward(kspace[i : i + 1])
                 sync()
                 seconds.append(time.perf_counter() - tic)
             print(json.dumps(seconds), flush=True)
@@ -120,7 +155,14 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
 class Worker:
     """A worker process importing the packages from ``source`` (a directory)."""
 
-    def __init__(self, source: Path, network: str, args: argparse.Namespace, fused: bool):
+    def __init__(
+        self,
+        source: Path,
+        network: str,
+        args: argparse.Namespace,
+        fused: bool,
+        captured: bool = False,
+    ):
         env = dict(os.environ, PYTHONPATH=str(source))
         if source != ROOT:  # numba's cache of the exported code goes with it
             env["NUMBA_CACHE_DIR"] = str(source / ".numba")
@@ -138,6 +180,8 @@ class Worker:
         ]
         if fused:
             command.append("--fused")
+        if captured:
+            command.append("--captured")
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=source
         )
@@ -187,38 +231,49 @@ def main() -> None:
     parser.add_argument(
         "--reference-dir", type=Path, help="the old tree, already exported (instead of git)"
     )
-    parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--capture", action="store_true", help="eager vs captured steps of this tree (no git)"
+    )
+    parser.add_argument("--worker", choices=CAPTURE_NETWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--fused", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--captured", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.threads, args.size, args.fused, args.device)
+        worker(args.worker, args.threads, args.size, args.fused, args.device, args.captured)
         return
     import numpy as np
 
+    reference = "this tree, eager" if args.capture else args.reference
     print(
         f"{args.size}×{args.size}, {args.device}, {args.threads} threads, {args.rounds} rounds × "
-        f"{args.steps} steps, batch 1; images/s; reference = {args.reference}"
+        f"{args.steps} steps, batch 1; images/s; reference = {reference}"
     )
     print(f"{'':24}{'train':>9}{'infer':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "reference"
-        if args.reference_dir:
+        if args.capture:
+            pass
+        elif args.reference_dir:
             old = args.reference_dir.resolve()
         else:
             export(args.reference, old)
-        for network in NETWORKS:
-            # each side's trainer: the reference ran a per-parameter Adam, ours the fused one
-            workers = {
-                "before": Worker(old, network, args, fused=False),
-                "ours": Worker(ROOT, network, args, fused=True),
-            }
+        for network in CAPTURE_NETWORKS if args.capture else NETWORKS:
+            if args.capture:  # ours against ours, the steps replayed as graphs
+                workers = {
+                    "eager": Worker(ROOT, network, args, fused=True),
+                    "captured": Worker(ROOT, network, args, fused=True, captured=True),
+                }
+            else:  # each side's trainer: the reference ran a per-parameter Adam, ours fused
+                workers = {
+                    "before": Worker(old, network, args, fused=False),
+                    "ours": Worker(ROOT, network, args, fused=True),
+                }
+            base, new = workers
             outputs = {}
             for name, w in workers.items():
                 w.ask(f"check {tmp}/{name}.npy")
                 outputs[name] = np.load(f"{tmp}/{name}.npy")
-            error = (
-                np.abs(outputs["ours"] - outputs["before"]).max() / np.abs(outputs["before"]).max()
-            )
+            error = np.abs(outputs[new] - outputs[base]).max() / np.abs(outputs[base]).max()
             seconds = {name: [0.0, 0.0] for name in workers}
             for r in range(args.rounds + 1):
                 for name, w in workers.items():
@@ -231,14 +286,14 @@ def main() -> None:
             rates = {
                 name: [args.rounds * args.steps / s for s in pair] for name, pair in seconds.items()
             }
-            label = "N=9 K=2 L=8" if network == "IFR-Net" else "15 stages"
+            label = {"IFR-Net": "N=9 K=2 L=8", "ADMM-Net": "15 stages", "VN": "10 steps"}[network]
             print(f"{network} {label}")
             for name in workers:
                 print(f"{'  ' + name:24}{rates[name][0]:9.2f}{rates[name][1]:9.2f}")
-            ratio = [rates["ours"][k] / rates["before"][k] for k in (0, 1)]
+            ratio = [rates[new][k] / rates[base][k] for k in (0, 1)]
             print(
                 f"{'  ratio':24}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
-                f"(max |ours − before| / max |before| = {error:.1e})"
+                f"(max |{new} − {base}| / max |{base}| = {error:.1e})"
             )
 
 

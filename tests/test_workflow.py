@@ -50,6 +50,48 @@ def test_mask_figure_needs_no_training(tmp_path):
     assert job_counts(result.stdout) == {"make_mask": 3, "figure": 1}
 
 
+def _train_resources(output: str) -> list[str]:
+    """The ``resources:`` line of every train job in a dry run's output."""
+    found, in_train = [], False
+    for line in output.splitlines():
+        if line.startswith("rule "):
+            in_train = line.startswith("rule train:")
+        elif in_train and line.strip().startswith("resources:"):
+            found.append(line.strip())
+    return found
+
+
+@pytest.mark.parametrize(("device", "slots"), [("cpu", 0), ("cuda", 1), ("cuda:1", 1)])
+def test_trainings_on_a_gpu_take_one_gpu_slot(tmp_path, device, slots):
+    """Each training on a GPU takes one of the gpu_slots that profiles/default allows at once;
+    on the CPU it takes none (the CPU's trainings are limited by --cores only)."""
+    work = workflow_copy(tmp_path)
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["device"] = device
+    (work / "device.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        work, "-n", "--cores", "all", "results/tables", "--configfile", "device.yaml"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = _train_resources(result.stdout)
+    assert len(train) == job_counts(result.stdout)["train"] > 0
+    assert all(f"gpu_slots={slots}," in line for line in train), train[:2]
+
+
+def test_profiles_limit_trainings_per_local_gpu_but_not_on_a_cluster():
+    """profiles/default caps concurrent GPU trainings (k); the SLURM profile, which the default
+    profile's keys override, scopes that cap per job: as a global limit it would let only k
+    trainings run on the whole cluster (seen on the local test cluster)."""
+    default = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    slurm = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    assert (
+        isinstance(default["resources"]["gpu_slots"], int)
+        and default["resources"]["gpu_slots"] >= 1
+    )
+    assert slurm["set-resource-scopes"]["gpu_slots"] == "local"
+    assert "gpu_slots" not in slurm.get("resources", {})
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ifrnet.methods import capture
 from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.methods.method import Method
 from ifrnet.methods.registry import resolve
@@ -136,14 +137,28 @@ class LearnedMethod(Method):
     ) -> None:
         super().__init__(real=real)
         self.network, self.device, self.batch_size = network, device, batch_size
+        # on CUDA each batch shape's forward replays a CUDA graph (ifrnet.methods.capture)
+        self.forward = capture.CapturedStep(
+            lambda k, m: self.network(k, m),
+            enabled=capture.graphs_enabled(device),
+            key=lambda: self.network.training,
+            name=f"{type(network).__name__} forward",
+        )
 
     def warm_up(self, kspace: np.ndarray, mask: np.ndarray) -> None:
-        """One untimed forward pass on the first image."""
-        if len(kspace):
+        """Untimed forward passes: one on the first image, or where the forward replays a CUDA
+        graph as many on the first batch as its capture takes."""
+        if not len(kspace):
+            return
+        if self.forward.calls_to_capture == 1:
             self.reconstruct(kspace[:1], mask)
+            return
+        for _ in range(self.forward.calls_to_capture):
+            self.reconstruct(kspace[: self.batch_size], mask)
 
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        call = (lambda _, k, m: self.forward(k, m)) if self.forward.enabled else None
         images, _ = infer(
-            self.network, kspace, mask.astype(np.float32), self.batch_size, self.device
+            self.network, kspace, mask.astype(np.float32), self.batch_size, self.device, call
         )
         return images.real.astype(np.complex64) if self.real else images

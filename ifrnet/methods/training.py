@@ -23,8 +23,14 @@ Data sets yield ``(kspace, mask, target)``: complex64 (H, W), float32 (H, W), co
 the model is called as ``model(kspace (B, H, W), mask (B, H, W))`` and returns complex (B, H, W).
 Checkpoints load with ``torch.load(..., weights_only=True)`` only.
 
+On CUDA the training step (forward, loss, backward, clipping, optimiser) and the validation
+forward replay CUDA graphs (:mod:`ifrnet.methods.capture`: the same values without the cost of
+launching hundreds of small kernels from the host); ``IFRNET_CUDA_GRAPHS=0`` in the environment
+runs them eagerly. Either way the loss is checked after the update: a non-finite loss stops the
+run before anything of that step is saved.
+
 Remaining nondeterminism: none known on CPU. On CUDA, cuFFT and atomics-based kernels
-(e.g. bincount) may differ in the last bits between runs.
+(e.g. index_add_) may differ in the last bits between runs.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ifrnet.methods import capture
 from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.util.io import atomic_path
 from ifrnet.util.progress import Progress
@@ -194,8 +201,13 @@ def _batch(dataset: Dataset, indices: Sequence[int], device: str) -> tuple[torch
     return tuple(torch.stack([item[k] for item in items]).to(device) for k in range(3))
 
 
-def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+def _optimizer(
+    model: torch.nn.Module, s: TrainSettings, capturable: bool = False
+) -> torch.optim.Optimizer:
+    """The optimiser of ``s``; ``capturable``: its step may run inside a CUDA graph (same
+    values; Adam and RMSprop then keep their step counts on the device, so only on CUDA)."""
     params = model.parameters()
+    capturable = capturable and torch.device(s.device).type == "cuda"
     if s.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay, foreach=True
@@ -208,8 +220,20 @@ def _optimizer(model: torch.nn.Module, s: TrainSettings) -> torch.optim.Optimize
             weight_decay=s.weight_decay,
             fused=fused,
             foreach=None if fused else True,
+            capturable=capturable,
         )
-    return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    return torch.optim.RMSprop(
+        params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay, capturable=capturable
+    )
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, capturable: bool) -> None:
+    """Load a checkpoint's optimiser state, keeping this run's ``capturable`` (the state of an
+    eager run resumes in a captured one and back; torch would take the saved flag)."""
+    groups = [
+        {**g, "capturable": capturable} if "capturable" in g else g for g in saved["param_groups"]
+    ]
+    optimizer.load_state_dict({**saved, "param_groups": groups})
 
 
 def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings) -> torch.optim.lr_scheduler.StepLR:
@@ -224,15 +248,24 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_loss(model: torch.nn.Module, dataset: Dataset, settings: TrainSettings) -> float:
-    """Mean loss over a data set (eval mode, batches of ``batch_size``)."""
+def evaluate_loss(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    settings: TrainSettings,
+    batch_loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> float:
+    """Mean loss over a data set (eval mode, batches of ``batch_size``); ``batch_loss(kspace,
+    mask, target)`` computes a batch's loss in place of the loss of ``model(kspace, mask)`` (the
+    trainer's captured forward)."""
     model.eval()
     loss_fn = LOSSES[settings.loss]
+    if batch_loss is None:
+        batch_loss = lambda k, m, t: loss_fn(model(k, m), t)  # noqa: E731
     total, count = 0.0, 0
     for start in range(0, len(dataset), settings.batch_size):
         idx = range(start, min(start + settings.batch_size, len(dataset)))
         kspace, mask, target = _batch(dataset, idx, settings.device)
-        total += float(loss_fn(model(kspace, mask), target)) * len(idx)
+        total += float(batch_loss(kspace, mask, target)) * len(idx)
         count += len(idx)
     model.train()
     return total / max(count, 1)
@@ -363,6 +396,46 @@ def epochs_without_improvement(val_losses: Sequence[float], min_delta: float = 0
     return since
 
 
+def training_steps(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    grad_clip: float | None,
+    graphs: bool,
+    graph: Callable[[], capture.Graph] | None = None,
+) -> tuple[capture.CapturedStep, capture.CapturedStep]:
+    """(training step, validation loss), both called with (kspace, mask, target) and returning
+    the batch's loss; with ``graphs`` they replay graphs (``graph``, default CUDA graphs, see
+    :mod:`ifrnet.methods.capture`) keyed by what a graph bakes in: the module's mode and the
+    learning rates. The trainer's own; ``benchmarks/device_check.py`` compares both paths."""
+
+    def update(kspace: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Forward, loss, backward, clipping, optimiser step; returns the loss."""
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(kspace, mask), target)
+        loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        return loss.detach()
+
+    train_step = capture.CapturedStep(
+        update,
+        enabled=graphs,
+        key=lambda: (model.training, *(g["lr"] for g in optimizer.param_groups)),
+        graph=graph,
+        name="training step",
+    )
+    val_loss = capture.CapturedStep(
+        lambda k, m, t: loss_fn(model(k, m), t),
+        enabled=graphs,
+        key=lambda: model.training,
+        graph=graph,
+        name="validation forward",
+    )
+    return train_step, val_loss
+
+
 def train(
     model: torch.nn.Module,
     train_set: Dataset,
@@ -383,7 +456,9 @@ def train(
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     model.to(settings.device).train()
-    optimizer, loss_fn = _optimizer(model, settings), LOSSES[settings.loss]
+    graphs = capture.graphs_enabled(settings.device)  # CUDA: steps replay as CUDA graphs
+    optimizer, loss_fn = _optimizer(model, settings, capturable=graphs), LOSSES[settings.loss]
+    capturable = bool(optimizer.defaults.get("capturable"))
     scheduler = _scheduler(optimizer, settings)
     start_epoch, start_step, step, rows = 0, 0, 0, []
     best_val, best_epoch, best_model = math.inf, -1, _state_copy(model)
@@ -391,7 +466,7 @@ def train(
     state = _resume_state(ckpt_dir, model, settings, metadata)
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        _load_optimizer(optimizer, state["optimizer"], capturable)
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, start_step, step = state["epoch"], state["step_in_epoch"], state["step"]
         best_val, best_epoch, best_model = state["best_val"], state["best_epoch"], state["best"]
@@ -422,6 +497,7 @@ def train(
             ckpt_dir / "last.pt",
         )
 
+    train_step, val_loss = training_steps(model, optimizer, loss_fn, settings.grad_clip, graphs)
     bar = Progress(total, "training", unit=" it", initial=step, enabled=settings.progress)
     tic = time.perf_counter()
     for epoch in range(start_epoch, settings.epochs):
@@ -429,35 +505,29 @@ def train(
         first = start_step if epoch == start_epoch else 0
         for i in range(first, steps_per_epoch):
             idx = order[i * settings.batch_size : (i + 1) * settings.batch_size].tolist()
-            kspace, mask, target = _batch(train_set, idx, settings.device)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(kspace, mask), target)
-            if not torch.isfinite(loss):
+            loss = float(train_step(*_batch(train_set, idx, settings.device)))
+            if not math.isfinite(loss):  # the update is made; the run stops before it is saved
                 raise FloatingPointError(
-                    f"training loss became {float(loss)} at iteration "
-                    f"{step + 1}; lower lr or set grad_clip"
+                    f"training loss became {loss} at iteration {step + 1}; lower lr or set "
+                    "grad_clip"
                 )
-            loss.backward()
-            if settings.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-            optimizer.step()
             step += 1
             rows.append(
                 {
                     "epoch": epoch + 1,
                     "iteration": step,
                     "split": "train",
-                    "loss": float(loss.detach()),
+                    "loss": loss,
                     "lr": optimizer.param_groups[0]["lr"],
                     "elapsed_s": round(time.perf_counter() - tic, 3),
                 }
             )
-            bar.update(1, note=f"epoch {epoch + 1}, loss {float(loss.detach()):.4f}")
+            bar.update(1, note=f"epoch {epoch + 1}, loss {loss:.4f}")
             if step % settings.checkpoint_every == 0 and i + 1 < steps_per_epoch:
                 checkpoint(epoch, i + 1)
             if on_iteration is not None:
                 on_iteration(step)
-        val = evaluate_loss(model, val_set, settings)
+        val = evaluate_loss(model, val_set, settings, val_loss)
         rows.append(
             {
                 "epoch": epoch + 1,

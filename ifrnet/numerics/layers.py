@@ -416,7 +416,9 @@ class FeatureRefinement(nn.Module):
             raise ValueError(f"descriptor_grad must be 'v' or 'full', got {descriptor_grad!r}")
         self.v = nn.Parameter(torch.tensor(float(v)))
         self.descriptor_input, self.descriptor_grad = descriptor_input, descriptor_grad
-        self.register_buffer("kernel", gaussian_1d().float(), persistent=False)
+        # a CPU constant: the band cache keys on its values, which a device tensor would have to
+        # copy to the host on every call (that would also stop a CUDA graph capture)
+        self.kernel = gaussian_1d().float()
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x, u real (B, 1, H, W) → (x_t, T), both (B, 1, H, W)."""

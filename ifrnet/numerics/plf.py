@@ -9,7 +9,7 @@ Two implementations with identical semantics:
 - numba CPU kernels: forward one pass writing the output and its derivative; backward per
   chunk of pixels one vectorised pass (x's gradient, bins, weights) and one scatter into
   per-plane histograms for q's gradient; used for float32/64 CPU tensors;
-- a torch-ops path (clamp, gather, bincount) for other devices (CUDA) or when numba is absent.
+- a torch-ops path (clamp, gather, index_add_) for other devices (CUDA) or when numba is absent.
 
 A NaN input gives NaN output and NaN gradient and contributes nothing to q's gradient on both
 paths; it never becomes an index (it once did, and the CPU backward wrote out of bounds).
@@ -197,7 +197,7 @@ class _PLFKernel(torch.autograd.Function):
 
 
 class _PLFTorch(torch.autograd.Function):
-    """Any device: torch ops; q's gradient by bincount over the C·N bins."""
+    """Any device: torch ops; q's gradient by index_add_ over the C·N bins."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -226,8 +226,8 @@ class _PLFTorch(torch.autograd.Function):
         idx = flat.reshape(-1)
         g = grad.reshape(-1).to(torch.float64)
         gf = g * frac.reshape(-1).to(torch.float64)
-        grad_q = torch.bincount(idx, weights=g - gf, minlength=n_bins)
-        grad_q += torch.bincount(idx + 1, weights=gf, minlength=n_bins)
+        # index_add_, not bincount: CUDA's bincount reads the largest index back to the host
+        grad_q = g.new_zeros(n_bins).index_add_(0, idx, g - gf).index_add_(0, idx + 1, gf)
         return grad_x, grad_q.to(grad.dtype).view(ctx.shape_q)
 
 

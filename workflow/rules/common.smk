@@ -155,6 +155,9 @@ def model_spec(wildcards):
 # device ran it, so switching device reruns nothing (a typo stops the run: schema pattern,
 # then check_configured_device where jobs run, then the job's own --device check).
 DEVICE = STUDY.device
+# A training on a GPU takes one of the GPU's `gpu_slots`: the profiles set how many trainings
+# share a GPU at once (profiles/default: --resources gpu_slots=K; on the CPU trainings take none).
+GPU_SLOTS = 1 if DEVICE.startswith("cuda") else 0
 
 
 DOWNLOADS = {**downloads(config["datasets"]), **file_downloads(config)}

@@ -26,6 +26,7 @@ rule train:
         mem_mb=4000,
         runtime=240,
         device=DEVICE,
+        gpu_slots=GPU_SLOTS,
     log:
         paths.log("train", "{dataset}/{mask}/{run}"),
     benchmark:
