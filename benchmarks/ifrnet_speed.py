@@ -11,6 +11,11 @@ speed affect both alike; the first round (JIT compilation, allocators) is not co
 
     python benchmarks/ifrnet_speed.py [--reference 3700967] [--threads 2] [--rounds 5]
                                       [--device cuda] [--reference-dir DIR]
+                                      [--networks IFR-Net,ADMM-Net,VN] [--filters 8,64,128]
+
+``--filters`` times Table III's IFR-Nets (N = 7, K = 2, random initial weights) at each width L
+in place of the default IFR-Net (N = 9, K = 2, L = 8, DCT); ``--networks`` picks the networks
+(VN: 10 steps of 24 filters 11×11, as baselines.vn builds it by default).
 
 On a GPU (``--device cuda``) both sides run the composed torch ops (the numba kernels are for
 the CPU); a machine without the git history takes the old tree from ``--reference-dir`` (a
@@ -32,7 +37,13 @@ from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NETWORKS = ("IFR-Net", "ADMM-Net")
+NETWORKS = ("IFR-Net", "ADMM-Net", "VN")
+#: the constructor options of each network as the benchmark builds it by default
+DEFAULTS = {
+    "IFR-Net": {"stages": 9, "blocks": 2, "filters": 8},
+    "ADMM-Net": {"stages": 15},
+    "VN": {},
+}
 
 
 #: Where each name lived: the layered tree first, then older trees (before the layer folders).
@@ -41,7 +52,9 @@ MODULES = {
     "make_mask": ("ifrnet.numerics.masks", "ifrnet.masks"),
     "IFRNet": ("ifrnet.methods.ifrnet", "ifrnet.models.ifrnet"),
     "ADMMNet": ("baselines.admmnet",),
+    "VN": ("baselines.vn",),
 }
+CLASSES = {"IFR-Net": "IFRNet", "ADMM-Net": "ADMMNet", "VN": "VN"}
 
 
 def _only_pythonpath() -> None:
@@ -61,7 +74,15 @@ def _load(name: str) -> object:
     raise ImportError(f"{name}: none of {MODULES[name]} in {source}")
 
 
-def worker(network: str, threads: int, size: int, fused: bool, device: str) -> None:
+def worker(
+    network: str,
+    options: dict,
+    threads: int,
+    size: int,
+    fused: bool,
+    device: str,
+    clock=time.perf_counter,
+) -> None:
     """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
     ``time STEPS`` (print train and infer seconds as JSON), ``quit``."""
     _only_pythonpath()
@@ -71,10 +92,8 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
 
     fft2c, make_mask = _load("fft2c"), _load("make_mask")
     torch.set_num_threads(threads)
-    if network == "IFR-Net":
-        net = _load("IFRNet")(stages=9, blocks=2, filters=8)
-    else:
-        net = _load("ADMMNet")(stages=15)
+    torch.manual_seed(0)  # VN draws its initial filters from the global generator
+    net = _load(CLASSES[network])(**options)
     gen = torch.Generator().manual_seed(0)
     images = F.avg_pool2d(torch.rand(4, 1, size, size, generator=gen), 9, 1, 4)[:, 0]
     images = images.to(torch.complex64)
@@ -98,7 +117,7 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
             seconds = []
             for train in (True, False):
                 sync()
-                tic = time.perf_counter()
+                tic = clock()
                 for _ in range(int(argument)):
                     i = step % len(images)
                     step += 1
@@ -111,7 +130,7 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
                         with torch.no_grad():
                             net(kspace[i : i + 1], mask)
                 sync()
-                seconds.append(time.perf_counter() - tic)
+                seconds.append(clock() - tic)
             print(json.dumps(seconds), flush=True)
         else:
             return
@@ -120,7 +139,9 @@ def worker(network: str, threads: int, size: int, fused: bool, device: str) -> N
 class Worker:
     """A worker process importing the packages from ``source`` (a directory)."""
 
-    def __init__(self, source: Path, network: str, args: argparse.Namespace, fused: bool):
+    def __init__(
+        self, source: Path, network: str, options: dict, args: argparse.Namespace, fused: bool
+    ):
         env = dict(os.environ, PYTHONPATH=str(source))
         if source != ROOT:  # numba's cache of the exported code goes with it
             env["NUMBA_CACHE_DIR"] = str(source / ".numba")
@@ -129,12 +150,16 @@ class Worker:
             str(Path(__file__).resolve()),
             "--worker",
             network,
+            "--options",
+            json.dumps(options),
             "--threads",
             str(args.threads),
             "--size",
             str(args.size),
             "--device",
             args.device,
+            "--clock",
+            args.clock,
         ]
         if fused:
             command.append("--fused")
@@ -154,6 +179,23 @@ class Worker:
         self.process.stdin.write("quit\n")
         self.process.stdin.close()
         self.process.wait()
+
+
+def _runs(networks: str, filters: str | None) -> list[tuple[str, str, dict]]:
+    """(label, network, constructor options) of each network to time, in order."""
+    runs = []
+    for network in networks.split(","):
+        if network not in NETWORKS:
+            raise SystemExit(f"unknown network {network!r}; choose from {', '.join(NETWORKS)}")
+        if network == "IFR-Net" and filters:
+            for width in (int(f) for f in filters.split(",")):
+                options = {"stages": 7, "blocks": 2, "filters": width, "init": "random"}
+                runs.append((f"IFR-Net N=7 K=2 L={width} random", network, options))
+            continue
+        options = DEFAULTS[network]
+        label = {"IFR-Net": "N=9 K=2 L=8", "ADMM-Net": "15 stages", "VN": "10 steps"}[network]
+        runs.append((f"{network} {label}", network, options))
+    return runs
 
 
 def export(reference: str, destination: Path) -> None:
@@ -187,30 +229,50 @@ def main() -> None:
     parser.add_argument(
         "--reference-dir", type=Path, help="the old tree, already exported (instead of git)"
     )
+    parser.add_argument(
+        "--networks", default="IFR-Net,ADMM-Net", help=f"comma-separated, of {', '.join(NETWORKS)}"
+    )
+    parser.add_argument(
+        "--filters",
+        help="comma-separated widths L: Table III's IFR-Nets (N=7, K=2, random init) instead",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: each worker's CPU time (a loaded machine; with --threads 1), not wall time",
+    )
     parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--fused", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.device != "cpu" and args.clock == "cpu":
+        raise SystemExit("--clock cpu measures the CPU; it needs --device cpu")
     if args.worker:
-        worker(args.worker, args.threads, args.size, args.fused, args.device)
+        options = json.loads(args.options)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        worker(args.worker, options, args.threads, args.size, args.fused, args.device, clock)
         return
+    runs = _runs(args.networks, args.filters)
     import numpy as np
 
     print(
         f"{args.size}×{args.size}, {args.device}, {args.threads} threads, {args.rounds} rounds × "
         f"{args.steps} steps, batch 1; images/s; reference = {args.reference}"
+        + ("; CPU time of each worker, not wall time" if args.clock == "cpu" else "")
     )
-    print(f"{'':24}{'train':>9}{'infer':>9}")
+    print(f"{'':32}{'train':>9}{'infer':>9}{'train ms':>10}{'infer ms':>10}  (per step)")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "reference"
         if args.reference_dir:
             old = args.reference_dir.resolve()
         else:
             export(args.reference, old)
-        for network in NETWORKS:
+        for label, network, options in runs:
             # each side's trainer: the reference ran a per-parameter Adam, ours the fused one
             workers = {
-                "before": Worker(old, network, args, fused=False),
-                "ours": Worker(ROOT, network, args, fused=True),
+                "before": Worker(old, network, options, args, fused=False),
+                "ours": Worker(ROOT, network, options, args, fused=True),
             }
             outputs = {}
             for name, w in workers.items():
@@ -231,13 +293,14 @@ def main() -> None:
             rates = {
                 name: [args.rounds * args.steps / s for s in pair] for name, pair in seconds.items()
             }
-            label = "N=9 K=2 L=8" if network == "IFR-Net" else "15 stages"
-            print(f"{network} {label}")
+            print(label)
             for name in workers:
-                print(f"{'  ' + name:24}{rates[name][0]:9.2f}{rates[name][1]:9.2f}")
+                train, infer = rates[name]
+                per_step = f"{1e3 / train:10.1f}{1e3 / infer:10.1f}"
+                print(f"{'  ' + name:32}{train:9.2f}{infer:9.2f}{per_step}")
             ratio = [rates["ours"][k] / rates["before"][k] for k in (0, 1)]
             print(
-                f"{'  ratio':24}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
+                f"{'  ratio':32}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
                 f"(max |ours − before| / max |before| = {error:.1e})"
             )
 

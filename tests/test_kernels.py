@@ -163,35 +163,55 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_fused_cnn_block_equals_composed_ops(dtype, monkeypatch):
+@pytest.mark.parametrize(
+    ("filters", "size", "init", "shape"),
+    [
+        (8, 3, "dct", (2, 1, 23, 17)),
+        # wide layers, 5×5 filters, three row jobs (the last one short): halos between jobs
+        (24, 5, "random", (2, 1, 2 * 16 + 7, 11)),
+        (3, 3, "random", (1, 1, 16, 5)),  # one job exactly; rows narrower than the filter
+    ],
+)
+def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, monkeypatch):
     """The CPU block node (ifrnet.numerics.block_kernel) gives the composed path's output and
     gradients (convolutions, PLF and the η combination as separate autograd nodes: the CUDA
-    path)."""
+    path), with and without autograd."""
     from ifrnet.methods.ifrnet import CNNBlock
     from ifrnet.numerics import block_kernel
 
+    assert block_kernel.ROWS == 16  # the shapes above are chosen for this blocking
     torch.manual_seed(0)
     block = CNNBlock(
-        filters=8, filter_size=3, init="dct", plf_points=101, eta1=0.99, eta2=0.01, generator=None
+        filters=filters,
+        filter_size=size,
+        init=init,
+        plf_points=101,
+        eta1=0.99,
+        eta2=0.01,
+        generator=None,
     ).to(dtype)
     with torch.no_grad():
         for p in block.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    u = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
-    x = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
-    g = torch.randn(2, 1, 23, 17, dtype=dtype)
+    u = torch.randn(shape, dtype=dtype, requires_grad=True)
+    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    g = torch.randn(shape, dtype=dtype)
     inputs = (u, x, *block.parameters())
 
     def run():
+        with torch.no_grad():
+            inference = block(u, x)
         out = block(u, x)
-        return out, torch.autograd.grad((out * g).sum(), inputs)
+        return out, inference, torch.autograd.grad((out * g).sum(), inputs)
 
     assert block_kernel.available(u)
-    fast, fast_grads = run()
+    fast, fast_inference, fast_grads = run()
     monkeypatch.setattr(block_kernel, "available", lambda u: False)
-    slow, slow_grads = run()
+    slow, slow_inference, slow_grads = run()
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(fast, slow, **tol)
+    torch.testing.assert_close(fast_inference, slow, **tol)
+    torch.testing.assert_close(slow_inference, slow, rtol=0, atol=0)
     for got, want in zip(fast_grads, slow_grads, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         torch.testing.assert_close(got, want, **tol)

@@ -263,8 +263,15 @@ def real_data_consistency(
         x_c = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], False)
         return data_consistency(x_c, y, mask, rho).real.unsqueeze(1)
     if dc_kernel.available(x_t, y, mask, rho):
-        return dc_kernel.RealDataConsistency.apply(x_t, y, mask, rho)
+        with_grad = _grad_wanted(rho) or (x_t is not None and _grad_wanted(x_t))
+        return dc_kernel.RealDataConsistency.apply(x_t, y, mask, rho, with_grad)
     return _RealDataConsistency.apply(x_t, y, mask, rho)
+
+
+def _grad_wanted(t: torch.Tensor) -> bool:
+    """Whether autograd will record an operation on t (so a node must keep what its backward
+    needs)."""
+    return torch.is_grad_enabled() and t.requires_grad
 
 
 def replace_sampled(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -357,12 +364,14 @@ class _Refine(torch.autograd.Function):
     :func:`feature_descriptor`, clamps and absolute values included)."""
 
     @staticmethod
-    def forward(ctx, x, u, v, kernel, from_x):  # noqa: D102
+    def forward(ctx, x, u, v, kernel, from_x, v_grad=True):  # noqa: D102
+        # v_grad False: no gradient to V will be asked for (no_grad, or V frozen)
         a = (x if from_x else u).detach()
         b = separable_filter(a, kernel.to(a.dtype))
         c = v.detach().to(a.dtype).abs()
+        v_grad = v_grad and ctx.needs_input_grad[2]
         if moments_kernel.available(a):  # one CPU pass for all of the below
-            t, out, slope = moments_kernel.refine(a, b, x, u, c, BOX_SIZE, ctx.needs_input_grad[2])
+            t, out, slope = moments_kernel.refine(a, b, x, u, c, BOX_SIZE, v_grad)
             ctx.save_for_backward(t, slope, v)
             ctx.mark_non_differentiable(t)
             return out, t
@@ -375,7 +384,7 @@ class _Refine(torch.autograd.Function):
         t = 1.0 - ratio.abs()
         diff = x.detach() - u.detach()
         slope = None
-        if ctx.needs_input_grad[2]:  # ∂T/∂|V| (times x − u) where neither clamp is active
+        if v_grad:  # ∂T/∂|V| (times x − u) where neither clamp is active
             slope = ((den >= tiny) * ratio - 1.0) / den.clamp_min(tiny)
             slope *= ratio.sgn() * ((t >= 0) & (t <= 1))
             slope *= diff
@@ -393,7 +402,7 @@ class _Refine(torch.autograd.Function):
         g_v = None
         if ctx.needs_input_grad[2]:
             g_v = ((grad * slope_diff).sum() * v.sgn()).to(v.dtype)
-        return g_x, g_u, g_v, None, None
+        return g_x, g_u, g_v, None, None, None
 
 
 class FeatureRefinement(nn.Module):
@@ -421,7 +430,8 @@ class FeatureRefinement(nn.Module):
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x, u real (B, 1, H, W) → (x_t, T), both (B, 1, H, W)."""
         if self.descriptor_grad == "v":  # one node (same values as the composed ops below)
-            return _Refine.apply(x, u, self.v, self.kernel, self.descriptor_input == "x")
+            from_x, v_grad = self.descriptor_input == "x", _grad_wanted(self.v)
+            return _Refine.apply(x, u, self.v, self.kernel, from_x, v_grad)
         a = x if self.descriptor_input == "x" else u
         if self.descriptor_grad == "v":
             a = a.detach()
