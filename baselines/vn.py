@@ -44,6 +44,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ifrnet.numerics import rbf_kernel
 from ifrnet.numerics.fourier import ifft2c, undersample
 from ifrnet.numerics.layers import keep_real, network_mask
 
@@ -87,6 +88,11 @@ def _weight_rows(weight: torch.Tensor) -> torch.Tensor:
     return padded.unfold(1, 2 * REACH + 1, 1).reshape(-1, 2 * REACH + 1)
 
 
+def _weight_table(weight: torch.Tensor) -> torch.Tensor:
+    """:func:`_weight_rows` as (C, N_w + 2·REACH, K), the layout of the CPU kernels."""
+    return _weight_rows(weight).view(weight.shape[0], -1, 2 * REACH + 1)
+
+
 def _fold_rows(rows: torch.Tensor, n_channels: int, n_weights: int) -> torch.Tensor:
     """Adjoint of :func:`_weight_rows`: (C·(N_w + 2·REACH), K) → (C, N_w)."""
     k = 2 * REACH + 1
@@ -104,7 +110,9 @@ def _to_image(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 class _RBFFunction(torch.autograd.Function):
     """φ_c(z) = Σ_j w_{c,j} exp(−(z − μ_j)² / (2σ²)) over the 2·REACH + 1 nearest centres; the
-    backward recomputes the Gaussians instead of storing them."""
+    backward recomputes the Gaussians instead of storing them. On float32/64 CPU tensors both
+    passes run in :mod:`ifrnet.numerics.rbf_kernel` (one pass per pixel, the same operations);
+    elsewhere (CUDA), and as the reference, on the torch ops below."""
 
     @staticmethod
     def forward(
@@ -112,15 +120,26 @@ class _RBFFunction(torch.autograd.Function):
     ) -> torch.Tensor:  # noqa: D102
         ctx.save_for_backward(z, weight, centres)
         ctx.sigma = sigma
+        if rbf_kernel.available(z):
+            return rbf_kernel.rbf(z, _weight_table(weight), centres, sigma)
         gauss, rows = _rbf_window(z, weight, centres, sigma)
         return _to_image((gauss * F.embedding(rows, _weight_rows(weight))).sum(-1), z)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # noqa: D102
         z, weight, centres = ctx.saved_tensors
+        grad_z = grad_w = None
+        if rbf_kernel.available(z):
+            with_z = ctx.needs_input_grad[0]
+            grad_z, table = rbf_kernel.rbf_backward(
+                z, grad, _weight_table(weight), centres, ctx.sigma, with_z
+            )
+            if ctx.needs_input_grad[1]:
+                rows = table.view(-1, 2 * REACH + 1)
+                grad_w = _fold_rows(rows, *weight.shape).to(weight.dtype)
+            return grad_z, grad_w, None, None
         gauss, rows = _rbf_window(z, weight, centres, ctx.sigma)
         g = grad.transpose(0, 1).reshape(weight.shape[0], -1, 1)  # (C, M, 1)
-        grad_z = grad_w = None
         if ctx.needs_input_grad[0]:
             # d/dz exp(−(z − μ)²/(2σ²)) = (μ − z)/σ² · exp(…) = (d − r)/σ · exp(…)
             terms = gauss * F.embedding(rows, _weight_rows(weight))

@@ -50,6 +50,69 @@ def test_rbf_activation_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(lambda z, w: act(z), (z, act.weight))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_rbf_kernel_equals_the_torch_ops(dtype, monkeypatch):
+    """The CPU kernels (ifrnet.numerics.rbf_kernel) give the torch ops' values and gradients
+    (the path of other devices): pixels in reach, at the ends and out of reach of the centres,
+    planes split into several jobs, several channels and images."""
+    from ifrnet.numerics import rbf_kernel
+
+    torch.manual_seed(1)
+    act = RBFActivation(3, 31, 1.0).to(dtype)
+    act.weight.data = torch.randn(3, 31, dtype=dtype)
+    shape = (2, 3, 41, rbf_kernel.CHUNK // 40 + 7)  # two jobs a plane, the second short
+    z = (torch.randn(shape, dtype=dtype) * 0.9).requires_grad_()
+    with torch.no_grad():  # beyond the centres by up to and past REACH spacings, and far out
+        z[0, 0, 0, :6] = torch.tensor([1.2, -1.3, 1.0 + 6.4 / 15, -1.0 - 6.6 / 15, 5.0, -40.0])
+    g = torch.randn(shape, dtype=dtype)
+
+    def run():
+        out = act(z)
+        return (out, *torch.autograd.grad((out * g).sum(), (z, act.weight)))
+
+    assert rbf_kernel.available(z)
+    fast = run()
+    monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
+    slow = run()
+    # float32: both sides round differently (z's gradient near 90 where sums of terms of either
+    # sign cancel; the weights' gradient summed over 27k pixels, here in float64): to 1e-5 of
+    # each tensor's largest value
+    scale = 1e-12 if dtype == torch.float64 else 1e-5
+    for got, want in zip(fast, slow, strict=True):
+        assert got.dtype == want.dtype
+        atol = scale * float(want.detach().abs().max())
+        torch.testing.assert_close(got, want, rtol=scale, atol=atol)
+
+
+@pytest.mark.parametrize("complex_data", [True, False])
+def test_vn_on_the_kernels_equals_vn_on_torch_ops(complex_data, monkeypatch):
+    """A whole VN (float64): output and every parameter's gradient on the CPU kernels equal
+    those of the torch ops."""
+    from ifrnet.numerics import rbf_kernel
+
+    torch.manual_seed(2)
+    net = VN(steps=2, filters=4, filter_size=5, complex_data=complex_data).double()
+    with torch.no_grad():
+        for act in net.activations:
+            act.weight.add_(0.05 * torch.randn_like(act.weight))
+    image = torch.randn(2, 20, 18, dtype=torch.complex128)
+    if not complex_data:
+        image = image.real.to(torch.complex128)
+    mask = (torch.rand(20, 18) < 0.5).double()
+    kspace = fft2c(image) * mask
+
+    def run():
+        out = net(kspace, mask)
+        return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
+
+    fast, fast_grads = run()
+    monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
+    slow, slow_grads = run()
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-12)
+    for got, want in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+
+
 def test_rbf_activation_starts_linear_near_zero():
     act = RBFActivation(1, 31, 1.0, init_scale=0.04).double()
     z = torch.linspace(-0.5, 0.5, 11, dtype=torch.float64).view(1, 1, 1, -1)
