@@ -4,8 +4,10 @@ float64 NumPy step, identities of the untrained network, overfitting."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.signal import convolve2d, correlate2d
 
+from baselines import vn
 from baselines.vn import VN, RBFActivation, conv, conv_adjoint, project_filters
 from ifrnet.methods.training import LOSSES
 from ifrnet.numerics.fourier import fft2c, ifft2c
@@ -86,8 +88,8 @@ def test_rbf_kernel_equals_the_torch_ops(dtype, monkeypatch):
 
 @pytest.mark.parametrize("complex_data", [True, False])
 def test_vn_on_the_kernels_equals_vn_on_torch_ops(complex_data, monkeypatch):
-    """A whole VN (float64): output and every parameter's gradient on the CPU kernels equal
-    those of the torch ops."""
+    """A whole VN (float64): output and every parameter's gradient on the CPU kernels and
+    convolution nodes equal those of the torch ops (conv2d, conv_transpose2d: the CUDA path)."""
     from ifrnet.numerics import rbf_kernel
 
     torch.manual_seed(2)
@@ -107,6 +109,7 @@ def test_vn_on_the_kernels_equals_vn_on_torch_ops(complex_data, monkeypatch):
 
     fast, fast_grads = run()
     monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
+    monkeypatch.setattr(vn, "cpu_convolutions", lambda t: False)
     slow, slow_grads = run()
     torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-12)
     for got, want in zip(fast_grads, slow_grads, strict=True):
@@ -132,6 +135,28 @@ def test_filter_pair_is_an_adjoint_pair():
     lhs = float((conv(x, k) * z).sum())
     rhs = float((x * conv_adjoint(z, k)).sum())
     assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_cpu_convolution_nodes_equal_conv2d_and_conv_transpose2d(channels):
+    """K and Kᵀ on the CPU nodes (depthwise adjoint, swapped-axes filter gradients): values
+    and the gradients of input and filters equal F.conv2d's and F.conv_transpose2d's."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, channels, 17, 12, generator=gen, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(2, 5, 17, 12, generator=gen, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(5, channels, 7, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    pairs = ((vn._ConvCPU, x, lambda a, w: F.conv2d(a, w, padding=3)),)
+    pairs += ((vn._ConvAdjointCPU, z, lambda a, w: F.conv_transpose2d(a, w, padding=3)),)
+    for node, inp, reference in pairs:
+        got, want = node.apply(inp, k), reference(inp, k)
+        g = torch.randn(got.shape, generator=gen, dtype=torch.float64)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        for a, b in zip(
+            torch.autograd.grad(got, (inp, k), g),
+            torch.autograd.grad(want, (inp, k), g),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_projected_filters_are_zero_mean_and_in_the_unit_ball():

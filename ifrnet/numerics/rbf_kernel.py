@@ -29,27 +29,58 @@ CHUNK = 4096  # pixels per job and pass (their scratch rows stay in cache)
 
 if numba is not None:
 
+    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
+    def _exp_small(x):  # pragma: no cover - numba
+        """e^x for |x| ≤ ½ in x's dtype: its Taylor polynomial to x¹³ by Horner (truncation
+        < 1e-15 relative), which vectorises where a call of exp does not."""
+        p = x * (1 / 6227020800) + 1 / 479001600  # 1/13!, 1/12!
+        p = p * x + 1 / 39916800
+        p = p * x + 1 / 3628800
+        p = p * x + 1 / 362880
+        p = p * x + 1 / 40320
+        p = p * x + 1 / 5040
+        p = p * x + 1 / 720
+        p = p * x + 1 / 120
+        p = p * x + 1 / 24
+        p = p * x + 1 / 6
+        p = p * x + 1 / 2
+        p = p * x + 1
+        return p * x + 1
+
     @numba.njit(fastmath=_FASTMATH, cache=True)
-    def _first(zr, mu0, sigma, reach, top, n, r, er, g0):  # pragma: no cover - numba
+    def _first(zr, mu0, sigma, reach, top, n, r, er, g0, power):  # pragma: no cover - numba
         """Per pixel of zr: n (int64, row index n + R of the weight rows), r, e^r and G_{−R}
-        (zero out of reach: b outside [−R − ½, N_w − ½ + R]); ``top`` = N_w − 1 + R."""
+        (zero out of reach: b outside [−R − ½, N_w − ½ + R]); ``top`` = N_w − 1 + R; power:
+        scratch. G_{−R} = exp(−(r + R)²/2) is e^{−R²/2} · e^{−r²/2} / (e^r)^R, the
+        exponentials of arguments in [−½, ½] by :func:`_exp_small`: vectorised loops only."""
         half = mu0 - mu0 + 0.5
         lo, hi = -reach, top
+        scale = half - half + np.exp(-0.5 * reach * reach)  # e^{−R²/2}, in the data's dtype
         for m in range(zr.shape[0]):
             b = (zr[m] - mu0) / sigma
-            near = min(max(np.round(b), lo), hi)  # a NaN b gives an end: a valid index
+            near = min(max(np.rint(b), lo), hi)  # half to even, as torch.round; NaN: an end
             inside = (b >= lo - half) & (b <= hi + half)
             rm = min(max(b - near, -half), half)
             n[m] = np.int64(near) + reach
             r[m] = rm
-            er[m] = np.exp(rm)
-            s = rm + reach
-            g0[m] = np.exp(-half * s * s) if inside else half - half
+            er[m] = _exp_small(rm)
+            g0[m] = scale * _exp_small(-half * rm * rm) if inside else half - half
+            power[m] = half + half
+        for _ in range(reach):
+            for m in range(zr.shape[0]):
+                power[m] *= er[m]
+        for m in range(zr.shape[0]):
+            g0[m] /= power[m]
+
+    @numba.njit(cache=True)
+    def _rows4(like):  # pragma: no cover - numba
+        """Four scratch rows shaped like ``like``."""
+        return np.empty_like(like), np.empty_like(like), np.empty_like(like), np.empty_like(like)
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
     def _forward(z, rows, steps, mu0, sigma, out):  # pragma: no cover - numba
         """out (P, M) ← φ of z (P, M), plane p in channel p % C; rows (C, N_w + 2R, 2R + 1)
-        the weight rows, steps (2R,) the factors e^{−d−½}, d = −R … R − 1."""
+        the weight rows, steps (2R + 1,) the factors e^{−d−½}, d = −R … R − 1, and a 1."""
         planes, pixels = z.shape
         channels, n_rows, k = rows.shape
         reach = (k - 1) // 2
@@ -59,14 +90,14 @@ if numba is not None:
             stop = min(start + CHUNK, pixels)
             zr, orow, wc = z[p, start:stop], out[p, start:stop], rows[p % channels]
             n = np.empty(stop - start, np.int64)
-            r, er, g0 = np.empty_like(zr), np.empty_like(zr), np.empty_like(zr)
-            _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0)
+            r, er, g0, power = _rows4(zr)
+            _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0, power)
             for m in range(stop - start):
                 w, g, e = wc[n[m]], g0[m], er[m]
-                acc = g * w[0]
-                for d in range(1, k):
-                    g = g * (e * steps[d - 1])
+                acc = g - g
+                for d in range(k):  # G_{d+1} after G_d is used (steps[2R] is a spare 1)
                     acc += g * w[d]
+                    g = g * (e * steps[d])
                 orow[m] = acc
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
@@ -82,18 +113,19 @@ if numba is not None:
             stop = min(start + CHUNK, pixels)
             zr, grow, wc, tj = z[p, start:stop], grad[p, start:stop], rows[p % channels], table[job]
             n = np.empty(stop - start, np.int64)
-            r, er, g0 = np.empty_like(zr), np.empty_like(zr), np.empty_like(zr)
-            _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0)
+            r, er, g0, power = _rows4(zr)
+            _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0, power)
             for m in range(stop - start):
                 w, t, g, e, gm = wc[n[m]], tj[n[m]], g0[m], er[m], grow[m]
                 total = moment = g - g
+                offset = total - reach  # d, as a number of the data's dtype
                 for d in range(k):
-                    if d:
-                        g = g * (e * steps[d - 1])
                     term = g * w[d]
                     total += term
-                    moment += term * (d - reach)
+                    moment += term * offset
                     t[d] += np.float64(gm * g)
+                    g = g * (e * steps[d])
+                    offset += 1
                 if with_z:
                     gz[p, start + m] = gm * (moment - r[m] * total) / sigma
 
@@ -111,11 +143,11 @@ def _planes(t: torch.Tensor) -> np.ndarray:
 
 
 def _scalars(z: torch.Tensor, centres: torch.Tensor, sigma: float, reach: int):
-    """(μ_0, σ, the factors e^{−d−½} for d = −R … R − 1) in z's dtype (the reference's
-    ``steps``, computed as it does)."""
+    """(μ_0, σ, the factors e^{−d−½} for d = −R … R − 1 and a spare 1) in z's dtype (the
+    reference's ``steps``, computed as it does)."""
     scalar = np.dtype(str(z.dtype).removeprefix("torch.")).type
-    steps = torch.exp(-torch.arange(-reach, reach, dtype=z.dtype) - 0.5).numpy()
-    return scalar(centres[0].item()), scalar(sigma), steps
+    steps = torch.exp(-torch.arange(-reach, reach, dtype=z.dtype) - 0.5)
+    return scalar(centres[0].item()), scalar(sigma), torch.cat([steps, steps.new_ones(1)]).numpy()
 
 
 def rbf(z: torch.Tensor, rows: torch.Tensor, centres: torch.Tensor, sigma: float) -> torch.Tensor:
