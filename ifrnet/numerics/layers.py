@@ -311,11 +311,28 @@ def separable_filter(a: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """'same' zero-padded correlation of a (…, H, W) with outer(kernel, kernel).
 
     Computed as A_H · a · A_Wᵀ with banded matrices (two small matrix products), which is exact
-    and much faster on CPUs than a 51-tap convolution.
+    and much faster on CPUs than a 51-tap convolution. Each product runs over blocks of about
+    64 output rows (columns) against only the band's span of the other factor: for 256² and 51
+    taps 40 % of the multiplications of the full product, with the same result (the products
+    skipped are with zeros).
     """
+    half = kernel.numel() // 2
     rows = _cached_band(a.shape[-2], kernel, a)
     cols = rows if a.shape[-1] == a.shape[-2] else _cached_band(a.shape[-1], kernel, a)
-    return rows @ a @ cols.transpose(0, 1)
+    spans = _band_blocks(a.shape[-2], half)
+    a = torch.cat([rows[r0:r1, lo:hi] @ a[..., lo:hi, :] for r0, r1, lo, hi in spans], dim=-2)
+    spans = _band_blocks(a.shape[-1], half)
+    return torch.cat([a[..., lo:hi] @ cols[r0:r1, lo:hi].T for r0, r1, lo, hi in spans], dim=-1)
+
+
+def _band_blocks(n: int, half: int) -> list[tuple[int, int, int, int]]:
+    """Blocks (r0, r1) of about 64 of n rows of a band matrix of half-width ``half``, each with
+    the columns (lo, hi) where its rows can be nonzero."""
+    count = max(1, n // 64)
+    edges = [i * n // count for i in range(count + 1)]
+    return [
+        (e, f, max(0, e - half), min(n, f + half)) for e, f in zip(edges, edges[1:], strict=False)
+    ]
 
 
 _BANDS: dict[tuple, torch.Tensor] = {}
