@@ -168,8 +168,8 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     [
         (8, 3, "dct", (2, 1, 23, 17)),
         # wide layers, 5×5 filters, three row jobs (the last one short): halos between jobs
-        (24, 5, "random", (2, 1, 2 * 16 + 7, 11)),
-        (3, 3, "random", (1, 1, 16, 5)),  # one job exactly; rows narrower than the filter
+        (24, 5, "random", (2, 1, 2 * 32 + 7, 11)),
+        (3, 3, "random", (1, 1, 32, 5)),  # one job exactly; rows narrower than the filter
     ],
 )
 def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, monkeypatch):
@@ -179,7 +179,7 @@ def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, 
     from ifrnet.methods.ifrnet import CNNBlock
     from ifrnet.numerics import block_kernel
 
-    assert block_kernel.ROWS == 16  # the shapes above are chosen for this blocking
+    assert block_kernel.ROWS == 32  # the shapes above are chosen for this blocking
     torch.manual_seed(0)
     block = CNNBlock(
         filters=filters,

@@ -31,7 +31,7 @@ import torch
 from ifrnet.numerics import conv_kernel
 from ifrnet.numerics import plf as plf_module
 
-ROWS = 16  # output rows per job (a fixed blocking: results do not depend on threads)
+ROWS = 32  # output rows per job (a fixed blocking: results do not depend on threads)
 
 if plf_module.numba is not None:
     numba = plf_module.numba
@@ -182,22 +182,27 @@ def _adjoint(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
+def _block_forward(u, x, w1, b1, q, w2, b2, eta1, eta2) -> tuple[torch.Tensor, tuple]:
+    """The block's output and the arrays its backward recomputes c1 and h from."""
+    plf_module.sync_threads()
+    dtype = u.dtype
+    un, xn = conv_kernel._array(u), conv_kernel._array(x, dtype)
+    w1n, b1n = conv_kernel._array(w1, dtype), conv_kernel._array(b1, dtype)
+    w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
+    scalar = un.dtype.type
+    e1, e2, one = scalar(eta1.item()), scalar(eta2.item()), scalar(1)
+    qd, dd, inv, _ = plf_module._tables(q, dtype)
+    out = np.empty_like(un)
+    _forward(un, xn, w1n, b1n, qd, dd, inv, one, w2n, b2n[0], e1, e2, out)
+    return torch.from_numpy(out), (un, xn, w1n, b1n, qd, dd, w2n, e1, e2)
+
+
 class _Block(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, x, w1, b1, q, w2, b2, eta1, eta2):  # noqa: D102
-        plf_module.sync_threads()
-        dtype = u.dtype
-        un, xn = conv_kernel._array(u), conv_kernel._array(x, dtype)
-        w1n, b1n = conv_kernel._array(w1, dtype), conv_kernel._array(b1, dtype)
-        w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
-        scalar = un.dtype.type
-        e1, e2, one = scalar(eta1.item()), scalar(eta2.item()), scalar(1)
-        qd, dd, inv, _ = plf_module._tables(q, dtype)
-        out = np.empty_like(un)
-        _forward(un, xn, w1n, b1n, qd, dd, inv, one, w2n, b2n[0], e1, e2, out)
-        ctx.arrays = (un, xn, w1n, b1n, qd, dd, w2n, e1, e2)  # the backward recomputes c1, h
+        out, ctx.arrays = _block_forward(u, x, w1, b1, q, w2, b2, eta1, eta2)
         ctx.dtypes = tuple(t.dtype for t in (u, x, w1, b1, q, w2, b2, eta1, eta2))
-        return torch.from_numpy(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
@@ -245,5 +250,9 @@ def cnn_block(
     eta2: torch.Tensor,
 ) -> torch.Tensor:
     """η1·u + η2·x − (w2 ∗ PLF_q(w1 ∗ u + b1) + b2) for u, x (B, 1, H, W) float32/64 CPU
-    tensors (see :func:`available`); w1 (L, 1, f, f), w2 (1, L, f, f), q (L, points)."""
-    return _Block.apply(u, x, w1, b1, q, w2, b2, eta1, eta2)
+    tensors (see :func:`available`); w1 (L, 1, f, f), w2 (1, L, f, f), q (L, points). Without
+    autograd (no_grad, or nothing requiring grad) the forward pass alone, outside a node."""
+    inputs = (u, x, w1, b1, q, w2, b2, eta1, eta2)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        return _Block.apply(*inputs)
+    return _block_forward(*inputs)[0]
