@@ -14,6 +14,7 @@ from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.masks import random2d
 from tests.fitting import fit
 from tests.test_baselines_data_driven import phantoms
+from tests.test_kernels import assert_all_close, output_and_gradients, random_problem
 
 
 def rbf_numpy(z: np.ndarray, weights: np.ndarray, vmax: float) -> np.ndarray:
@@ -97,23 +98,12 @@ def test_vn_on_the_kernels_equals_vn_on_torch_ops(complex_data, monkeypatch):
     with torch.no_grad():
         for act in net.activations:
             act.weight.add_(0.05 * torch.randn_like(act.weight))
-    image = torch.randn(2, 20, 18, dtype=torch.complex128)
-    if not complex_data:
-        image = image.real.to(torch.complex128)
-    mask = (torch.rand(20, 18) < 0.5).double()
-    kspace = fft2c(image) * mask
-
-    def run():
-        out = net(kspace, mask)
-        return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
-
-    fast, fast_grads = run()
+    image, mask = random_problem((2, 20, 18), complex_data)
+    fast = output_and_gradients(net, image, mask)
     monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
     monkeypatch.setattr(vn, "cpu_convolutions", lambda t: False)
-    slow, slow_grads = run()
-    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-12)
-    for got, want in zip(fast_grads, slow_grads, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+    slow = output_and_gradients(net, image, mask)
+    assert_all_close(fast, slow, rtol=1e-10, atol=1e-12, grad_rtol=1e-9, grad_atol=1e-12)
 
 
 def test_rbf_activation_starts_linear_near_zero():

@@ -130,7 +130,6 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     from ifrnet.methods.ifrnet import IFRNet
     from ifrnet.numerics import block_kernel
     from ifrnet.numerics import plf as plf_module
-    from ifrnet.numerics.fourier import fft2c
 
     torch.manual_seed(0)
     build = (
@@ -142,24 +141,39 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.02 * torch.randn_like(p))
-    image = torch.randn(1, 24, 20, dtype=torch.complex128)
-    if network == "ifrnet-real":
-        image = image.real.to(torch.complex128)
-    mask = (torch.rand(24, 20) < 0.5).double()
-    kspace = fft2c(image) * mask
-
-    def run():
-        out = net(kspace, mask)
-        return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
-
-    fast, fast_grads = run()
+    image, mask = random_problem((1, 24, 20), complex_data=network != "ifrnet-real")
+    fast = output_and_gradients(net, image, mask)
     for module in (conv_kernel, moments_kernel, block_kernel):
         monkeypatch.setattr(module, "available", lambda x: False)
     monkeypatch.setattr(plf_module, "_use_kernel", lambda x: False)
-    slow, slow_grads = run()
-    torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)
-    for got, want in zip(fast_grads, slow_grads, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
+    slow = output_and_gradients(net, image, mask)
+    assert_all_close(fast, slow, rtol=1e-9, atol=1e-12, grad_rtol=1e-8, grad_atol=1e-10)
+
+
+def random_problem(shape: tuple, complex_data: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random image complex128 (B, H, W) (imaginary part zero unless ``complex_data``) and a
+    random mask (H, W) with about half the samples, from the global generator."""
+    image = torch.randn(shape, dtype=torch.complex128)
+    if not complex_data:
+        image = image.real.to(torch.complex128)
+    return image, (torch.rand(shape[1:]) < 0.5).double()
+
+
+def assert_all_close(fast: tuple, slow: tuple, rtol, atol, grad_rtol, grad_atol) -> None:
+    """Two results of :func:`output_and_gradients` agree: outputs to (rtol, atol), each
+    gradient to (grad_rtol, grad_atol)."""
+    torch.testing.assert_close(fast[0], slow[0], rtol=rtol, atol=atol)
+    for got, want in zip(fast[1], slow[1], strict=True):
+        torch.testing.assert_close(got, want, rtol=grad_rtol, atol=grad_atol)
+
+
+def output_and_gradients(net, image: torch.Tensor, mask: torch.Tensor) -> tuple:
+    """net's output from image's k-space under mask, and the gradients of its squared error
+    with respect to each of net's parameters."""
+    from ifrnet.numerics.fourier import fft2c
+
+    out = net(fft2c(image) * mask, mask)
+    return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

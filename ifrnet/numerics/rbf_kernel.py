@@ -72,26 +72,34 @@ if numba is not None:
         for m in range(zr.shape[0]):
             g0[m] /= power[m]
 
+    @numba.njit(fastmath=_FASTMATH, cache=True)
+    def _job(z, rows, job, mu0, sigma):  # pragma: no cover - numba
+        """A job's plane p and pixels start … stop − 1 of z (P, M), with their n, r, e^r and
+        G_{−R} (:func:`_first`); rows: the weight rows (C, N_w + 2R, 2R + 1)."""
+        n_rows, k = rows.shape[1:]
+        reach, chunks = (k - 1) // 2, _chunks(z)
+        p, start = job // chunks, (job % chunks) * CHUNK
+        stop = min(start + CHUNK, z.shape[1])
+        zr = z[p, start:stop]
+        n = np.empty(stop - start, np.int64)
+        r, er = np.empty_like(zr), np.empty_like(zr)
+        g0, power = np.empty_like(zr), np.empty_like(zr)
+        _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0, power)
+        return p, start, stop, n, r, er, g0
+
     @numba.njit(cache=True)
-    def _rows4(like):  # pragma: no cover - numba
-        """Four scratch rows shaped like ``like``."""
-        return np.empty_like(like), np.empty_like(like), np.empty_like(like), np.empty_like(like)
+    def _chunks(z):  # pragma: no cover - numba
+        """Jobs per plane of z (P, M): chunks of CHUNK pixels."""
+        return (z.shape[1] + CHUNK - 1) // CHUNK
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
     def _forward(z, rows, steps, mu0, sigma, out):  # pragma: no cover - numba
         """out (P, M) ← φ of z (P, M), plane p in channel p % C; rows (C, N_w + 2R, 2R + 1)
         the weight rows, steps (2R + 1,) the factors e^{−d−½}, d = −R … R − 1, and a 1."""
-        planes, pixels = z.shape
-        channels, n_rows, k = rows.shape
-        reach = (k - 1) // 2
-        chunks = (pixels + CHUNK - 1) // CHUNK
-        for job in numba.prange(planes * chunks):
-            p, start = job // chunks, (job % chunks) * CHUNK
-            stop = min(start + CHUNK, pixels)
-            zr, orow, wc = z[p, start:stop], out[p, start:stop], rows[p % channels]
-            n = np.empty(stop - start, np.int64)
-            r, er, g0, power = _rows4(zr)
-            _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0, power)
+        channels, _, k = rows.shape
+        for job in numba.prange(z.shape[0] * _chunks(z)):
+            p, start, stop, n, r, er, g0 = _job(z, rows, job, mu0, sigma)
+            orow, wc = out[p, start:stop], rows[p % channels]
             for m in range(stop - start):
                 w, g, e = wc[n[m]], g0[m], er[m]
                 acc = g - g
@@ -104,17 +112,11 @@ if numba is not None:
     def _backward(z, grad, rows, steps, mu0, sigma, with_z, gz, table):  # pragma: no cover
         """gz (P, M) ← z's gradient (if with_z) and table (jobs, N_w + 2R, 2R + 1) ← each
         job's rows of the weights' gradient, for the output gradient grad (P, M)."""
-        planes, pixels = z.shape
-        channels, n_rows, k = rows.shape
+        channels, _, k = rows.shape
         reach = (k - 1) // 2
-        chunks = (pixels + CHUNK - 1) // CHUNK
-        for job in numba.prange(planes * chunks):
-            p, start = job // chunks, (job % chunks) * CHUNK
-            stop = min(start + CHUNK, pixels)
-            zr, grow, wc, tj = z[p, start:stop], grad[p, start:stop], rows[p % channels], table[job]
-            n = np.empty(stop - start, np.int64)
-            r, er, g0, power = _rows4(zr)
-            _first(zr, mu0, sigma, reach, n_rows - 1 - reach, n, r, er, g0, power)
+        for job in numba.prange(z.shape[0] * _chunks(z)):
+            p, start, stop, n, r, er, g0 = _job(z, rows, job, mu0, sigma)
+            grow, wc, tj = grad[p, start:stop], rows[p % channels], table[job]
             for m in range(stop - start):
                 w, t, g, e, gm = wc[n[m]], tj[n[m]], g0[m], er[m], grow[m]
                 total = moment = g - g
