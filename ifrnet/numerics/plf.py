@@ -183,8 +183,15 @@ if numba is not None:
 
 
 def sync_threads() -> None:
-    """Let numba's parallel loops use as many threads as torch (within numba's pool)."""
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    """Let numba's parallel loops use as many threads as torch (within numba's pool).
+
+    Starting numba's OpenMP pool (at the first call in a process) sets the OpenMP thread
+    count that torch reads to the pool's size (all cores, unless NUMBA_NUM_THREADS): torch's
+    own setting is put back, else a process told to use one thread would use all cores."""
+    threads = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def _use_kernel(x: torch.Tensor) -> bool:
