@@ -65,7 +65,7 @@ step install 60 "$python" -m pip install --no-deps --no-build-isolation --no-ind
 
 on=(--device "$device" --size "$size")
 step capture_check 90 "$python" benchmarks/device_check.py "${on[@]}" --capture-only
-step speed 150 "$python" benchmarks/ifrnet_speed.py "${on[@]}" --capture --steps 20 --rounds 3
+step speed 150 "$python" benchmarks/ifrnet_speed.py "${on[@]}" --capture --networks IFR-Net,ADMM-Net,VN --steps 20 --rounds 3
 step share 170 bash -c "'$python' benchmarks/gpu_share.py ${on[*]} --jobs $jobs --seconds 8 && \
   '$python' benchmarks/gpu_share.py ${on[*]} --jobs $jobs --seconds 6 --eager"
 step device_check 600 "$python" benchmarks/device_check.py "${on[@]}" --steps 10

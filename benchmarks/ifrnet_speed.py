@@ -11,21 +11,25 @@ speed affect both alike; the first round (JIT compilation, allocators) is not co
 
     python benchmarks/ifrnet_speed.py [--reference 3700967] [--threads 2] [--rounds 5]
                                       [--device cuda] [--reference-dir DIR]
+                                      [--networks IFR-Net,ADMM-Net,VN] [--filters 8,64,128]
+
+``--filters`` times Table III's IFR-Nets (N = 7, K = 2, random initial weights) at each width L
+in place of the default IFR-Net (N = 9, K = 2, L = 8, DCT); ``--networks`` picks the networks
+(VN: 10 steps of 24 filters 11×11, as baselines.vn builds it by default).
+
+``--capture`` compares this tree with itself instead: the eager steps against the same steps
+replayed as CUDA graphs (:class:`ifrnet.methods.capture.CapturedStep`: the training step with a
+capturable Adam, and the inference forward), no git needed:
+
+    python benchmarks/ifrnet_speed.py --device cuda --capture --networks IFR-Net,ADMM-Net,VN
+
+Off CUDA the "captured" side replays the Python steps (PythonGraph): a dry run of the
+benchmark, ratios near 1.
 
 On a GPU (``--device cuda``) both sides run the composed torch ops (the numba kernels are for
 the CPU); a machine without the git history takes the old tree from ``--reference-dir`` (a
 directory holding its ``ifrnet`` and ``baselines``, e.g. made by ``git archive 3700967 ifrnet
 baselines | tar -x -C DIR`` where the history is).
-
-``--capture`` compares this tree with itself instead, IFR-Net, ADMM-Net and VN (its defaults):
-the eager steps against the same steps replayed as CUDA graphs
-(:class:`ifrnet.methods.capture.CapturedStep`: the training step with a capturable Adam, and
-the inference forward), no git needed:
-
-    python benchmarks/ifrnet_speed.py --device cuda --capture [--steps 20 --rounds 3]
-
-Off CUDA the "captured" side replays the Python steps (PythonGraph): a dry run of the
-benchmark, ratios near 1.
 """
 
 from __future__ import annotations
@@ -42,8 +46,13 @@ from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NETWORKS = ("IFR-Net", "ADMM-Net")
-CAPTURE_NETWORKS = ("IFR-Net", "ADMM-Net", "VN")
+NETWORKS = ("IFR-Net", "ADMM-Net", "VN")
+#: the constructor options of each network as the benchmark builds it by default
+DEFAULTS = {
+    "IFR-Net": {"stages": 9, "blocks": 2, "filters": 8},
+    "ADMM-Net": {"stages": 15},
+    "VN": {},
+}
 
 
 #: Where each name lived: the layered tree first, then older trees (before the layer folders).
@@ -54,6 +63,7 @@ MODULES = {
     "ADMMNet": ("baselines.admmnet",),
     "VN": ("baselines.vn",),
 }
+CLASSES = {"IFR-Net": "IFRNet", "ADMM-Net": "ADMMNet", "VN": "VN"}
 
 
 def _only_pythonpath() -> None:
@@ -74,7 +84,14 @@ def _load(name: str) -> object:
 
 
 def worker(
-    network: str, threads: int, size: int, fused: bool, device: str, captured: bool = False
+    network: str,
+    options: dict,
+    threads: int,
+    size: int,
+    fused: bool,
+    device: str,
+    clock=time.perf_counter,
+    captured: bool = False,
 ) -> None:
     """Serve commands on stdin: ``check PATH`` (save the output for a fixed input),
     ``time STEPS`` (print train and infer seconds as JSON), ``quit``; ``captured``: the steps
@@ -86,13 +103,8 @@ def worker(
 
     fft2c, make_mask = _load("fft2c"), _load("make_mask")
     torch.set_num_threads(threads)
-    torch.manual_seed(0)  # VN draws its filters from torch's generator
-    if network == "IFR-Net":
-        net = _load("IFRNet")(stages=9, blocks=2, filters=8)
-    elif network == "VN":
-        net = _load("VN")()
-    else:
-        net = _load("ADMMNet")(stages=15)
+    torch.manual_seed(0)  # VN draws its initial filters from the global generator
+    net = _load(CLASSES[network])(**options)
     gen = torch.Generator().manual_seed(0)
     images = F.avg_pool2d(torch.rand(4, 1, size, size, generator=gen), 9, 1, 4)[:, 0]
     images = images.to(torch.complex64)
@@ -137,7 +149,7 @@ def worker(
             seconds = []
             for train in (True, False):
                 sync()
-                tic = time.perf_counter()
+                tic = clock()
                 for _ in range(int(argument)):
                     i = step % len(images)
                     step += 1
@@ -146,7 +158,7 @@ def worker(
                     else:
                         forward(kspace[i : i + 1])
                 sync()
-                seconds.append(time.perf_counter() - tic)
+                seconds.append(clock() - tic)
             print(json.dumps(seconds), flush=True)
         else:
             return
@@ -159,6 +171,7 @@ class Worker:
         self,
         source: Path,
         network: str,
+        options: dict,
         args: argparse.Namespace,
         fused: bool,
         captured: bool = False,
@@ -171,12 +184,16 @@ class Worker:
             str(Path(__file__).resolve()),
             "--worker",
             network,
+            "--options",
+            json.dumps(options),
             "--threads",
             str(args.threads),
             "--size",
             str(args.size),
             "--device",
             args.device,
+            "--clock",
+            args.clock,
         ]
         if fused:
             command.append("--fused")
@@ -198,6 +215,23 @@ class Worker:
         self.process.stdin.write("quit\n")
         self.process.stdin.close()
         self.process.wait()
+
+
+def _runs(networks: str, filters: str | None) -> list[tuple[str, str, dict]]:
+    """(label, network, constructor options) of each network to time, in order."""
+    runs = []
+    for network in networks.split(","):
+        if network not in NETWORKS:
+            raise SystemExit(f"unknown network {network!r}; choose from {', '.join(NETWORKS)}")
+        if network == "IFR-Net" and filters:
+            for width in (int(f) for f in filters.split(",")):
+                options = {"stages": 7, "blocks": 2, "filters": width, "init": "random"}
+                runs.append((f"IFR-Net N=7 K=2 L={width} random", network, options))
+            continue
+        options = DEFAULTS[network]
+        label = {"IFR-Net": "N=9 K=2 L=8", "ADMM-Net": "15 stages", "VN": "10 steps"}[network]
+        runs.append((f"{network} {label}", network, options))
+    return runs
 
 
 def export(reference: str, destination: Path) -> None:
@@ -232,23 +266,52 @@ def main() -> None:
         "--reference-dir", type=Path, help="the old tree, already exported (instead of git)"
     )
     parser.add_argument(
+        "--networks", default="IFR-Net,ADMM-Net", help=f"comma-separated, of {', '.join(NETWORKS)}"
+    )
+    parser.add_argument(
+        "--filters",
+        help="comma-separated widths L: Table III's IFR-Nets (N=7, K=2, random init) instead",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: each worker's CPU time (a loaded machine; with --threads 1), not wall time",
+    )
+    parser.add_argument(
         "--capture", action="store_true", help="eager vs captured steps of this tree (no git)"
     )
-    parser.add_argument("--worker", choices=CAPTURE_NETWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=NETWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--fused", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--captured", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.device != "cpu" and args.clock == "cpu":
+        raise SystemExit("--clock cpu measures the CPU; it needs --device cpu")
     if args.worker:
-        worker(args.worker, args.threads, args.size, args.fused, args.device, args.captured)
+        options = json.loads(args.options)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        worker(
+            args.worker,
+            options,
+            args.threads,
+            args.size,
+            args.fused,
+            args.device,
+            clock,
+            args.captured,
+        )
         return
+    runs = _runs(args.networks, args.filters)
     import numpy as np
 
     reference = "this tree, eager" if args.capture else args.reference
     print(
         f"{args.size}×{args.size}, {args.device}, {args.threads} threads, {args.rounds} rounds × "
         f"{args.steps} steps, batch 1; images/s; reference = {reference}"
+        + ("; CPU time of each worker, not wall time" if args.clock == "cpu" else "")
     )
-    print(f"{'':24}{'train':>9}{'infer':>9}")
+    print(f"{'':32}{'train':>9}{'infer':>9}{'train ms':>10}{'infer ms':>10}  (per step)")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "reference"
         if args.capture:
@@ -257,16 +320,16 @@ def main() -> None:
             old = args.reference_dir.resolve()
         else:
             export(args.reference, old)
-        for network in CAPTURE_NETWORKS if args.capture else NETWORKS:
+        for label, network, options in runs:
             if args.capture:  # ours against ours, the steps replayed as graphs
                 workers = {
-                    "eager": Worker(ROOT, network, args, fused=True),
-                    "captured": Worker(ROOT, network, args, fused=True, captured=True),
+                    "eager": Worker(ROOT, network, options, args, fused=True),
+                    "captured": Worker(ROOT, network, options, args, fused=True, captured=True),
                 }
             else:  # each side's trainer: the reference ran a per-parameter Adam, ours fused
                 workers = {
-                    "before": Worker(old, network, args, fused=False),
-                    "ours": Worker(ROOT, network, args, fused=True),
+                    "before": Worker(old, network, options, args, fused=False),
+                    "ours": Worker(ROOT, network, options, args, fused=True),
                 }
             base, new = workers
             outputs = {}
@@ -286,13 +349,14 @@ def main() -> None:
             rates = {
                 name: [args.rounds * args.steps / s for s in pair] for name, pair in seconds.items()
             }
-            label = {"IFR-Net": "N=9 K=2 L=8", "ADMM-Net": "15 stages", "VN": "10 steps"}[network]
-            print(f"{network} {label}")
+            print(label)
             for name in workers:
-                print(f"{'  ' + name:24}{rates[name][0]:9.2f}{rates[name][1]:9.2f}")
+                train, infer = rates[name]
+                per_step = f"{1e3 / train:10.1f}{1e3 / infer:10.1f}"
+                print(f"{'  ' + name:32}{train:9.2f}{infer:9.2f}{per_step}")
             ratio = [rates[new][k] / rates[base][k] for k in (0, 1)]
             print(
-                f"{'  ratio':24}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
+                f"{'  ratio':32}{ratio[0]:8.2f}×{ratio[1]:8.2f}×   "
                 f"(max |{new} − {base}| / max |{base}| = {error:.1e})"
             )
 

@@ -4,14 +4,17 @@ float64 NumPy step, identities of the untrained network, overfitting."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.signal import convolve2d, correlate2d
 
+from baselines import vn
 from baselines.vn import VN, RBFActivation, conv, conv_adjoint, project_filters
 from ifrnet.methods.training import LOSSES
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.masks import random2d
 from tests.fitting import fit
 from tests.test_baselines_data_driven import phantoms
+from tests.test_kernels import assert_all_close, output_and_gradients, random_problem
 
 
 def rbf_numpy(z: np.ndarray, weights: np.ndarray, vmax: float) -> np.ndarray:
@@ -50,6 +53,59 @@ def test_rbf_activation_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(lambda z, w: act(z), (z, act.weight))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_rbf_kernel_equals_the_torch_ops(dtype, monkeypatch):
+    """The CPU kernels (ifrnet.numerics.rbf_kernel) give the torch ops' values and gradients
+    (the path of other devices): pixels in reach, at the ends and out of reach of the centres,
+    planes split into several jobs, several channels and images."""
+    from ifrnet.numerics import rbf_kernel
+
+    torch.manual_seed(1)
+    act = RBFActivation(3, 31, 1.0).to(dtype)
+    act.weight.data = torch.randn(3, 31, dtype=dtype)
+    shape = (2, 3, 41, rbf_kernel.CHUNK // 40 + 7)  # two jobs a plane, the second short
+    z = (torch.randn(shape, dtype=dtype) * 0.9).requires_grad_()
+    with torch.no_grad():  # beyond the centres by up to and past REACH spacings, and far out
+        z[0, 0, 0, :6] = torch.tensor([1.2, -1.3, 1.0 + 6.4 / 15, -1.0 - 6.6 / 15, 5.0, -40.0])
+    g = torch.randn(shape, dtype=dtype)
+
+    def run():
+        out = act(z)
+        return (out, *torch.autograd.grad((out * g).sum(), (z, act.weight)))
+
+    assert rbf_kernel.available(z)
+    fast = run()
+    monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
+    slow = run()
+    # float32: both sides round differently (z's gradient near 90 where sums of terms of either
+    # sign cancel; the weights' gradient summed over 27k pixels, here in float64): to 1e-5 of
+    # each tensor's largest value
+    scale = 1e-12 if dtype == torch.float64 else 1e-5
+    for got, want in zip(fast, slow, strict=True):
+        assert got.dtype == want.dtype
+        atol = scale * float(want.detach().abs().max())
+        torch.testing.assert_close(got, want, rtol=scale, atol=atol)
+
+
+@pytest.mark.parametrize("complex_data", [True, False])
+def test_vn_on_the_kernels_equals_vn_on_torch_ops(complex_data, monkeypatch):
+    """A whole VN (float64): output and every parameter's gradient on the CPU kernels and
+    convolution nodes equal those of the torch ops (conv2d, conv_transpose2d: the CUDA path)."""
+    from ifrnet.numerics import rbf_kernel
+
+    torch.manual_seed(2)
+    net = VN(steps=2, filters=4, filter_size=5, complex_data=complex_data).double()
+    with torch.no_grad():
+        for act in net.activations:
+            act.weight.add_(0.05 * torch.randn_like(act.weight))
+    image, mask = random_problem((2, 20, 18), complex_data)
+    fast = output_and_gradients(net, image, mask)
+    monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
+    monkeypatch.setattr(vn, "cpu_convolutions", lambda t: False)
+    slow = output_and_gradients(net, image, mask)
+    assert_all_close(fast, slow, rtol=1e-10, atol=1e-12, grad_rtol=1e-9, grad_atol=1e-12)
+
+
 def test_rbf_activation_starts_linear_near_zero():
     act = RBFActivation(1, 31, 1.0, init_scale=0.04).double()
     z = torch.linspace(-0.5, 0.5, 11, dtype=torch.float64).view(1, 1, 1, -1)
@@ -69,6 +125,28 @@ def test_filter_pair_is_an_adjoint_pair():
     lhs = float((conv(x, k) * z).sum())
     rhs = float((x * conv_adjoint(z, k)).sum())
     assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_cpu_convolution_nodes_equal_conv2d_and_conv_transpose2d(channels):
+    """K and Kᵀ on the CPU nodes (depthwise adjoint, swapped-axes filter gradients): values
+    and the gradients of input and filters equal F.conv2d's and F.conv_transpose2d's."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, channels, 17, 12, generator=gen, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(2, 5, 17, 12, generator=gen, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(5, channels, 7, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    pairs = ((vn._ConvCPU, x, lambda a, w: F.conv2d(a, w, padding=3)),)
+    pairs += ((vn._ConvAdjointCPU, z, lambda a, w: F.conv_transpose2d(a, w, padding=3)),)
+    for node, inp, reference in pairs:
+        got, want = node.apply(inp, k), reference(inp, k)
+        g = torch.randn(got.shape, generator=gen, dtype=torch.float64)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        for a, b in zip(
+            torch.autograd.grad(got, (inp, k), g),
+            torch.autograd.grad(want, (inp, k), g),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_projected_filters_are_zero_mean_and_in_the_unit_ball():

@@ -130,7 +130,6 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     from ifrnet.methods.ifrnet import IFRNet
     from ifrnet.numerics import block_kernel
     from ifrnet.numerics import plf as plf_module
-    from ifrnet.numerics.fourier import fft2c
 
     torch.manual_seed(0)
     build = (
@@ -142,56 +141,91 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.02 * torch.randn_like(p))
-    image = torch.randn(1, 24, 20, dtype=torch.complex128)
-    if network == "ifrnet-real":
-        image = image.real.to(torch.complex128)
-    mask = (torch.rand(24, 20) < 0.5).double()
-    kspace = fft2c(image) * mask
-
-    def run():
-        out = net(kspace, mask)
-        return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
-
-    fast, fast_grads = run()
+    image, mask = random_problem((1, 24, 20), complex_data=network != "ifrnet-real")
+    fast = output_and_gradients(net, image, mask)
     for module in (conv_kernel, moments_kernel, block_kernel):
         monkeypatch.setattr(module, "available", lambda x: False)
     monkeypatch.setattr(plf_module, "_use_kernel", lambda x: False)
-    slow, slow_grads = run()
-    torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-12)
-    for got, want in zip(fast_grads, slow_grads, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
+    slow = output_and_gradients(net, image, mask)
+    assert_all_close(fast, slow, rtol=1e-9, atol=1e-12, grad_rtol=1e-8, grad_atol=1e-10)
+
+
+def random_problem(shape: tuple, complex_data: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random image complex128 (B, H, W) (imaginary part zero unless ``complex_data``) and a
+    random mask (H, W) with about half the samples, from the global generator."""
+    image = torch.randn(shape, dtype=torch.complex128)
+    if not complex_data:
+        image = image.real.to(torch.complex128)
+    return image, (torch.rand(shape[1:]) < 0.5).double()
+
+
+def assert_all_close(fast: tuple, slow: tuple, rtol, atol, grad_rtol, grad_atol) -> None:
+    """Two results of :func:`output_and_gradients` agree: outputs to (rtol, atol), each
+    gradient to (grad_rtol, grad_atol)."""
+    torch.testing.assert_close(fast[0], slow[0], rtol=rtol, atol=atol)
+    for got, want in zip(fast[1], slow[1], strict=True):
+        torch.testing.assert_close(got, want, rtol=grad_rtol, atol=grad_atol)
+
+
+def output_and_gradients(net, image: torch.Tensor, mask: torch.Tensor) -> tuple:
+    """net's output from image's k-space under mask, and the gradients of its squared error
+    with respect to each of net's parameters."""
+    from ifrnet.numerics.fourier import fft2c
+
+    out = net(fft2c(image) * mask, mask)
+    return out, torch.autograd.grad((out - image).abs().pow(2).sum(), net.parameters())
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_fused_cnn_block_equals_composed_ops(dtype, monkeypatch):
+@pytest.mark.parametrize(
+    ("filters", "size", "init", "shape"),
+    [
+        (8, 3, "dct", (2, 1, 23, 17)),
+        # wide layers, 5×5 filters, three row jobs (the last one short): halos between jobs
+        (24, 5, "random", (2, 1, 2 * 32 + 7, 11)),
+        (3, 3, "random", (1, 1, 32, 5)),  # one job exactly; rows narrower than the filter
+    ],
+)
+def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, monkeypatch):
     """The CPU block node (ifrnet.numerics.block_kernel) gives the composed path's output and
     gradients (convolutions, PLF and the η combination as separate autograd nodes: the CUDA
-    path)."""
+    path), with and without autograd."""
     from ifrnet.methods.ifrnet import CNNBlock
     from ifrnet.numerics import block_kernel
 
+    assert block_kernel.ROWS == 32  # the shapes above are chosen for this blocking
     torch.manual_seed(0)
     block = CNNBlock(
-        filters=8, filter_size=3, init="dct", plf_points=101, eta1=0.99, eta2=0.01, generator=None
+        filters=filters,
+        filter_size=size,
+        init=init,
+        plf_points=101,
+        eta1=0.99,
+        eta2=0.01,
+        generator=None,
     ).to(dtype)
     with torch.no_grad():
         for p in block.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    u = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
-    x = torch.randn(2, 1, 23, 17, dtype=dtype, requires_grad=True)
-    g = torch.randn(2, 1, 23, 17, dtype=dtype)
+    u = torch.randn(shape, dtype=dtype, requires_grad=True)
+    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    g = torch.randn(shape, dtype=dtype)
     inputs = (u, x, *block.parameters())
 
     def run():
+        with torch.no_grad():
+            inference = block(u, x)
         out = block(u, x)
-        return out, torch.autograd.grad((out * g).sum(), inputs)
+        return out, inference, torch.autograd.grad((out * g).sum(), inputs)
 
     assert block_kernel.available(u)
-    fast, fast_grads = run()
+    fast, fast_inference, fast_grads = run()
     monkeypatch.setattr(block_kernel, "available", lambda u: False)
-    slow, slow_grads = run()
+    slow, slow_inference, slow_grads = run()
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(fast, slow, **tol)
+    torch.testing.assert_close(fast_inference, slow, **tol)
+    torch.testing.assert_close(slow_inference, slow, rtol=0, atol=0)
     for got, want in zip(fast_grads, slow_grads, strict=True):
         assert got.dtype == want.dtype and got.shape == want.shape
         torch.testing.assert_close(got, want, **tol)

@@ -7,6 +7,7 @@ from scipy import ndimage
 
 from ifrnet.numerics.layers import (
     FeatureRefinement,
+    band_matrix,
     conv2d_same,
     data_consistency,
     dct_filters,
@@ -101,16 +102,26 @@ def test_conv2d_same_matches_torch_and_gradcheck(cin, cout):
     assert torch.autograd.gradcheck(conv2d_same, (x, w, b))
 
 
-def test_separable_filter_matches_scipy():
+@pytest.mark.parametrize(("shape", "taps"), [((2, 1, 30, 20), 7), ((2, 1, 150, 131), 51)])
+def test_separable_filter_matches_scipy(shape, taps):
+    """Values (scipy), and gradients (the full band matrices' product); the second shape runs
+    the products over blocks of rows and columns (two each)."""
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((2, 1, 30, 20))
-    k = torch.from_numpy(rng.random(7))
-    got = separable_filter(torch.from_numpy(a), k).numpy()
+    a = rng.standard_normal(shape)
+    k = torch.from_numpy(rng.random(taps))
+    at = torch.from_numpy(a).requires_grad_()
+    got = separable_filter(at, k)
     kernel2d = np.outer(k.numpy(), k.numpy())
     for i in range(2):
         np.testing.assert_allclose(
-            got[i, 0], ndimage.correlate(a[i, 0], kernel2d, mode="constant"), atol=1e-12
+            got[i, 0].detach().numpy(),
+            ndimage.correlate(a[i, 0], kernel2d, mode="constant"),
+            atol=1e-12,
         )
+    g = torch.from_numpy(rng.standard_normal(shape))
+    full = band_matrix(shape[-2], k) @ at @ band_matrix(shape[-1], k).T
+    want = torch.autograd.grad(full, at, g)[0]
+    torch.testing.assert_close(torch.autograd.grad(got, at, g)[0], want, rtol=1e-12, atol=1e-12)
 
 
 def descriptor_reference(a: np.ndarray, v: float) -> np.ndarray:

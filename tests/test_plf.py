@@ -105,3 +105,27 @@ def test_nan_input_gives_nan_output_and_leaves_q_gradient_alone(data, kernel):
     expected[2] -= contribution[0]
     assert torch.isfinite(grad_q).all()
     torch.testing.assert_close(grad_q, expected)
+
+
+def test_kernels_keep_torchs_thread_count():
+    """A process set to one thread keeps one thread after its first CPU kernel: starting
+    numba's OpenMP pool (here of two threads) resets the OpenMP thread count torch reads, and
+    the kernels put torch's back (a fresh process: the pool starts once per process)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import torch\n"
+        "torch.set_num_threads(1)\n"
+        "from ifrnet.numerics.plf import plf\n"
+        "plf(torch.zeros(1, 2, 8, 8), torch.zeros(2, 5), use_kernel=True)\n"
+        "plf(torch.zeros(1, 2, 8, 8), torch.zeros(2, 5), use_kernel=True)\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    env.pop("OMP_NUM_THREADS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == ["1"]

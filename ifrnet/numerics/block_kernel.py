@@ -3,14 +3,20 @@
     c1 = w1 ∗ u + b1,  h = PLF(c1),  c2 = w2 ∗ h + b2,  out = η1·u + η2·x − c2
 
 (zero-padded 'same' correlations). The block is one autograd node instead of about ten
-(convolutions, PLF, the η combination and their backward nodes), on numpy arrays, no image
-padded or copied between the steps:
+(convolutions, PLF, the η combination and their backward nodes), on numpy arrays, and no
+(B, L, H, W) array is ever made: both passes stream over fixed blocks of ROWS output rows, each
+job computing the rows of c1 and h its rows need (f − 1 rows of halo recomputed) into ring
+buffers of f rows per channel:
 
-- forward: :func:`_correlate_plf` (c1, h = PLF(c1) and the PLF's derivative, row by row) and
-  :func:`_correlate_blend` (c2 and the η combination);
-- backward: :func:`_backward_rows`, one pass over fixed blocks of rows (h's gradient, the PLF
-  backward from the saved derivative, b1's, w1's and w2's gradient rows, Σg, Σg·u, Σg·x and q's
-  histogram), then :func:`_correlate_blend` for u's gradient.
+- forward: :func:`_forward` (c1 and the PLF's first pass in one loop, the table lookups, then
+  c2 and the η combination for each output row once its h rows are in); nothing is saved for
+  the backward but the inputs, so inference costs no more than this pass;
+- backward: :func:`_backward` recomputes c1 and h row by row and writes g_c1 = PLF'(c1) ⊙
+  (w2's adjoint ∗ g) into a second ring; for the job's own rows it adds q's histogram, b1's,
+  w1's and w2's gradient rows and Σg, Σg·u, Σg·x, and u's gradient w1ᵀ ∗ g_c1 + η1·g.
+
+Recomputing costs less than storing c1, h and PLF'(c1) (3·L images a block, touched once more
+each, and page-faulted in anew every step): at L = 128 those were 96 MB a block at 256².
 
 The composition of :func:`ifrnet.numerics.layers.conv2d_same` and
 :func:`ifrnet.numerics.plf.plf` stays the reference and the path for other devices (CUDA), for
@@ -25,102 +31,141 @@ import torch
 from ifrnet.numerics import conv_kernel
 from ifrnet.numerics import plf as plf_module
 
-ROWS = 16  # rows per job of the backward pass (a fixed blocking: results do not depend on threads)
+ROWS = 32  # output rows per job (a fixed blocking: results do not depend on threads)
 
 if plf_module.numba is not None:
     numba = plf_module.numba
 
-    @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
-    def _correlate_plf(x, w, bias, q, d, inv, one, c1, h, slope):  # pragma: no cover - numba
-        # c1 = conv_kernel._correlate(x, w, bias) (zero padding), h = PLF(c1) and its
-        # derivative row by row (channel o of c1 uses q[o])
-        batch, channels, rows, wd = x.shape
-        for job in numba.prange(batch * rows):
-            row = job % rows
-            b = job // rows
-            size = w.shape[2]
-            buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
-            bins = np.empty(wd, dtype=np.uint32)
-            frac = np.empty(wd, dtype=x.dtype)
-            conv_kernel._padded_rows(x, b, row, size, False, buf)
-            for o in range(w.shape[0]):
-                acc = c1[b, o, row]
-                conv_kernel._correlate_row(buf, w, o, bias[o], acc)
-                hr, sr = h[b, o, row], slope[b, o, row]
-                plf_module._value_row(acc, q[o], d[o], inv, one, hr, sr, bins, frac)
+    @numba.njit(fastmath=plf_module._FASTMATH, cache=True)
+    def _scratch(n_rings, channels, size, wd, dtype):  # pragma: no cover - numba
+        """A job's buffers: ring buffers of f padded rows per channel (zeros), a padded
+        single-channel input buffer, four rows of the data's dtype and a row of bins."""
+        rings = np.zeros((n_rings, channels, size, wd + size - 1), dtype=dtype)
+        rows = np.empty((4, wd), dtype=dtype)
+        return rings, np.empty((1, size, wd + size - 1), dtype=dtype), rows, np.empty(wd, np.uint32)
 
-    @numba.njit(parallel=True, fastmath=True, cache=True)
-    def _correlate_blend(x, w, bias, sign, a, ea, c, ec, out):  # pragma: no cover - numba
-        # out (B, 1, H, W) = ea·a + ec·c + sign·(bias + w ∗ x): x (B, C, H, W), w (1, C, f, f)
-        batch, channels, rows, wd = x.shape
-        size = w.shape[2]
-        for job in numba.prange(batch * rows):
-            row = job % rows
-            b = job // rows
-            buf = np.empty((channels, size, wd + size - 1), dtype=x.dtype)
-            acc = np.empty(wd, dtype=x.dtype)
-            conv_kernel._padded_rows(x, b, row, size, False, buf)
-            conv_kernel._correlate_row(buf, w, 0, bias, acc)
-            ar, cr, orow = a[b, 0, row], c[b, 0, row], out[b, 0, row]
-            for j in range(wd):
-                orow[j] = ea * ar[j] + ec * cr[j] + sign * acc[j]
+    @numba.njit(fastmath=plf_module._FASTMATH, cache=True)
+    def _c1_bins3(ubuf, w1, o, bias, inv, one, keep, c1, yr, bins, frac):  # pragma: no cover
+        """c1 = w1[o] ∗ u + bias along one row for 3×3 filters (ubuf: u's padded rows; into c1
+        if ``keep``) and the PLF's first pass on it (plf._bin_row into yr, bins, frac), in one
+        loop. (Callers branch on the filter size themselves: a function holding both this loop
+        and calls for other sizes runs it about 40 % slower.)"""
+        r0, r1, r2 = ubuf[0, 0], ubuf[0, 1], ubuf[0, 2]
+        taps = conv_kernel._taps3(w1, o, 0)
+        for j in range(yr.shape[0]):
+            v = conv_kernel._add_taps3(bias, taps, r0, r1, r2, j)
+            if keep:
+                c1[j] = v
+            bins[j], frac[j], yr[j] = plf_module._first_pass(v, inv, one)
 
     @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
-    def _backward_rows(g, u, x, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, sums):  # noqa: E501
-        # One pass over rows, in fixed blocks of ROWS rows (job = image, block) so that the
-        # per-job partial sums, added by the caller in job order, do not depend on the thread
-        # count. Per row: g_h = w2a ∗ g (w2a: the adjoint of w2, 1 → L), then per channel o the
-        # PLF backward (g_c1 and q's histogram, plf._backward_chunk), b1's gradient, and the
-        # weight-gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k] and Σ_j g[j]·h_pad[o, a, j + k];
-        # and Σ g, Σ g·u, Σ g·x in float64 (sums[job, L :]; b1's gradient in sums[job, : L]).
-        batch, channels, rows, wd = h.shape
-        size, points = w2a.shape[-1], hist.shape[-1]
+    def _forward(u, x, w1, b1, q, d, inv, one, w2, b2, e1, e2, out):  # pragma: no cover
+        # Per job (image, ROWS output rows): rows k of h = PLF(w1 ∗ u + b1) go into ring slot
+        # k % f (zeros outside the image), f − 1 rows of halo recomputed at each end; output
+        # row r = k − p, once h rows r − p … r + p are in, is e1·u + e2·x − (w2 ∗ h + b2).
+        batch, _, rows, wd = u.shape
+        channels, size = w1.shape[0], w1.shape[2]
+        p = size // 2
         per = (rows + ROWS - 1) // ROWS
         for job in numba.prange(batch * per):
             b, first = job // per, (job % per) * ROWS
-            gbuf = np.empty((1, size, wd + size - 1), dtype=g.dtype)
-            ubuf = np.empty((1, size, wd + size - 1), dtype=g.dtype)
-            hbuf = np.empty((channels, size, wd + size - 1), dtype=g.dtype)
-            acc = np.empty(wd, dtype=g.dtype)
-            bins = np.empty(wd, dtype=np.uint32)
-            low = np.empty(wd, dtype=g.dtype)
-            high = np.empty(wd, dtype=g.dtype)
-            lanes = np.zeros((channels, plf_module.LANES, points))
-            for row in range(first, min(first + ROWS, rows)):
-                conv_kernel._padded_rows(g, b, row, size, False, gbuf)
-                conv_kernel._padded_rows(u, b, row, size, False, ubuf)
-                conv_kernel._padded_rows(h, b, row, size, False, hbuf)
-                grow, urow, xrow = g[b, 0, row], u[b, 0, row], x[b, 0, row]
-                sg = su = sx = 0.0
-                for j in range(wd):
-                    gj = np.float64(grow[j])
-                    sg += gj
-                    su += gj * np.float64(urow[j])
-                    sx += gj * np.float64(xrow[j])
-                sums[job, channels] += sg
-                sums[job, channels + 1] += su
-                sums[job, channels + 2] += sx
-                for o in range(channels):
-                    conv_kernel._correlate_row(gbuf, w2a, o, one - one, acc)
-                    gc = g_c1[b, o, row]
-                    plf_module._backward_chunk(
-                        c1[b, o, row],
-                        slope[b, o, row],
-                        acc,
-                        inv,
-                        one,
-                        gc,
-                        lanes[o],
-                        bins,
-                        low,
-                        high,
-                    )
-                    s = one - one
+            last = min(first + ROWS, rows)
+            rings, ubuf, tmp, bins = _scratch(1, channels, size, wd, u.dtype)
+            ring, acc, frac = rings[0], tmp[0], tmp[2]
+            for k in range(first - p, last + p):
+                slot = k % size
+                if k < 0 or k >= rows:
+                    ring[:, slot] = 0
+                else:
+                    conv_kernel._padded_rows(u, b, k, size, False, ubuf)
+                    for o in range(channels):
+                        hr = ring[o, slot, p : p + wd]
+                        if size == 3:  # c1 (into acc) and the PLF's first pass
+                            _c1_bins3(ubuf, w1, o, b1[o], inv, one, False, acc, hr, bins, frac)
+                        else:
+                            conv_kernel._correlate_row(ubuf, w1, o, b1[o], acc)
+                            plf_module._bin_row(acc, inv, one, hr, bins, frac)
+                        plf_module._table_row(q[o], d[o], bins, frac, hr)
+                r = k - p
+                if r >= first:
+                    conv_kernel._correlate_ring(ring, (r - p) % size, w2, 0, b2, acc)
+                    ur, xr, orow = u[b, 0, r], x[b, 0, r], out[b, 0, r]
                     for j in range(wd):
-                        s += gc[j]
-                    sums[job, o] += s
-                    conv_kernel._weight_grad_row(ubuf[0], gc, g_w1[job, o])
-                    conv_kernel._weight_grad_row(hbuf[o], grow, g_w2[job, o])
+                        orow[j] = e1 * ur[j] + e2 * xr[j] - acc[j]
+
+    @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
+    def _backward(g, u, x, w1, b1, q, d, w2a, w1a, inv, one, e1, g_u, hist, g_w1, g_w2, sums):  # noqa: E501
+        # The forward's jobs again, recomputing c1 and h rows (ring 0) and writing g_c1 rows
+        # (ring 1): g_c1 = PLF'(c1) ⊙ (w2a ∗ g) (w2a: the adjoint of −w2, 1 → L). For the
+        # job's own rows k also q's histogram (plf._scatter), b1's gradient (sums[job, : L]) and
+        # w1's gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k]; for its output rows r (h and g_c1
+        # rows r − p … r + p in) w2's gradient rows Σ_j g[j]·h_pad[o, a, j + k], Σ g, Σ g·u,
+        # Σ g·x (float64, sums[job, L :]) and u's gradient e1·g + w1a ∗ g_c1 (w1a: the adjoint
+        # of w1, L → 1). Per-job partial sums are added by the caller in job order.
+        batch, _, rows, wd = u.shape
+        channels, size = w1.shape[0], w1.shape[2]
+        points = hist.shape[-1]
+        p = size // 2
+        per = (rows + ROWS - 1) // ROWS
+        zero = one - one
+        for job in numba.prange(batch * per):
+            b, first = job // per, (job % per) * ROWS
+            last = min(first + ROWS, rows)
+            rings, ubuf, tmp, bins = _scratch(2, channels, size, wd, u.dtype)
+            gbuf = np.empty_like(ubuf)
+            c1, gh, slope, frac = tmp[0], tmp[1], tmp[2], tmp[3]
+            low, high = np.empty_like(c1), np.empty_like(c1)
+            lanes = np.zeros((channels, plf_module.LANES, points))
+            for k in range(first - p, last + p):
+                slot = k % size
+                if k < 0 or k >= rows:
+                    rings[:, :, slot] = 0
+                else:
+                    conv_kernel._padded_rows(u, b, k, size, False, ubuf)
+                    conv_kernel._padded_rows(g, b, k, size, False, gbuf)
+                    for o in range(channels):
+                        hr = rings[0, o, slot, p : p + wd]
+                        if size == 3:
+                            _c1_bins3(ubuf, w1, o, b1[o], inv, one, True, c1, hr, bins, frac)
+                        else:
+                            conv_kernel._correlate_row(ubuf, w1, o, b1[o], c1)
+                            plf_module._bin_row(c1, inv, one, hr, bins, frac)
+                        plf_module._table_slope_row(q[o], d[o], bins, frac, hr, slope)
+                        conv_kernel._correlate_row(gbuf, w2a, o, zero, gh)
+                        gc = rings[1, o, slot, p : p + wd]
+                        if k < first or k >= last:  # halo: g_c1 only
+                            for j in range(wd):
+                                gc[j] = gh[j] * plf_module._derivative(c1[j], slope[j], inv, one)
+                            continue
+                        s = zero
+                        for j in range(wd):
+                            v = c1[j]
+                            gc[j] = gh[j] * plf_module._derivative(v, slope[j], inv, one)
+                            s += gc[j]
+                            low[j], high[j] = plf_module._split(v, gh[j], frac[j], zero)
+                        sums[job, o] += s
+                        plf_module._add_shares(bins, low, high, lanes[o])
+                        conv_kernel._weight_grad_row(ubuf[0], gc, g_w1[job, o])
+                r = k - p
+                if r >= first:
+                    top = (r - p) % size
+                    grow, urow, xrow = g[b, 0, r], u[b, 0, r], x[b, 0, r]
+                    sg = su = sx = 0.0
+                    for j in range(wd):
+                        gj = np.float64(grow[j])
+                        sg += gj
+                        su += gj * np.float64(urow[j])
+                        sx += gj * np.float64(xrow[j])
+                    sums[job, channels] += sg
+                    sums[job, channels + 1] += su
+                    sums[job, channels + 2] += sx
+                    for o in range(channels):
+                        conv_kernel._weight_grad_ring(rings[0, o], top, grow, g_w2[job, o])
+                    acc = tmp[1]
+                    conv_kernel._correlate_ring(rings[1], top, w1a, 0, zero, acc)
+                    gur = g_u[b, 0, r]
+                    for j in range(wd):
+                        gur[j] = e1 * grow[j] + acc[j]
             for o in range(channels):
                 for lane in range(plf_module.LANES):
                     for i in range(points):
@@ -137,46 +182,44 @@ def _adjoint(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
+def _block_forward(u, x, w1, b1, q, w2, b2, eta1, eta2) -> tuple[torch.Tensor, tuple]:
+    """The block's output and the arrays its backward recomputes c1 and h from."""
+    plf_module.sync_threads()
+    dtype = u.dtype
+    un, xn = conv_kernel._array(u), conv_kernel._array(x, dtype)
+    w1n, b1n = conv_kernel._array(w1, dtype), conv_kernel._array(b1, dtype)
+    w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
+    scalar = un.dtype.type
+    e1, e2, one = scalar(eta1.item()), scalar(eta2.item()), scalar(1)
+    qd, dd, inv, _ = plf_module._tables(q, dtype)
+    out = np.empty_like(un)
+    _forward(un, xn, w1n, b1n, qd, dd, inv, one, w2n, b2n[0], e1, e2, out)
+    return torch.from_numpy(out), (un, xn, w1n, b1n, qd, dd, w2n, e1, e2)
+
+
 class _Block(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, x, w1, b1, q, w2, b2, eta1, eta2):  # noqa: D102
-        plf_module.sync_threads()
-        dtype = u.dtype
-        un, xn = conv_kernel._array(u), conv_kernel._array(x, dtype)
-        w1n, b1n = conv_kernel._array(w1, dtype), conv_kernel._array(b1, dtype)
-        w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
-        scalar = un.dtype.type
-        e1, e2, one = scalar(eta1.item()), scalar(eta2.item()), scalar(1)
-        c1 = np.empty((un.shape[0], w1n.shape[0], *un.shape[2:]), dtype=un.dtype)
-        h, slope = np.empty_like(c1), np.empty_like(c1)
-        qd, dd, inv, _ = plf_module._tables(q, dtype)
-        _correlate_plf(un, w1n, b1n, qd, dd, inv, one, c1, h, slope)
-        out = np.empty_like(un)
-        _correlate_blend(h, w2n, b2n[0], -one, un, e1, xn, e2, out)
-        ctx.arrays = (un, xn, w1n, w2n, c1, h, slope, e1, e2)
-        ctx.points = q.shape[1]
+        out, ctx.arrays = _block_forward(u, x, w1, b1, q, w2, b2, eta1, eta2)
         ctx.dtypes = tuple(t.dtype for t in (u, x, w1, b1, q, w2, b2, eta1, eta2))
-        return torch.from_numpy(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         plf_module.sync_threads()
-        un, xn, w1n, w2n, c1, h, slope, e1, e2 = ctx.arrays
-        batch, channels, rows, _ = c1.shape
-        size = w1n.shape[-1]
+        un, xn, w1n, b1n, qd, dd, w2n, e1, e2 = ctx.arrays
+        batch, _, rows, _ = un.shape
+        channels, _, size, _ = w1n.shape
         g = grad.detach().contiguous().numpy().astype(un.dtype, copy=False)
         jobs = batch * ((rows + ROWS - 1) // ROWS)
-        g_c1 = np.empty_like(c1)
-        hist = np.zeros((jobs, channels, ctx.points))
+        hist = np.zeros((jobs, channels, qd.shape[1]))
         g_w1 = np.zeros((jobs, channels, size, size))
         g_w2 = np.zeros((jobs, channels, size, size))
         sums = np.zeros((jobs, channels + 3))
-        inv, one = plf_module._grid(ctx.points, ctx.dtypes[0])
-        w2a = -_adjoint(w2n)
-        _backward_rows(g, un, xn, h, c1, slope, w2a, inv, one, g_c1, hist, g_w1, g_w2, sums)
+        inv, one = plf_module._grid(qd.shape[1], ctx.dtypes[0])
         g_u = np.empty_like(g)
-        zero = one - one
-        _correlate_blend(g_c1, _adjoint(w1n), zero, one, g, e1, g, zero, g_u)
+        w2a, w1a = -_adjoint(w2n), _adjoint(w1n)
+        _backward(g, un, xn, w1n, b1n, qd, dd, w2a, w1a, inv, one, e1, g_u, hist, g_w1, g_w2, sums)
         sums = sums.sum(0)
         grads = (
             torch.from_numpy(g_u),
@@ -207,5 +250,9 @@ def cnn_block(
     eta2: torch.Tensor,
 ) -> torch.Tensor:
     """η1·u + η2·x − (w2 ∗ PLF_q(w1 ∗ u + b1) + b2) for u, x (B, 1, H, W) float32/64 CPU
-    tensors (see :func:`available`); w1 (L, 1, f, f), w2 (1, L, f, f), q (L, points)."""
-    return _Block.apply(u, x, w1, b1, q, w2, b2, eta1, eta2)
+    tensors (see :func:`available`); w1 (L, 1, f, f), w2 (1, L, f, f), q (L, points). Without
+    autograd (no_grad, or nothing requiring grad) the forward pass alone, outside a node."""
+    inputs = (u, x, w1, b1, q, w2, b2, eta1, eta2)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        return _Block.apply(*inputs)
+    return _block_forward(*inputs)[0]

@@ -42,26 +42,45 @@ if numba is not None:
                     dst[j] = src[wd - p + j] if circular else 0
                     dst[wd + p + j] = src[j] if circular else 0
 
+    @numba.njit(inline="always")
+    def _taps3(w, o, c):  # pragma: no cover - numba
+        """The nine taps of filter w[o, c] (3×3), row by row, as locals (hoisted out of loops
+        that write arrays, which numba cannot prove apart from w)."""
+        return (
+            w[o, c, 0, 0], w[o, c, 0, 1], w[o, c, 0, 2],
+            w[o, c, 1, 0], w[o, c, 1, 1], w[o, c, 1, 2],
+            w[o, c, 2, 0], w[o, c, 2, 1], w[o, c, 2, 2],
+        )  # fmt: skip
+
+    @numba.njit(fastmath=True, inline="always")
+    def _add_taps3(start, t, r0, r1, r2, j):  # pragma: no cover - numba
+        """start + the 3×3 correlation at column j of the padded rows r0, r1, r2 (taps t)."""
+        v = start + t[0] * r0[j] + t[1] * r0[j + 1] + t[2] * r0[j + 2]
+        v += t[3] * r1[j] + t[4] * r1[j + 1] + t[5] * r1[j + 2]
+        return v + t[6] * r2[j] + t[7] * r2[j + 1] + t[8] * r2[j + 2]
+
     @numba.njit(fastmath=True, cache=True)
     def _correlate_row(buf, w, o, bias, acc):  # pragma: no cover - numba
         """acc (W,) ← bias + output channel o of one row: buf (C, f, W + f − 1) the padded
-        input rows it reads, w (O, C, f, f). 3×3 filters: the nine taps of a channel in one
-        pass over the row (other sizes: one pass per tap)."""
+        input rows it reads, w (O, C, f, f)."""
+        _correlate_ring(buf, 0, w, o, bias, acc)
+
+    @numba.njit(fastmath=True, cache=True)
+    def _correlate_ring(buf, top, w, o, bias, acc):  # pragma: no cover - numba
+        """:func:`_correlate_row` with buf's rows in ring order: filter row a reads buf[:,
+        (top + a) % f]. 3×3 filters: the nine taps of a channel in one pass over the row (other
+        sizes: one pass per tap)."""
         channels, size, wd = buf.shape[0], w.shape[2], acc.shape[0]
         acc[:] = bias
         for c in range(channels):
             if size == 3:
-                r0, r1, r2 = buf[c, 0], buf[c, 1], buf[c, 2]
-                w00, w01, w02 = w[o, c, 0, 0], w[o, c, 0, 1], w[o, c, 0, 2]
-                w10, w11, w12 = w[o, c, 1, 0], w[o, c, 1, 1], w[o, c, 1, 2]
-                w20, w21, w22 = w[o, c, 2, 0], w[o, c, 2, 1], w[o, c, 2, 2]
+                r0, r1, r2 = buf[c, top % 3], buf[c, (top + 1) % 3], buf[c, (top + 2) % 3]
+                taps = _taps3(w, o, c)
                 for j in range(wd):
-                    v = acc[j] + w00 * r0[j] + w01 * r0[j + 1] + w02 * r0[j + 2]
-                    v += w10 * r1[j] + w11 * r1[j + 1] + w12 * r1[j + 2]
-                    acc[j] = v + w20 * r2[j] + w21 * r2[j + 1] + w22 * r2[j + 2]
+                    acc[j] = _add_taps3(acc[j], taps, r0, r1, r2, j)
                 continue
             for a in range(size):
-                src = buf[c, a]
+                src = buf[c, (top + a) % size]
                 for k in range(size):
                     tap = w[o, c, a, k]
                     for j in range(wd):
@@ -71,11 +90,17 @@ if numba is not None:
     def _weight_grad_row(src, grow, out):  # pragma: no cover - numba
         """out (f, f) float64 += Σ_j grow[j]·src[a, j + k]: one row's share of a weight
         gradient; src (f, W + f − 1) one input channel's padded rows, grow (W,) the output
-        gradient's row (each sum in the data's dtype). 3×3: the nine sums in one pass."""
+        gradient's row (each sum in the data's dtype)."""
+        _weight_grad_ring(src, 0, grow, out)
+
+    @numba.njit(fastmath=True, cache=True)
+    def _weight_grad_ring(src, top, grow, out):  # pragma: no cover - numba
+        """:func:`_weight_grad_row` with src's rows in ring order (filter row a reads src[(top +
+        a) % f]). 3×3: the nine sums in one pass."""
         size, wd = src.shape[0], grow.shape[0]
         zero = grow[0] - grow[0]
         if size == 3:
-            r0, r1, r2 = src[0], src[1], src[2]
+            r0, r1, r2 = src[top % 3], src[(top + 1) % 3], src[(top + 2) % 3]
             s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = zero
             for j in range(wd):
                 gj = grow[j]
@@ -99,7 +124,7 @@ if numba is not None:
             out[2, 2] += s22
             return
         for a in range(size):
-            row = src[a]
+            row = src[(top + a) % size]
             for k in range(size):
                 total = zero
                 for j in range(wd):

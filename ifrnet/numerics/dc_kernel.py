@@ -28,13 +28,14 @@ from ifrnet.numerics.plf import numba, sync_threads
 if numba is not None:
 
     @numba.njit(parallel=True, cache=True, error_model="numpy")
-    def _forward(spec, y, mask, rho, half, dz, weight):  # pragma: no cover - numba
+    def _forward(spec, y, mask, rho, half, with_grad, dz, weight):  # pragma: no cover - numba
         """One pass over the half spectrum: (B, H, W/2 + 1) points, complex values stored as
         real and imaginary parts in a last axis of 2 (W + 2 reals per row). spec: rfft2(x_t),
         or zeros (1, 1, W + 2) for x_t = 0; y (B, H, 2W) centred; mask (1 or B, H, W); rho in
         the data's dtype. Writes half: (Z[P] + conj Z[P̄]) / 2, the input of irfft2; dz: ∂Z/∂ρ
         paired for Parseval, (D[P] + conj D[P̄]) · (½ on columns 0 and W/2, else 1); weight
-        (B, H, W/2 + 1): (ρ/d[P] + ρ/d[P̄]) / 2, x_t's gradient factor."""
+        (B, H, W/2 + 1): (ρ/d[P] + ρ/d[P̄]) / 2, x_t's gradient factor. dz and weight only
+        ``with_grad`` (else they may be (1, 1, ·) placeholders, left alone)."""
         batch, h = half.shape[:2]
         w2 = mask.shape[2] // 2
         h2 = h // 2
@@ -49,7 +50,9 @@ if numba is not None:
             ya, yb = y[b, m], y[b, mm]
             ma, mb = mask[b % mask.shape[0], m], mask[b % mask.shape[0], mm]
             x = spec[b % spec.shape[0], p % spec.shape[1]]
-            hr, dr, wr = half[b, p], dz[b, p], weight[b, p]
+            hr = half[b, p]
+            dr = dz[b % dz.shape[0], p % dz.shape[1]]
+            wr = weight[b % weight.shape[0], p % weight.shape[1]]
             sp = one if p % 2 == 0 else -one
             for lo, hi, shift in ((0, w2, w2), (w2, w2 + 1, -w2)):  # (each loop vectorises)
                 for q in range(lo, hi):
@@ -69,6 +72,8 @@ if numba is not None:
                     zbi = (sg * yb[nn2 + u1] - rho * xi) * idb
                     hr[k2] = (zr + zbr) * halfc
                     hr[k2 + u1] = (zi - zbi) * halfc
+                    if not with_grad:
+                        continue
                     # ∂Z/∂ρ = (X − Z·[M + ρ ≠ 0]) / d (the replaced denominator a constant)
                     d0 = (xr - (zr if den != zero else zero)) * ida
                     d1 = (xi - (zi if den != zero else zero)) * ida
@@ -141,7 +146,8 @@ class RealDataConsistency(torch.autograd.Function):
     mask, ρ) → x (B, 1, H, W), gradients to x_t and ρ (see the module docstring)."""
 
     @staticmethod
-    def forward(ctx, x_t, y, mask, rho):  # noqa: D102
+    def forward(ctx, x_t, y, mask, rho, with_grad=True):  # noqa: D102
+        # with_grad False: no backward will follow (no_grad, or neither x_t nor ρ needs grad)
         sync_threads()
         batch, h, w = y.shape
         real = y.real.dtype
@@ -154,13 +160,14 @@ class RealDataConsistency(torch.autograd.Function):
             else np.zeros((1, 1, 2 * shape[2]), rho_v.dtype)
         )
         half = torch.empty((*shape, 2), dtype=real)
-        dz = torch.empty((*shape, 2), dtype=real)
-        weight = torch.empty(shape, dtype=real)
+        kept = shape if with_grad else (1, 1, 1)  # dz and weight, or placeholders
+        dz = torch.empty((*kept, 2), dtype=real)
+        weight = torch.empty(kept, dtype=real)
         mask_n = mask.detach().contiguous().reshape(-1, h, w).numpy()
         flat = (batch, h, -1)
         _forward(
-            spec, _pairs(y), mask_n, rho_v, half.numpy().reshape(flat), dz.numpy().reshape(flat),
-            weight.numpy(),
+            spec, _pairs(y), mask_n, rho_v, half.numpy().reshape(flat), with_grad,
+            dz.numpy().reshape(*kept[:2], -1), weight.numpy(),
         )  # fmt: skip
         ctx.save_for_backward(weight, dz, rho)
         ctx.with_x = with_x
@@ -174,7 +181,7 @@ class RealDataConsistency(torch.autograd.Function):
         with_x = ctx.with_x and ctx.needs_input_grad[0]
         with_rho = ctx.needs_input_grad[3]
         if not (with_x or with_rho):
-            return None, None, None, None
+            return None, None, None, None, None
         sync_threads()
         h, w = grad.shape[-2:]
         spec = _pairs(torch.fft.rfft2(grad[:, 0], norm="ortho"))
@@ -188,4 +195,4 @@ class RealDataConsistency(torch.autograd.Function):
             g_x = torch.fft.irfft2(torch.view_as_complex(out), s=(h, w), norm="ortho").unsqueeze(1)
         if with_rho:
             g_rho = torch.tensor(partial.sum(), dtype=rho.dtype)
-        return g_x, None, None, g_rho
+        return g_x, None, None, g_rho, None

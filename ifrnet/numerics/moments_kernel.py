@@ -15,11 +15,11 @@ from ifrnet.numerics.plf import numba, sync_threads
 
 if numba is not None:
 
-    @numba.njit(cache=True)
-    def _add5(dst, r0, r1, r2, r3, r4):  # pragma: no cover - numba
-        """dst[j] ← 0.0 + r0[j] + r1[j] + r2[j] + r3[j] + r4[j], added in this order."""
-        for j in range(dst.shape[0]):
-            dst[j] = ((((0.0 + r0[j]) + r1[j]) + r2[j]) + r3[j]) + r4[j]
+    @numba.njit(cache=True, inline="always")
+    def _slot(k, size, h):  # pragma: no cover - numba
+        """The ring slot of row k's horizontal sums: k % size, or the zeros' slot ``size`` for
+        a row outside the image."""
+        return k % size if 0 <= k < h else size
 
     @numba.njit(cache=True)
     def _row_sums(a, b, p, row, size, pad, dst):  # pragma: no cover - numba
@@ -41,7 +41,8 @@ if numba is not None:
         for q in range(5):
             d, s = dst[q], pad[q]
             if size == 5:  # one pass (IFR-Net's window)
-                _add5(d, s[:w], s[1 : w + 1], s[2 : w + 2], s[3 : w + 3], s[4 : w + 4])
+                for j in range(w):  # (indices, not five slices: views cost here)
+                    d[j] = ((((0.0 + s[j]) + s[j + 1]) + s[j + 2]) + s[j + 3]) + s[j + 4]
             else:
                 d[:] = 0.0
                 for k in range(size):
@@ -60,9 +61,13 @@ if numba is not None:
         for k in range(lo, min(h, row + r + 1)):
             _row_sums(a, b, p, k, size, pad, ring[k % size])
         if size == 5:
-            s0, s1, s2, s3, s4 = [k % size if 0 <= k < h else size for k in range(row - 2, row + 3)]
+            s0, s1, s2 = _slot(row - 2, size, h), _slot(row - 1, size, h), _slot(row, size, h)
+            s3, s4 = _slot(row + 1, size, h), _slot(row + 2, size, h)
             for q in range(5):
-                _add5(acc[q], ring[s0, q], ring[s1, q], ring[s2, q], ring[s3, q], ring[s4, q])
+                d = acc[q]
+                for j in range(d.shape[0]):
+                    t = ((0.0 + ring[s0, q, j]) + ring[s1, q, j]) + ring[s2, q, j]
+                    d[j] = (t + ring[s3, q, j]) + ring[s4, q, j]
         else:
             acc[:] = 0.0
             for k in range(row - r, row + r + 1):

@@ -54,22 +54,56 @@ if numba is not None:
         floor = min(np.floor(t), top_value)  # in the data's dtype (no float64 detour)
         return vc, t, min(np.uint32(np.int32(floor)), np.uint32(top_value)), t - floor
 
+    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
+    def _first_pass(v, inv, one):  # pragma: no cover - numba
+        """(bin i, position t − i in it, v − clamp(v)) of one pixel: what the table lookup of
+        :func:`_table_row` needs (the last term is the slope-1 continuation outside [−1, 1])."""
+        vc, _, i, f = _bin(v, inv, one)
+        return i, f, v - vc
+
+    @numba.njit(fastmath=_FASTMATH, cache=True)
+    def _bin_row(xr, inv, one, yr, bins, frac):  # pragma: no cover - numba
+        """The PLF's first pass over a row (vectorised): bins, frac, yr ← :func:`_first_pass`."""
+        for m in range(xr.shape[0]):
+            bins[m], frac[m], yr[m] = _first_pass(xr[m], inv, one)
+
+    @numba.njit(fastmath=_FASTMATH, cache=True)
+    def _table_row(qc, dc, bins, frac, yr):  # pragma: no cover - numba
+        """The PLF's second pass (the table lookups, scalar): yr += q[i] + frac·(q[i + 1] −
+        q[i]) for one channel's values qc and slopes dc."""
+        for m in range(yr.shape[0]):
+            i = bins[m]
+            yr[m] = qc[i] + frac[m] * dc[i] + yr[m]
+
+    @numba.njit(fastmath=_FASTMATH, cache=True)
+    def _table_slope_row(qc, dc, bins, frac, yr, sr):  # pragma: no cover - numba
+        """:func:`_table_row`, also writing each pixel's table slope q[i + 1] − q[i] to sr."""
+        for m in range(yr.shape[0]):
+            i = bins[m]
+            slope = dc[i]
+            yr[m] = qc[i] + frac[m] * slope + yr[m]
+            sr[m] = slope
+
+    @numba.njit(fastmath=_FASTMATH, cache=True)
+    def _lookup_row(xr, qc, dc, inv, one, yr, sr, bins, frac):  # pragma: no cover - numba
+        """yr ← PLF(xr) for one channel's table; sr ← the slope q[i + 1] − q[i] of each pixel's
+        bin i, bins ← i, frac ← its position in the bin (scratch rows ≥ n): two loops, the
+        table lookups alone stay scalar."""
+        _bin_row(xr, inv, one, yr, bins, frac)
+        _table_slope_row(qc, dc, bins, frac, yr, sr)
+
     @numba.njit(fastmath=_FASTMATH, cache=True)
     def _value_row(xr, qc, dc, inv, one, yr, sr, bins, frac):  # pragma: no cover - numba
         """yr ← PLF(xr) and sr ← its derivative (NaN where xr is NaN) for one channel's table;
-        bins, frac: scratch (≥ n,). Three loops: the table lookups alone stay scalar."""
-        n = xr.shape[0]
-        for m in range(n):
-            v = xr[m]
-            vc, _, i, f = _bin(v, inv, one)
-            bins[m], frac[m], yr[m] = i, f, v - vc
-        for m in range(n):
-            slope = dc[bins[m]]
-            yr[m] = qc[bins[m]] + frac[m] * slope + yr[m]
-            sr[m] = slope
-        for m in range(n):
-            v = xr[m]
-            sr[m] = v if v != v else (sr[m] * inv if (v > -one) & (v < one) else one)
+        bins, frac: scratch (≥ n,), left holding each pixel's bin and position in it."""
+        _lookup_row(xr, qc, dc, inv, one, yr, sr, bins, frac)
+        for m in range(xr.shape[0]):
+            sr[m] = _derivative(xr[m], sr[m], inv, one)
+
+    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
+    def _derivative(v, slope, inv, one):  # pragma: no cover - numba
+        """The PLF's derivative at v whose bin has the table slope ``slope`` (NaN at NaN)."""
+        return v if v != v else (slope * inv if (v > -one) & (v < one) else one)
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
     def _forward_kernel(x, q, d, inv, one, y, s):  # pragma: no cover - numba
@@ -93,6 +127,21 @@ if numba is not None:
                     frac,
                 )
 
+    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
+    def _split(v, gg, f, zero):  # pragma: no cover - numba
+        """A pixel's shares (lower point, upper point) of q's gradient: gg at position f in
+        its bin; none for a NaN input v."""
+        nan = v != v
+        return (zero if nan else gg - gg * f), (zero if nan else gg * f)
+
+    @numba.njit(fastmath=_FASTMATH, cache=True)
+    def _add_shares(bins, low, high, hist):  # pragma: no cover - numba
+        """hist (LANES, points) += the shares low, high of pixels in bins (lane k % LANES)."""
+        for k in range(bins.shape[0]):
+            lane = k & (LANES - 1)
+            hist[lane, bins[k]] += low[k]
+            hist[lane, bins[k] + 1] += high[k]
+
     @numba.njit(fastmath=_FASTMATH, cache=True)
     def _backward_chunk(xr, sr, gr, inv, one, gxr, hist, bins, low, high):  # pragma: no cover
         """Pixels xr (n ≤ CHUNK,) of one plane with derivatives sr and output gradient gr →
@@ -102,15 +151,10 @@ if numba is not None:
         for k in range(n):
             v, gg = xr[k], gr[k]
             _, _, i, f = _bin(v, inv, one)
-            nan = v != v
             gxr[k] = gg * sr[k]
             bins[k] = i
-            high[k] = zero if nan else gg * f
-            low[k] = zero if nan else gg - gg * f
-        for k in range(n):
-            lane = k & (LANES - 1)
-            hist[lane, bins[k]] += low[k]
-            hist[lane, bins[k] + 1] += high[k]
+            low[k], high[k] = _split(v, gg, f, zero)
+        _add_shares(bins[:n], low, high, hist)
 
     @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
     def _backward_kernel(x, s, inv, one, g, gx, partial):  # pragma: no cover - numba
@@ -139,8 +183,15 @@ if numba is not None:
 
 
 def sync_threads() -> None:
-    """Let numba's parallel loops use as many threads as torch (within numba's pool)."""
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    """Let numba's parallel loops use as many threads as torch (within numba's pool).
+
+    Starting numba's OpenMP pool (at the first call in a process) sets the OpenMP thread
+    count that torch reads to the pool's size (all cores, unless NUMBA_NUM_THREADS): torch's
+    own setting is put back, else a process told to use one thread would use all cores."""
+    threads = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def _use_kernel(x: torch.Tensor) -> bool:
