@@ -215,7 +215,7 @@ def main() -> None:
             outputs = {}
             for name, w in workers.items():
                 w.ask(f"check {tmp}/{name}.npy")
-                outputs[name] = np.load(f"{tmp}/{name}.npy")
+                outputs[name] = np.load(f"{tmp}/{name}.npy", allow_pickle=False)
             error = (
                 np.abs(outputs["ours"] - outputs["before"]).max() / np.abs(outputs["before"]).max()
             )
