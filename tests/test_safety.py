@@ -46,7 +46,7 @@ def unsafe_loads(source: str, name: str = "<text>") -> list[str]:
                 found.append(where)
         elif (module, function) in UNSAFE:
             found.append(where)
-        elif (module, function) == ("yaml", "load") and "Safe" not in ast.unparse(node):
+        elif (module, function) == ("yaml", "load") and "safe" not in ast.unparse(node).lower():
             found.append(where)
     return found
 
@@ -72,7 +72,7 @@ def test_every_load_call_names_its_safe_mode():
 def test_the_load_check_finds_unsafe_calls():
     bad = (
         "torch.load(p)\ntorch.load(p, weights_only=False)\nnp.load(p)\n"
-        "numpy.load(p, allow_pickle=True)\npickle.loads(b)\nyaml.load(t)\n"
+        "numpy.load(p, allow_pickle=True)\npickle.loads(b)\nyaml.load(t, Loader=yaml.Loader)\n"
     )
     assert len(unsafe_loads(bad)) == 6
     good = (

@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from ifrnet.util.io import atomic_path, write_text_atomic
+from ifrnet.util.io import DamagedFile, atomic_path, write_text_atomic
+from ifrnet.util.userio import check_declared, npz_entries, read_array, read_npz_entry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,13 +79,13 @@ def read_split(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     attrs = {key: _plain(value) for key, value in attrs.items()}
     missing = [key for key in REQUIRED_ATTRS if key not in attrs]
     if missing:
-        raise ValueError(f"{path}: missing attributes {missing}")
+        raise DamagedFile(path, f"{path}: missing attributes {missing}")
     if images.ndim != 3 or not np.iscomplexobj(images):
-        raise ValueError(
-            f"{path}: 'images' must be complex (N, H, W), got {images.dtype} {images.shape}"
+        raise DamagedFile(
+            path, f"{path}: 'images' must be complex (N, H, W), got {images.dtype} {images.shape}"
         )
     if not np.isfinite(images).all():
-        raise ValueError(f"{path}: 'images' contains NaN or Inf")
+        raise DamagedFile(path, f"{path}: 'images' contains NaN or Inf")
     return images.astype(np.complex64, copy=False), attrs
 
 
@@ -92,11 +93,14 @@ def _read_h5(path: Path, name: str, hint: str | None = None) -> tuple[np.ndarray
     """Dataset ``name`` of an HDF5 file and the file's attributes (ValueError naming the file)."""
     try:
         with h5py.File(path, "r") as f:
-            if name not in f:
-                raise ValueError(f"{path}: no dataset {name!r}" + (f" ({hint})" if hint else ""))
-            return f[name][...], dict(f.attrs)
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
+            dataset = f.get(name)
+            if not isinstance(dataset, h5py.Dataset):
+                what = f" ({hint})" if hint else ""
+                raise DamagedFile(path, f"{path}: no dataset {name!r}{what}")
+            check_declared(path, dataset.shape or (), dataset.dtype)
+            return dataset[...], dict(f.attrs)
+    except (OSError, KeyError, TypeError, RuntimeError) as err:
+        raise DamagedFile(path, f"{path}: not a readable HDF5 file ({err})") from err
 
 
 def _plain(value: Any) -> Any:
@@ -136,23 +140,32 @@ def write_mask_npz(
 
 def read_mask_npz(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     """The array ``mask`` of a mask ``.npz`` and its provenance {kind, rate_asked,
-    acceleration, seed} (absent entries: kind ``user``, None, None, 0)."""
+    acceleration, seed} (absent entries: kind ``user``, None, None, 0). A file that is not a
+    readable ``.npz`` or whose entries are not what this format stores raises a ValueError
+    naming the file and the entry."""
+    array = read_array(path, "mask")
+    entries = set(npz_entries(path))
+
+    def scalar(name: str, convert: Any) -> Any:
+        value = read_npz_entry(path, name)
+        try:
+            if value.size != 1:
+                raise ValueError(f"{value.size} values")
+            return convert(value.item())
+        except (TypeError, ValueError, OverflowError) as err:
+            raise DamagedFile(
+                path, f"{path}: entry {name!r} is not a {convert.__name__} ({err})"
+            ) from None
+
     meta: dict[str, Any] = {"kind": "user", "rate_asked": None, "acceleration": None, "seed": 0}
-    try:
-        with np.load(path, allow_pickle=False) as content:
-            if "mask" not in content:
-                raise ValueError(f"{path}: no array 'mask' in the file")
-            array = content["mask"]
-            meta["kind"] = str(content["kind"]) if "kind" in content else "user"
-            if "rate_asked" in content and np.isfinite(content["rate_asked"]):
-                meta["rate_asked"] = float(content["rate_asked"])
-            if "acceleration" in content and int(content["acceleration"]) > 0:
-                meta["acceleration"] = int(content["acceleration"])
-            meta["seed"] = int(content["seed"]) if "seed" in content else 0
-    except (OSError, EOFError, ValueError) as err:
-        if str(path) in str(err):
-            raise
-        raise ValueError(f"{path}: not a readable mask file ({err})") from err
+    if "kind" in entries:
+        meta["kind"] = scalar("kind", str)
+    if "rate_asked" in entries and np.isfinite(rate := scalar("rate_asked", float)):
+        meta["rate_asked"] = rate
+    if "acceleration" in entries and (acceleration := scalar("acceleration", int)) > 0:
+        meta["acceleration"] = acceleration
+    if "seed" in entries:
+        meta["seed"] = scalar("seed", int)
     return array, meta
 
 
@@ -221,6 +234,8 @@ def read_tuning(path: PathLike) -> dict[str, Any]:
             result = json.load(f)
         if not isinstance(result, dict) or not isinstance(result.get("best"), dict):
             raise KeyError("best")
-    except (OSError, json.JSONDecodeError, KeyError) as err:
+    except FileNotFoundError as err:  # missing, not damaged
         raise ValueError(f"{path}: not a tuning result ({err})") from err
+    except (OSError, ValueError, KeyError) as err:  # JSON and UTF-8 decoding errors included
+        raise DamagedFile(path, f"{path}: not a tuning result ({err})") from err
     return result
