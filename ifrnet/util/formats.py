@@ -1,7 +1,8 @@
 """The project's file formats: every file a step writes for another step is read and written
 here, atomically (:func:`ifrnet.util.io.atomic_path`), with a clear ValueError naming a bad file.
 
-Prepared split, ``data/prepared/{dataset}/{split}.h5`` (:func:`write_split`, :func:`read_split`):
+Prepared split, ``data/prepared/{dataset}/{split}.h5`` (:func:`write_split` or, image by image,
+:func:`split_writer`; :func:`read_split`):
 dataset ``images`` complex64 (N, H, W) — real-valued data sets store the magnitude in [0, 1]
 with zero imaginary part, complex ones are scaled per slice to ``max|x| = 1``; attributes
 ``dataset``, ``split``, ``source`` (human-readable origin), ``kind`` (``real`` | ``complex``),
@@ -33,8 +34,10 @@ Output of ``ifrnet reconstruct`` (:func:`write_user_recon`): ``.npy``, ``.h5``/`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +62,27 @@ USER_SUFFIXES = (".npy", ".h5", ".hdf5", ".mat")
 
 def write_split(path: PathLike, images: np.ndarray, attrs: dict[str, Any]) -> None:
     """Write images (N, H, W) and attributes atomically; ``attrs`` must hold REQUIRED_ATTRS."""
-    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
-    if missing:
-        raise ValueError(f"{path}: missing attributes {missing}")
     if images.ndim != 3:
         raise ValueError(f"{path}: images must be (N, H, W), got shape {images.shape}")
+    with split_writer(path, len(images), images.shape[1:], attrs) as dataset:
+        if len(images):
+            dataset[...] = images.astype(np.complex64)
+
+
+@contextlib.contextmanager
+def split_writer(
+    path: PathLike, count: int, shape: tuple[int, ...], attrs: dict[str, Any]
+) -> Iterator[h5py.Dataset]:
+    """Write a prepared split as it is filled, atomically: yields the dataset ``images``
+    complex64 (count, H, W) to write images into one at a time (data larger than memory);
+    ``attrs`` (REQUIRED_ATTRS; values may still change inside the block) are written when the
+    block ends, and only then does the file appear at ``path``."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("images", data=images.astype(np.complex64))
+        dataset = f.create_dataset("images", shape=(count, *shape), dtype=np.complex64)
+        yield dataset
+        missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+        if missing:
+            raise ValueError(f"{path}: missing attributes {missing}")
         for key, value in attrs.items():
             f.attrs[key] = value
 
