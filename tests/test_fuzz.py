@@ -372,7 +372,6 @@ BAD = {
     "acceleration": st.one_of(
         st.integers(max_value=0),
         st.floats().filter(lambda v: not float(v).is_integer()),
-        st.sampled_from([3, 5, 6]),  # no default centre fraction
         JSON_VALUES.filter(lambda v: not isinstance(v, int | float) or isinstance(v, bool)),
     ),
     "path": st.one_of(st.just(""), st.just("/nonexistent/mask.npz"), st.integers(), st.none()),
@@ -410,13 +409,18 @@ def test_mask_refuses_malformed_specs(data):
         named = ["--spec", "--shape", "shape", *spec]
         if fault == "value":
             key = data.draw(st.sampled_from([k for k in spec if k in BAD]))
-            spec[key] = data.draw(BAD[key])
+            bad = BAD[key]
+            if key == "acceleration" and "center_fraction" not in spec:
+                bad = bad | st.sampled_from([3, 5, 6])  # no default centre fraction for these
+            spec[key] = data.draw(bad)
+            named.append(str(spec[key]))  # a path that is not there is named as such
         elif fault == "unknown":
             key = data.draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in spec))
             spec[key] = data.draw(JSON_VALUES)
             named.append(key)
-        elif fault == "missing":
-            spec.pop(data.draw(st.sampled_from(sorted(spec))))
+        elif fault == "missing":  # what the kind cannot do without
+            needed = ("kind", "rate", "acceleration", "path")
+            spec.pop(data.draw(st.sampled_from([k for k in sorted(spec) if k in needed])))
         elif fault == "kind":
             spec["kind"] = data.draw(
                 JSON_VALUES.filter(lambda k: k not in [s["kind"] for s in VALID_SPECS])
@@ -502,9 +506,10 @@ def bad_weights(draw, folder: Path) -> tuple[str, Path]:
         prefix = draw(st.sampled_from([b"", MAGIC["mat5"], MAGIC["h5"]]))
         path.write_bytes(prefix + draw(st.binary(max_size=600)))
         return method, path
-    if kind == "other net":  # the other authors' file for this method
-        method = "admmnet" if method == "ifrnet" else "ifrnet"
-    if method == "ifrnet" or kind == "other net" and method == "admmnet":
+    layout = method  # whose file: this method's, or (another net) the other authors'
+    if kind == "other net":
+        layout = "admmnet" if method == "ifrnet" else "ifrnet"
+    if layout == "ifrnet":
         net = fake_ifrnet(stages=2, blocks=1, filters=2)
         if kind == "altered":
             block = net["blocks"][draw(st.integers(0, 1))]
@@ -534,7 +539,6 @@ def _bad_weight(rng: np.random.Generator) -> st.SearchStrategy[Any]:
             rng.random((5, 7, 2)),
             np.full((3, 3), np.nan),
             np.full((1, 2), np.inf),
-            rng.random(1),
         ]
     )
 

@@ -223,6 +223,9 @@ def convert_published(method: str, source: PathLike, out: PathLike, model_name: 
         raise FileNotFoundError(f"{source}: weights file does not exist")
     try:
         params, state = CONVERTERS[method](source)
+        broken = [name for name, tensor in state.items() if not torch.isfinite(tensor).all()]
+        if broken:
+            raise ValueError(f"weights {broken[0]} hold NaN or Inf")
         network = build_network(method, params, complex_data=False)
         check_weights(network, state, source)
         network.load_state_dict(state)
