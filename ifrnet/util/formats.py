@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import h5py
 import numpy as np
 
-from ifrnet.util.io import DamagedFile, atomic_path, write_text_atomic
+from ifrnet.util.io import DamagedFile, atomic_path, reserve_space, write_text_atomic
 from ifrnet.util.userio import check_declared, npz_entries, read_array, read_npz_entry
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ def split_writer(
     complex64 (count, H, W) to write images into one at a time (data larger than memory);
     ``attrs`` (REQUIRED_ATTRS; values may still change inside the block) are written when the
     block ends, and only then does the file appear at ``path``."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    data = count * int(np.prod(shape)) * np.dtype(np.complex64).itemsize
+    with atomic_path(path) as tmp, _new_hdf5(tmp, data + 16 * count) as f:
         dataset = f.create_dataset("images", shape=(count, *shape), dtype=np.complex64)
         yield dataset
         missing = [key for key in REQUIRED_ATTRS if key not in attrs]
@@ -85,6 +86,13 @@ def split_writer(
             raise ValueError(f"{path}: missing attributes {missing}")
         for key, value in attrs.items():
             f.attrs[key] = value
+
+
+def _new_hdf5(path: Path, data_bytes: int) -> h5py.File:
+    """A new HDF5 file at ``path`` for about ``data_bytes`` of data, its space reserved first
+    (:func:`ifrnet.util.io.reserve_space`; 1 MiB more for HDF5's own structures)."""
+    reserve_space(path, data_bytes + (1 << 20))
+    return h5py.File(path, "w")
 
 
 def read_split(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
@@ -198,7 +206,8 @@ def write_recon_file(
     maps_stages: list[int] | None = None,
 ) -> None:
     """Write a workflow reconstruction file (module docstring) atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    data = recon.nbytes + (0 if maps is None else maps.nbytes)
+    with atomic_path(path) as tmp, _new_hdf5(tmp, data) as f:
         f.create_dataset("recon", data=recon)
         if maps is not None:
             f.create_dataset("maps", data=maps)
@@ -225,7 +234,7 @@ def write_user_recon(path: PathLike, recon: np.ndarray) -> None:
 
             scipy.io.savemat(tmp, {"recon": recon})
         else:
-            with h5py.File(tmp, "w") as f:
+            with _new_hdf5(tmp, recon.nbytes) as f:
                 f.create_dataset("recon", data=recon)
 
 

@@ -98,6 +98,21 @@ def _nearly_full(folder: Path) -> bool:
         return False
 
 
+def reserve_space(path: str | os.PathLike[str], nbytes: int) -> None:
+    """Make sure ``nbytes`` fit into the (empty) file ``path`` before a writer that cannot
+    survive running out of space fills it — HDF5: after a write that failed for want of space,
+    freeing h5py's objects of that file crashes the process. The space is allocated
+    (``posix_fallocate``: ENOSPC, or a quota, raised here, before anything is written) and
+    handed back to the writer. Only another process filling the disk in between defeats it."""
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, max(int(nbytes), 1))
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # EINVAL: cannot reserve here
+                raise
+        f.truncate(0)
+
+
 def _no_space(dest: Path) -> str:
     return f"{dest}: no space left on device (in {dest.parent}); free some space and rerun"
 
