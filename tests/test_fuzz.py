@@ -510,14 +510,14 @@ def bad_weights(draw, folder: Path) -> tuple[str, Path]:
     if kind == "other net":
         layout = "admmnet" if method == "ifrnet" else "ifrnet"
     if layout == "ifrnet":
-        net = fake_ifrnet(stages=2, blocks=1, filters=2)
+        net = fake_ifrnet(stages=2, blocks=1, filters=2, rng=rng)
         if kind == "altered":
             block = net["blocks"][draw(st.integers(0, 1))]
             field = draw(st.sampled_from(sorted(block)))
             block[field] = draw(_bad_weight(rng))
         write_matconvnet(path, net, stages=2, blocks=1)
     else:
-        layers = fake_admmnet(stages=2)
+        layers = fake_admmnet(stages=2, rng=rng)
         if kind == "altered":
             i = draw(st.integers(0, len(layers) - 2))
             kind_, weights = layers[i]
