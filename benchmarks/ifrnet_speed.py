@@ -335,7 +335,7 @@ def main() -> None:
             outputs = {}
             for name, w in workers.items():
                 w.ask(f"check {tmp}/{name}.npy")
-                outputs[name] = np.load(f"{tmp}/{name}.npy")
+                outputs[name] = np.load(f"{tmp}/{name}.npy", allow_pickle=False)
             error = np.abs(outputs[new] - outputs[base]).max() / np.abs(outputs[base]).max()
             seconds = {name: [0.0, 0.0] for name in workers}
             for r in range(args.rounds + 1):

@@ -61,6 +61,27 @@ def fastmri_file(
             f.attrs[key] = value
 
 
+def prepared_split(path: Path, images: np.ndarray) -> Path:
+    """A prepared test split of a real data set "d" holding ``images`` (N, H, W)."""
+    from ifrnet.util.formats import write_split
+
+    write_split(
+        path,
+        images.astype(np.complex64),
+        {
+            "dataset": "d",
+            "split": "test",
+            "source": "s",
+            "kind": "real",
+            "normalisation": "n",
+            "noise_sigma": 0.0,
+            "seed": 0,
+            "slice_index": np.arange(len(images), dtype=np.int64),
+        },
+    )
+    return path
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -89,7 +89,7 @@ def test_reconstructs_an_image_file_and_prints_metrics(trained, tmp_path, capsys
         ]
     )
     assert code == 0
-    rec = np.load(dest)
+    rec = np.load(dest, allow_pickle=False)
     assert rec.shape == (1, SIZE, SIZE)
     zero_filled = ifft2c(fft2c(image) * mask).real
     ours, zf = evaluate(rec[0], image), evaluate(zero_filled, image)
@@ -214,7 +214,9 @@ def test_any_registered_method_zero_filled_matches_numpy(tmp_path, capsys):
     expected = np.fft.fftshift(
         np.fft.ifft2(np.fft.ifftshift(k, axes=(1, 2)), norm="ortho"), axes=(1, 2)
     ).real
-    np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "rec.npy", allow_pickle=False), expected, atol=1e-5
+    )
     assert capsys.readouterr().out.count("PSNR") == 2
 
 
@@ -283,7 +285,9 @@ def test_configured_model_with_its_tuned_constants(tmp_path, capsys):
     expected = IFRCS(real=True, tol=1e-4, lam=0.03, max_iter=5, rho=0.5)(
         (fft2c(image[None]) * mask).astype(np.complex64), mask
     )
-    np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "rec.npy", allow_pickle=False), expected, atol=1e-5
+    )
     (tmp_path / "rec.npy").unlink()
     assert main(args) == 2  # tuned entry, neither tuning result nor constants
     assert "model 'ifrcs' is tuned: give its tuning result" in capsys.readouterr().err

@@ -116,7 +116,7 @@ def _toy_draw(view, inputs):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(2, 2))
-    ax.imshow(np.load(inputs[0]))
+    ax.imshow(np.load(inputs[0], allow_pickle=False))
     ax.set_title(view["entry"]["dataset"])
     return fig
 

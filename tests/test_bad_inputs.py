@@ -111,24 +111,7 @@ _SERVERS: list = []
 
 
 def _split(tmp: Path, size: int = 16) -> Path:
-    from ifrnet.bench.data.prepared import write_split
-
-    path = tmp / "test.h5"
-    write_split(
-        path,
-        np.ones((1, size, size), np.complex64),
-        {
-            "dataset": "d",
-            "split": "test",
-            "source": "s",
-            "kind": "real",
-            "normalisation": "n",
-            "noise_sigma": 0.0,
-            "seed": 0,
-            "slice_index": np.zeros(1, np.int64),
-        },
-    )
-    return path
+    return fixtures.prepared_split(tmp / "test.h5", np.ones((1, size, size)))
 
 
 def _recon_argv(tmp: Path, mask: Path) -> tuple[list[str], Path]:

@@ -127,8 +127,12 @@ def test_sdm_conda_job_runs_the_checkout_in_an_environment_without_it(tmp_path):
     )
     for name in ("bin/conda", "envpython"):
         (fake / name).chmod(0o755)
+    clean = {"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}  # no PYTHONPATH
     probe = subprocess.run(
-        [str(fake / "envpython"), "-c", "import ifrnet"], cwd=tmp_path, capture_output=True
+        [str(fake / "envpython"), "-c", "import ifrnet"],
+        cwd=tmp_path,
+        capture_output=True,
+        env=clean,
     )
     assert probe.returncode != 0  # the environment's Python cannot import the project
     work = tmp_path / "work"
@@ -150,7 +154,7 @@ def test_sdm_conda_job_runs_the_checkout_in_an_environment_without_it(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": f"{fake / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        env=clean,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (work / "results" / "masks" / "radial-r0.10-32x32.npz").is_file()

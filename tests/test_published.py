@@ -59,23 +59,26 @@ def texture_map(img: np.ndarray, c: float) -> np.ndarray:
 # IFR-Net-Code (MatConvNet, v5)
 
 
-def fake_ifrnet(stages: int = 2, blocks: int = 2, filters: int = 3) -> dict:
-    """Random weights in the layout of ``net-radial30.mat`` (MATLAB shapes)."""
+def fake_ifrnet(
+    stages: int = 2, blocks: int = 2, filters: int = 3, rng: np.random.Generator = RNG
+) -> dict:
+    """Random weights in the layout of ``net-radial30.mat`` (MATLAB shapes), drawn from
+    ``rng`` (this module's generator unless another module passes its own)."""
     net = {
-        "rho": RNG.uniform(0.05, 0.5, stages + 1),
-        "v": RNG.uniform(-0.5, 0.5, stages),
+        "rho": rng.uniform(0.05, 0.5, stages + 1),
+        "v": rng.uniform(-0.5, 0.5, stages),
         "blocks": [],
     }
     net["rho"][1] = -0.3  # trained ρ can be negative: no sign may be imposed
     for _ in range(stages * blocks):
         net["blocks"].append(
             {
-                "w1": RNG.normal(0, 0.5, (3, 3, 1, filters)),
-                "b1": RNG.normal(0, 0.1, (1, filters)),
-                "q": np.sort(RNG.uniform(-1.2, 1.2, (101, filters)), axis=0),
-                "w2": RNG.normal(0, 0.3, (3, 3, filters, 1)),
-                "b2": RNG.normal(0, 0.1),
-                "mu": (RNG.uniform(0.5, 1.0), RNG.uniform(0.0, 0.3)),
+                "w1": rng.normal(0, 0.5, (3, 3, 1, filters)),
+                "b1": rng.normal(0, 0.1, (1, filters)),
+                "q": np.sort(rng.uniform(-1.2, 1.2, (101, filters)), axis=0),
+                "w2": rng.normal(0, 0.3, (3, 3, filters, 1)),
+                "b2": rng.normal(0, 0.1),
+                "mu": (rng.uniform(0.5, 1.0), rng.uniform(0.0, 0.3)),
             }
         )
     return net
@@ -201,24 +204,26 @@ def imfilter_conv_circular(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return out
 
 
-def fake_admmnet(stages: int = 3) -> list[tuple[str, list[np.ndarray]]]:
-    """Layers (type, MATLAB-shaped weights) as in ``net-stage*.mat``."""
+def fake_admmnet(
+    stages: int = 3, rng: np.random.Generator = RNG
+) -> list[tuple[str, list[np.ndarray]]]:
+    """Layers (type, MATLAB-shaped weights) as in ``net-stage*.mat``, drawn from ``rng``."""
 
     def gamma():
-        return np.eye(8) + RNG.normal(0, 0.2, (8, 8))
+        return np.eye(8) + rng.normal(0, 0.2, (8, 8))
 
     def q():
-        return GRID[:, None] + RNG.normal(0, 0.05, (101, 8))
+        return GRID[:, None] + rng.normal(0, 0.05, (101, 8))
 
     layers = []
     for n in range(stages):
         first = n == 0
-        layers.append(("X_org" if first else "X_mid", [gamma(), RNG.uniform(0.05, 0.4, (8, 1))]))
+        layers.append(("X_org" if first else "X_mid", [gamma(), rng.uniform(0.05, 0.4, (8, 1))]))
         layers.append(("Convo", [gamma()]))
         layers.append(("Non_linorg" if first else "Non_linmid", [q()]))
         kind = "Multi_org" if first else "Multi_final" if n == stages - 1 else "Multi_mid"
-        layers.append((kind, [RNG.uniform(0.5, 2.0, (8, 1))]))
-    layers.append(("X_mid", [gamma(), RNG.uniform(0.05, 0.4, (8, 1))]))
+        layers.append((kind, [rng.uniform(0.5, 2.0, (8, 1))]))
+    layers.append(("X_mid", [gamma(), rng.uniform(0.05, 0.4, (8, 1))]))
     layers.append(("loss", []))
     return layers
 

@@ -4,7 +4,7 @@ import hashlib
 import json
 import math
 import os
-import shutil
+import re
 import subprocess
 
 import numpy as np
@@ -19,6 +19,7 @@ from ifrnet.bench.render.paper import cell_keys, load_published, paired_p_value,
 from ifrnet.bench.render.provenance import config_sha256, write_provenance
 from ifrnet.bench.render.tables import Cell, best_rows, summarise, tex_escape, to_latex, to_markdown
 from ifrnet.util.io import file_sha256
+from tests import tools
 from tests.workflow_helpers import ROOT
 
 PUBLISHED = load_published(ROOT / "config" / "published.yaml")
@@ -183,18 +184,11 @@ LATEX_DOC = r"""\documentclass[10pt,twocolumn]{article}
 """
 
 
-def test_latex_table_spans_both_columns_and_compiles_without_overfull_boxes(tmp_path):
-    summary = _two_masks(tmp_path)
-    caption = "Ours: mean ± std; Δ = ours − paper – 25 % pseudo-radial; 128×128"
-    tex = to_latex(summary, "Table II — K = 2, 3", caption, label="table_II")
-    assert tex.isascii() and r"\begin{table*}" in tex and r"\resizebox" in tex
-    assert r"\textbf{32.50$\pm$0.50}" in tex and r" & 31.00 & $-$0.50 & " in tex
-    assert r"\label{tab:table_II}" in tex
-    assert tex.count(r"\emph{radial") == 1 and tex.count(r"\emph{random") == 1
-    pdflatex = shutil.which("pdflatex")
-    if pdflatex is None:
-        pytest.skip("pdflatex not installed")
-    (tmp_path / "t.tex").write_text(LATEX_DOC % tex)
+def compile_latex(table: str, tmp_path) -> str:
+    """The log of pdflatex run on ``table`` in an IEEE-like two-column page (it must compile).
+    Skips where pdflatex is missing, except in CI, where that fails (tests/tools.py)."""
+    pdflatex = tools.require("pdflatex")
+    (tmp_path / "t.tex").write_text(LATEX_DOC % table)
     run = subprocess.run(
         [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
         cwd=tmp_path,
@@ -204,7 +198,28 @@ def test_latex_table_spans_both_columns_and_compiles_without_overfull_boxes(tmp_
     )
     log = (tmp_path / "t.log").read_text(errors="replace")
     assert run.returncode == 0, log[-3000:]
+    return log
+
+
+def test_latex_table_spans_both_columns_and_compiles_without_overfull_boxes(tmp_path):
+    summary = _two_masks(tmp_path)
+    caption = "Ours: mean ± std; Δ = ours − paper – 25 % pseudo-radial; 128×128"
+    tex = to_latex(summary, "Table II — K = 2, 3", caption, label="table_II")
+    assert tex.isascii() and r"\begin{table*}" in tex and r"\resizebox" in tex
+    assert r"\textbf{32.50$\pm$0.50}" in tex and r" & 31.00 & $-$0.50 & " in tex
+    assert r"\label{tab:table_II}" in tex
+    assert tex.count(r"\emph{radial") == 1 and tex.count(r"\emph{random") == 1
+    log = compile_latex(tex, tmp_path)
     assert "Overfull" not in log and "Missing character" not in log
+
+
+def test_the_latex_check_sees_a_table_that_overflows(tmp_path):
+    """The check above can fail: the same table at normal size, without its shrink to
+    \\textwidth, overflows the page."""
+    tex = to_latex(_two_masks(tmp_path), "Table II", "caption", label="table_II")
+    unshrunk = re.sub(r"\\resizebox\{[^}]*\}\{!\}\{%?", "{", tex).replace(r"\scriptsize", "")
+    assert unshrunk.count("{") == unshrunk.count("}") and r"\resizebox" not in unshrunk
+    assert "Overfull" in compile_latex(unshrunk, tmp_path)
 
 
 def test_provenance_records_hashes(tmp_path):

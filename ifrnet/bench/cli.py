@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ifrnet.bench.damaged import rebuild_hint
 from ifrnet.methods.defaults import INFERENCE_BATCH
+from ifrnet.util.io import DamagedFile
 
 
 def _json(text: str) -> Any:
@@ -104,8 +106,10 @@ def cmd_fetch_fastmri(args: argparse.Namespace) -> None:
 
 
 def cmd_mask(args: argparse.Namespace) -> None:
+    from ifrnet.bench.config import SCHEMA_PATH, load_schema, validate_entry
     from ifrnet.numerics.masks import make_mask, save_mask, save_preview_png
 
+    validate_entry(args.spec, "masks", load_schema(SCHEMA_PATH), "--spec")
     spec = dict(args.spec)
     kind = spec.pop("kind")
     mask = make_mask(kind, args.shape, seed=args.seed, **spec)
@@ -291,9 +295,17 @@ def _add_experiment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec", required=True, type=_json, help="the model's config entry, JSON")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, ``ifrnet <command>: error: …`` like every other
+    error (``ifrnet <command> --help`` shows the usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
-    parser = argparse.ArgumentParser(prog="ifrnet", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ifrnet", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--debug", action="store_true", help=f"show the traceback of any error (also {DEBUG_ENV}=1)"
     )
@@ -582,9 +594,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debugging(args):
             raise
         message = str(err) if not isinstance(err, KeyError) else f"missing key {err}"
-        print(f"ifrnet {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        if isinstance(err, DamagedFile):
+            message += rebuild_hint(err.path)
+        print(f"ifrnet {args.command}: error: {one_line(message)}", file=sys.stderr)
+        signum = getattr(err, "signum", None)  # stopped on a signal (training: SIGTERM)
+        return 128 + signum if isinstance(signum, int) else 2
     return 0
+
+
+def one_line(message: str) -> str:
+    """A message on one line: a list of problems (``head:`` then ``  - item`` lines, as
+    :class:`ifrnet.bench.config.ConfigError` has) as ``head: item; item``."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) < 2:
+        return lines[0] if lines else message
+    items = [line.removeprefix("- ") for line in lines[1:]]
+    return f"{lines[0]} {'; '.join(items)}"
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 def _key_path(error: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in error.absolute_path)
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = sorted(map(str, set(error.instance) - set(error.schema.get("properties", {}))))
         unknown = ", ".join(f"{path}.{k}" if path else k for k in extra)
         return f"unknown key {unknown}"
     if error.validator == "required":
@@ -37,10 +37,14 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return f"{path or '<top level>'}: {error.message}"
 
 
+#: PyYAML's safe loader, in C where libyaml is there (ten times faster than the Python one).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read the YAML schema file."""
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=SAFE_LOADER)
 
 
 def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> None:
@@ -51,6 +55,19 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> None:
         problems = _cross_reference(config)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def validate_entry(entry: Any, section: str, schema: dict[str, Any], where: str) -> None:
+    """Raise ConfigError if ``entry`` is not a valid entry of config ``section`` (e.g. a mask
+    given as JSON on the command line, ``where`` naming the option)."""
+    validator = jsonschema.Draft202012Validator(
+        schema["properties"][section]["additionalProperties"]
+    )
+    problems = sorted(
+        _key_path(e).replace("<top level>: ", "") for e in validator.iter_errors(entry)
+    )
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
 
 
 def _cross_reference(config: dict[str, Any]) -> list[str]:
@@ -146,14 +163,26 @@ def _stage_output_problems(config: dict[str, Any]) -> list[str]:
 
 def load_config(path: str | os.PathLike[str], schema_path: str | os.PathLike[str]) -> dict:
     """Read a YAML config file and validate it (ConfigError naming the file on failure)."""
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.load(f, Loader=SAFE_LOADER)
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     schema = load_schema(schema_path)
     try:
         validate_config(config, schema)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     return apply_defaults(config, schema)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML parser error on one line: the problem and where (line, column)."""
+    problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
 
 
 def apply_defaults(config: Any, schema: Mapping[str, Any]) -> Any:

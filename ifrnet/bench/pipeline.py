@@ -17,7 +17,7 @@ import pandas as pd
 
 from ifrnet.bench.config import is_network
 from ifrnet.methods.defaults import INFERENCE_BATCH
-from ifrnet.methods.registry import resolve
+from ifrnet.methods.registry import check_params, resolve
 from ifrnet.numerics.measure import measured_split
 from ifrnet.numerics.metrics import evaluate
 from ifrnet.util.formats import read_recon, read_split, write_csv, write_recon_file
@@ -60,6 +60,7 @@ def build_method(
 
         params.update(read_tuned(tuned))
     cls = resolve(model_spec["method"])
+    check_params(model_spec["method"], cls, params, fixed=("real",))
     try:
         return cls(real=real, **params)
     except TypeError as err:  # e.g. an unknown parameter name

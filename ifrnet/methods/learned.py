@@ -22,17 +22,18 @@ import torch
 from ifrnet.methods import capture
 from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.methods.method import Method
-from ifrnet.methods.registry import resolve
+from ifrnet.methods.registry import check_params, resolve
 from ifrnet.methods.training import (
     TensorTriples,
     TrainSettings,
     check_weights,
     infer,
     load_checkpoint,
+    stop_on_signals,
     train,
 )
 from ifrnet.numerics.measure import MeasuredSplit, measured_split
-from ifrnet.util.io import file_sha256
+from ifrnet.util.io import DamagedFile, file_sha256
 
 PathLike = str | os.PathLike[str]
 
@@ -42,6 +43,7 @@ def build_network(method: str, params: dict[str, Any], complex_data: bool) -> to
     cls = resolve(method)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
         raise ValueError(f"method {method!r} is not a trainable network (torch.nn.Module)")
+    check_params(method, cls, params, fixed=("complex_data",))
     return cls(complex_data=complex_data, **params)
 
 
@@ -91,14 +93,16 @@ def train_model(
             for name, path in (("train", train_path), ("val", val_path), ("mask", mask_path))
         },
     }
-    train(
-        network,
-        measured_triples(train_split),
-        measured_triples(val_split),
-        settings,
-        Path(out_dir),
-        metadata=metadata,
-    )
+    with stop_on_signals() as stop:  # SIGTERM (pre-emption): checkpoint, then stop
+        train(
+            network,
+            measured_triples(train_split),
+            measured_triples(val_split),
+            settings,
+            Path(out_dir),
+            metadata=metadata,
+            stop=stop,
+        )
     return Path(out_dir) / "model.pt"
 
 
@@ -106,13 +110,22 @@ def load_network(checkpoint: PathLike, device: str = "cpu") -> tuple[torch.nn.Mo
     """Rebuild a network from ``model.pt`` (weights_only load) and return it with its metadata."""
     state = load_checkpoint(checkpoint)
     metadata = state.get("metadata")
-    if not isinstance(metadata, dict) or "method" not in metadata:
-        raise ValueError(f"{checkpoint}: no model metadata (not a model.pt written by ifrnet)")
-    network = build_network(
-        metadata["method"],
-        dict(metadata.get("params", {})),
-        bool(metadata.get("complex_data", False)),
-    )
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("method"), str)
+        or not isinstance(metadata.get("params", {}), dict)
+    ):
+        raise DamagedFile(
+            checkpoint, f"{checkpoint}: no model metadata (not a model.pt written by ifrnet)"
+        )
+    try:
+        network = build_network(
+            metadata["method"],
+            dict(metadata.get("params", {})),
+            bool(metadata.get("complex_data", False)),
+        )
+    except ValueError as err:  # the metadata names a method or params that do not build
+        raise ValueError(f"{checkpoint}: {err}") from err
     try:
         check_weights(network, state["model"], checkpoint)
     except ValueError as err:

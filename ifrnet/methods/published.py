@@ -40,6 +40,7 @@ import torch
 
 from ifrnet.methods.training import save_checkpoint
 from ifrnet.util.io import file_sha256
+from ifrnet.util.userio import check_declared
 
 PathLike = str | os.PathLike[str]
 FORMATS = {
@@ -149,6 +150,7 @@ def _h5_layers(path: PathLike) -> list[tuple[str, list[np.ndarray]]]:
                 weights = []
                 if "weights" in group:
                     for wref in group["weights"][()].ravel():
+                        check_declared(path, f[wref].shape or (), np.float64)
                         weights.append(np.asarray(f[wref][()], dtype=np.float64).T)
                 out.append((kind, weights))
             return out
@@ -219,10 +221,19 @@ def convert_published(method: str, source: PathLike, out: PathLike, model_name: 
         raise ValueError(f"no converter for method {method!r}; known: {sorted(CONVERTERS)}")
     if not Path(source).is_file():
         raise FileNotFoundError(f"{source}: weights file does not exist")
-    params, state = CONVERTERS[method](source)
-    network = build_network(method, params, complex_data=False)
-    check_weights(network, state, source)
-    network.load_state_dict(state)
+    try:
+        params, state = CONVERTERS[method](source)
+        broken = [name for name, tensor in state.items() if not torch.isfinite(tensor).all()]
+        if broken:
+            raise ValueError(f"weights {broken[0]} hold NaN or Inf")
+        network = build_network(method, params, complex_data=False)
+        check_weights(network, state, source)
+        network.load_state_dict(state)
+    except Exception as err:  # the authors' files are parsed by scipy/h5py: any fault, one line
+        if str(source) in str(err):
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise _fault(source, f"{FORMATS[method]} ({first})") from err
     metadata = {
         "method": method,
         "params": params,

@@ -10,7 +10,11 @@ it must follow :mod:`ifrnet.methods.method`'s interface.
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,60 @@ def has_stage_outputs(method: str) -> bool:
 
     cls = resolve(method)
     return isinstance(cls, type) and issubclass(cls, StagedNetwork)
+
+
+def _expected(default: Any) -> str | None:
+    """What a parameter with this default takes (None: anything)."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a finite number"
+    if isinstance(default, str):
+        return "a string"
+    return None
+
+
+def _fits(value: Any, expected: str) -> bool:
+    if expected == "true or false":
+        return isinstance(value, bool)
+    if expected == "an integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "a finite number":
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    return isinstance(value, str)
+
+
+def check_params(
+    method: str, cls: type, params: Mapping[str, Any], fixed: Collection[str] = ()
+) -> None:
+    """ValueError naming the first of ``params`` that the class of ``method`` does not take
+    (or that is one of the arguments the caller sets, ``fixed``), or whose value is not of the
+    kind of its default: true/false, an integer, a finite number, a string."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to check against
+        return
+    taken = {
+        name: p
+        for name, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in fixed
+    }
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for name, value in params.items():
+        if name in fixed:
+            raise ValueError(f"method {method!r}: parameter {name!r} is set from the data")
+        if name not in taken:
+            if open_ended:
+                continue
+            raise ValueError(
+                f"method {method!r} has no parameter {name!r}; it takes {sorted(taken)}"
+            )
+        expected = _expected(taken[name].default)
+        if expected is not None and not _fits(value, expected):
+            raise ValueError(
+                f"method {method!r}: parameter {name} must be {expected}, got {value!r}"
+            )

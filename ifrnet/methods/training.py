@@ -14,6 +14,9 @@ optimiser, schedule and loss named in :class:`TrainSettings` and writes into ``o
   deliberately not a Snakemake output: Snakemake deletes a failed job's outputs, and the
   checkpoints must survive for the rerun. A finished run removes
   ``checkpoints/`` (a stale finished state must never be "resumed" into a new run).
+  A SIGTERM (what a cluster sends before it pre-empts or requeues a job) received inside
+  :func:`stop_on_signals` ends training after the current iteration: ``last.pt`` is written at
+  that position and :class:`Stopped` raised, so a rerun resumes exactly there.
 - ``checkpoints/best.pt`` — the weights with the lowest validation loss so far.
 - ``model.pt`` — at the end: the best weights plus the caller's ``metadata`` (what the model is),
   ``train_log.csv`` — one ``train`` row per iteration and one ``val`` row per epoch
@@ -41,9 +44,13 @@ import io
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +61,7 @@ from torch.utils.data import Dataset
 
 from ifrnet.methods import capture
 from ifrnet.methods.defaults import INFERENCE_BATCH
-from ifrnet.util.io import atomic_path
+from ifrnet.util.io import DamagedFile, atomic_path
 from ifrnet.util.progress import Progress
 
 PathLike = str | os.PathLike[str]
@@ -289,12 +296,14 @@ def load_checkpoint(path: PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickles: the error says it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: not a valid weights-only checkpoint ({first})") from err
+        raise DamagedFile(path, f"{path}: not a valid weights-only checkpoint ({first})") from err
     if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path}: not an ifrnet checkpoint (no 'model' entry)")
+        raise DamagedFile(path, f"{path}: not an ifrnet checkpoint (no 'model' entry)")
     return state
 
 
@@ -319,6 +328,38 @@ def load_weights(model: torch.nn.Module, path: PathLike) -> dict[str, Any]:
     check_weights(model, state["model"], path)
     model.load_state_dict(state["model"])
     return state
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping on a signal
+
+
+class Stopped(RuntimeError):
+    """Training stopped on a signal after writing its resumable checkpoint."""
+
+    def __init__(self, signum: int, checkpoint: Path, step: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(
+            f"stopped by {name} after iteration {step}; wrote {checkpoint}: rerun to resume"
+        )
+        self.signum = signum
+
+
+@contextmanager
+def stop_on_signals(signums: Sequence[int] = (signal.SIGTERM,)) -> Iterator[list[int]]:
+    """While open, the signals ``signums`` do not kill the process: each is appended to the
+    yielded list, which :func:`train` (its ``stop`` argument) checks after every iteration.
+    Outside the main thread, where Python cannot catch signals, nothing changes."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in signums}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +403,12 @@ def _resume_state(
     path = ckpt_dir / "last.pt"
     if not path.exists():
         return None
-    state = load_checkpoint(path)
+    try:
+        state = load_checkpoint(path)
+    except DamagedFile as err:  # nothing to resume from: start over, as for another run's
+        print(f"{err}; discarding {ckpt_dir} and training from scratch", file=sys.stderr)
+        shutil.rmtree(ckpt_dir)
+        return None
     differs = []
     if state.get("settings") != settings.identity():
         differs.append("training settings")
@@ -445,9 +491,12 @@ def train(
     *,
     metadata: dict[str, Any] | None = None,
     on_iteration: Callable[[int], None] | None = None,
+    stop: Sequence[int] = (),
 ) -> TrainResult:
     """Train ``model`` (see the module docstring); ``on_iteration(global_step)`` is called
-    after each update and its checkpoint (tests use it to interrupt training)."""
+    after each update and its checkpoint (tests use it to interrupt training). Once ``stop``
+    (the list :func:`stop_on_signals` fills) holds a signal, training writes ``last.pt`` at its
+    position and raises :class:`Stopped`."""
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError("training needs at least one training and one validation image")
     out = Path(out_dir)
@@ -527,6 +576,9 @@ def train(
                 checkpoint(epoch, i + 1)
             if on_iteration is not None:
                 on_iteration(step)
+            if stop:
+                checkpoint(epoch, i + 1)
+                raise Stopped(stop[0], ckpt_dir / "last.pt", step)
         val = evaluate_loss(model, val_set, settings, val_loss)
         rows.append(
             {

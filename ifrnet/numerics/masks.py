@@ -48,13 +48,19 @@ from ifrnet.util.io import atomic_path
 Shape = tuple[int, int]
 
 
+#: The largest mask side: far beyond any MRI grid, small enough to allocate.
+MAX_SIDE = 16384
+
+
 def _check_shape(shape: Any) -> Shape:
     if (
         not isinstance(shape, tuple | list)
         or len(shape) != 2
-        or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)
+        or not all(isinstance(n, int | np.integer) and 0 < n <= MAX_SIDE for n in shape)
     ):
-        raise ValueError(f"shape must be two positive integers (H, W), got {shape!r}")
+        raise ValueError(
+            f"shape must be two positive integers (H, W) up to {MAX_SIDE}, got {shape!r}"
+        )
     return int(shape[0]), int(shape[1])
 
 

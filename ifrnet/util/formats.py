@@ -1,7 +1,8 @@
 """The project's file formats: every file a step writes for another step is read and written
 here, atomically (:func:`ifrnet.util.io.atomic_path`), with a clear ValueError naming a bad file.
 
-Prepared split, ``data/prepared/{dataset}/{split}.h5`` (:func:`write_split`, :func:`read_split`):
+Prepared split, ``data/prepared/{dataset}/{split}.h5`` (:func:`write_split` or, image by image,
+:func:`split_writer`; :func:`read_split`):
 dataset ``images`` complex64 (N, H, W) — real-valued data sets store the magnitude in [0, 1]
 with zero imaginary part, complex ones are scaled per slice to ``max|x| = 1``; attributes
 ``dataset``, ``split``, ``source`` (human-readable origin), ``kind`` (``real`` | ``complex``),
@@ -33,15 +34,18 @@ Output of ``ifrnet reconstruct`` (:func:`write_user_recon`): ``.npy``, ``.h5``/`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
-from ifrnet.util.io import atomic_path, write_text_atomic
+from ifrnet.util.io import DamagedFile, atomic_path, reserve_space, write_text_atomic
+from ifrnet.util.userio import check_declared, npz_entries, read_array, read_npz_entry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,15 +62,37 @@ USER_SUFFIXES = (".npy", ".h5", ".hdf5", ".mat")
 
 def write_split(path: PathLike, images: np.ndarray, attrs: dict[str, Any]) -> None:
     """Write images (N, H, W) and attributes atomically; ``attrs`` must hold REQUIRED_ATTRS."""
-    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
-    if missing:
-        raise ValueError(f"{path}: missing attributes {missing}")
     if images.ndim != 3:
         raise ValueError(f"{path}: images must be (N, H, W), got shape {images.shape}")
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("images", data=images.astype(np.complex64))
+    with split_writer(path, len(images), images.shape[1:], attrs) as dataset:
+        if len(images):
+            dataset[...] = images.astype(np.complex64)
+
+
+@contextlib.contextmanager
+def split_writer(
+    path: PathLike, count: int, shape: tuple[int, ...], attrs: dict[str, Any]
+) -> Iterator[h5py.Dataset]:
+    """Write a prepared split as it is filled, atomically: yields the dataset ``images``
+    complex64 (count, H, W) to write images into one at a time (data larger than memory);
+    ``attrs`` (REQUIRED_ATTRS; values may still change inside the block) are written when the
+    block ends, and only then does the file appear at ``path``."""
+    data = count * int(np.prod(shape)) * np.dtype(np.complex64).itemsize
+    with atomic_path(path) as tmp, _new_hdf5(tmp, data + 16 * count) as f:
+        dataset = f.create_dataset("images", shape=(count, *shape), dtype=np.complex64)
+        yield dataset
+        missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+        if missing:
+            raise ValueError(f"{path}: missing attributes {missing}")
         for key, value in attrs.items():
             f.attrs[key] = value
+
+
+def _new_hdf5(path: Path, data_bytes: int) -> h5py.File:
+    """A new HDF5 file at ``path`` for about ``data_bytes`` of data, its space reserved first
+    (:func:`ifrnet.util.io.reserve_space`; 1 MiB more for HDF5's own structures)."""
+    reserve_space(path, data_bytes + (1 << 20))
+    return h5py.File(path, "w")
 
 
 def read_split(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
@@ -78,13 +104,13 @@ def read_split(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     attrs = {key: _plain(value) for key, value in attrs.items()}
     missing = [key for key in REQUIRED_ATTRS if key not in attrs]
     if missing:
-        raise ValueError(f"{path}: missing attributes {missing}")
+        raise DamagedFile(path, f"{path}: missing attributes {missing}")
     if images.ndim != 3 or not np.iscomplexobj(images):
-        raise ValueError(
-            f"{path}: 'images' must be complex (N, H, W), got {images.dtype} {images.shape}"
+        raise DamagedFile(
+            path, f"{path}: 'images' must be complex (N, H, W), got {images.dtype} {images.shape}"
         )
     if not np.isfinite(images).all():
-        raise ValueError(f"{path}: 'images' contains NaN or Inf")
+        raise DamagedFile(path, f"{path}: 'images' contains NaN or Inf")
     return images.astype(np.complex64, copy=False), attrs
 
 
@@ -92,11 +118,14 @@ def _read_h5(path: Path, name: str, hint: str | None = None) -> tuple[np.ndarray
     """Dataset ``name`` of an HDF5 file and the file's attributes (ValueError naming the file)."""
     try:
         with h5py.File(path, "r") as f:
-            if name not in f:
-                raise ValueError(f"{path}: no dataset {name!r}" + (f" ({hint})" if hint else ""))
-            return f[name][...], dict(f.attrs)
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
+            dataset = f.get(name)
+            if not isinstance(dataset, h5py.Dataset):
+                what = f" ({hint})" if hint else ""
+                raise DamagedFile(path, f"{path}: no dataset {name!r}{what}")
+            check_declared(path, dataset.shape or (), dataset.dtype)
+            return dataset[...], dict(f.attrs)
+    except (OSError, KeyError, TypeError, RuntimeError) as err:
+        raise DamagedFile(path, f"{path}: not a readable HDF5 file ({err})") from err
 
 
 def _plain(value: Any) -> Any:
@@ -136,23 +165,32 @@ def write_mask_npz(
 
 def read_mask_npz(path: PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     """The array ``mask`` of a mask ``.npz`` and its provenance {kind, rate_asked,
-    acceleration, seed} (absent entries: kind ``user``, None, None, 0)."""
+    acceleration, seed} (absent entries: kind ``user``, None, None, 0). A file that is not a
+    readable ``.npz`` or whose entries are not what this format stores raises a ValueError
+    naming the file and the entry."""
+    array = read_array(path, "mask")
+    entries = set(npz_entries(path))
+
+    def scalar(name: str, convert: Any) -> Any:
+        value = read_npz_entry(path, name)
+        try:
+            if value.size != 1:
+                raise ValueError(f"{value.size} values")
+            return convert(value.item())
+        except (TypeError, ValueError, OverflowError) as err:
+            raise DamagedFile(
+                path, f"{path}: entry {name!r} is not a {convert.__name__} ({err})"
+            ) from None
+
     meta: dict[str, Any] = {"kind": "user", "rate_asked": None, "acceleration": None, "seed": 0}
-    try:
-        with np.load(path, allow_pickle=False) as content:
-            if "mask" not in content:
-                raise ValueError(f"{path}: no array 'mask' in the file")
-            array = content["mask"]
-            meta["kind"] = str(content["kind"]) if "kind" in content else "user"
-            if "rate_asked" in content and np.isfinite(content["rate_asked"]):
-                meta["rate_asked"] = float(content["rate_asked"])
-            if "acceleration" in content and int(content["acceleration"]) > 0:
-                meta["acceleration"] = int(content["acceleration"])
-            meta["seed"] = int(content["seed"]) if "seed" in content else 0
-    except (OSError, EOFError, ValueError) as err:
-        if str(path) in str(err):
-            raise
-        raise ValueError(f"{path}: not a readable mask file ({err})") from err
+    if "kind" in entries:
+        meta["kind"] = scalar("kind", str)
+    if "rate_asked" in entries and np.isfinite(rate := scalar("rate_asked", float)):
+        meta["rate_asked"] = rate
+    if "acceleration" in entries and (acceleration := scalar("acceleration", int)) > 0:
+        meta["acceleration"] = acceleration
+    if "seed" in entries:
+        meta["seed"] = scalar("seed", int)
     return array, meta
 
 
@@ -168,7 +206,8 @@ def write_recon_file(
     maps_stages: list[int] | None = None,
 ) -> None:
     """Write a workflow reconstruction file (module docstring) atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    data = recon.nbytes + (0 if maps is None else maps.nbytes)
+    with atomic_path(path) as tmp, _new_hdf5(tmp, data) as f:
         f.create_dataset("recon", data=recon)
         if maps is not None:
             f.create_dataset("maps", data=maps)
@@ -195,7 +234,7 @@ def write_user_recon(path: PathLike, recon: np.ndarray) -> None:
 
             scipy.io.savemat(tmp, {"recon": recon})
         else:
-            with h5py.File(tmp, "w") as f:
+            with _new_hdf5(tmp, recon.nbytes) as f:
                 f.create_dataset("recon", data=recon)
 
 
@@ -221,6 +260,8 @@ def read_tuning(path: PathLike) -> dict[str, Any]:
             result = json.load(f)
         if not isinstance(result, dict) or not isinstance(result.get("best"), dict):
             raise KeyError("best")
-    except (OSError, json.JSONDecodeError, KeyError) as err:
+    except FileNotFoundError as err:  # missing, not damaged
         raise ValueError(f"{path}: not a tuning result ({err})") from err
+    except (OSError, ValueError, KeyError) as err:  # JSON and UTF-8 decoding errors included
+        raise DamagedFile(path, f"{path}: not a tuning result ({err})") from err
     return result

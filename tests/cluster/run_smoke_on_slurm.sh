@@ -27,7 +27,7 @@ timeout --kill-after=10 "${SLURM_RUN_TIMEOUT:-600}" python -m snakemake "$target
   --slurm-status-command squeue --slurm-init-seconds-before-status-checks 2 \
   --seconds-between-status-checks 3 --slurm-keep-successful-logs --verbose \
   > "$work/snakemake.log" 2>&1 || status=$?
-grep -E "sbatch|Finished job|SLURM run ID|Error" "$work/snakemake.log" | cut -c1-600 | head -40
+grep -E "sbatch|Finished job|SLURM run ID|Error" "$work/snakemake.log" | cut -c1-600 | head -40 || true
 if [ "$status" -ne 0 ]; then
   tail -60 "$work/snakemake.log"
   find "$work/.snakemake/slurm_logs" -name "*.log" -print -exec tail -30 {} \; || true

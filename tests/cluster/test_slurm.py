@@ -7,6 +7,7 @@ fake GPU) → reconstruct → evaluate, five SLURM jobs.
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,15 @@ pytestmark = [
 
 
 def test_smoke_target_runs_through_slurm():
+    # The script's `python` must be this interpreter (with Snakemake), whatever the caller's PATH.
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
     result = subprocess.run(
         ["bash", str(HERE / "run_smoke_on_slurm.sh"), TARGET],
         capture_output=True,
         text=True,
         timeout=900,
+        env=env,
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
@@ -37,6 +42,8 @@ def test_smoke_target_runs_through_slurm():
     assert len(sbatch) >= 5, out[-3000:]
     train = [line for line in sbatch if "rule_train" in line]
     assert train, "\n".join(sbatch)
-    # The profile's training resources reach sbatch: 16 GB, 4 CPUs, one GPU, 12 h.
-    for flag in ("--mem 16000", "--cpus-per-task=4", "--gpus=1", "-t 720"):
+    # The profile's training resources reach sbatch: 16 GB, 4 CPUs, one GPU, 12 h, requeued
+    # when pre-empted and warned by SIGTERM 2 minutes before the time limit.
+    flags = ("--mem 16000", "--cpus-per-task=4", "--gpus=1", "-t 720", "--requeue")
+    for flag in (*flags, "--signal=TERM@120"):
         assert flag in train[0], f"{flag} missing from {train[0]}"

@@ -12,6 +12,7 @@ files in name order, until the requested count is reached.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,27 +74,48 @@ def centre_crop(image: np.ndarray, crop: int) -> np.ndarray:
     return image[..., top : top + crop, left : left + crop]
 
 
-def extract_slices(
-    directory: PathLike, count: int, crop: int, per_volume: int
-) -> tuple[np.ndarray, list[str]]:
-    """``count`` complex64 (crop, crop) images from the files of ``directory`` (``*.h5``), at
-    most ``per_volume`` per file; also returns "file:slice" labels."""
+def iter_slices(
+    directory: PathLike, crop: int, per_volume: int
+) -> Iterator[tuple[np.ndarray, str]]:
+    """(complex64 (crop, crop) image, "file:slice" label) of each slice taken from the files of
+    ``directory`` (``*.h5``, at most ``per_volume`` per file), read one volume at a time."""
     import h5py
 
     files = sorted(Path(directory).glob("*.h5"))
     if not files:
         raise ValueError(f"{directory}: no fastMRI .h5 files")
-    images, labels = [], []
     for path in files:
         n = validate_file(path)
         with h5py.File(path, "r") as f:
             for index in slice_order(n)[:per_volume]:
                 image = centre_crop(ifft2c(f["kspace"][index]), crop)
-                images.append((image / np.abs(image).max()).astype(np.complex64))
-                labels.append(f"{path.name}:{index}")
-                if len(images) == count:
-                    return np.stack(images), labels
+                yield (image / np.abs(image).max()).astype(np.complex64), f"{path.name}:{index}"
+
+
+def stream_slices(
+    directory: PathLike, count: int, crop: int, per_volume: int
+) -> Iterator[tuple[np.ndarray, str]]:
+    """The first ``count`` (image, label) pairs of :func:`iter_slices`, one at a time (nothing
+    is read for none); ValueError if the files hold fewer."""
+    if count == 0:
+        return
+    taken = 0
+    for pair in iter_slices(directory, crop, per_volume):
+        yield pair
+        taken += 1
+        if taken == count:
+            return
     raise ValueError(
-        f"{directory}: {len(images)} slices available "
-        f"(≤ {per_volume} per volume), {count} requested"
+        f"{directory}: {taken} slices available (≤ {per_volume} per volume), {count} requested"
     )
+
+
+def extract_slices(
+    directory: PathLike, count: int, crop: int, per_volume: int
+) -> tuple[np.ndarray, list[str]]:
+    """``count`` complex64 (crop, crop) images from the files of ``directory`` (``*.h5``), at
+    most ``per_volume`` per file, stacked; also returns "file:slice" labels."""
+    pairs = list(stream_slices(directory, count, crop, per_volume))
+    images = [image for image, _ in pairs]
+    stack = np.stack(images) if images else np.zeros((0, crop, crop), np.complex64)
+    return stack, [label for _, label in pairs]

@@ -21,6 +21,7 @@ test, the next ``n_val`` for val, the next ``n_train`` for train.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +120,41 @@ def split_slices(
 
 def folder_images(
     spec: dict[str, Any], seed: int, files: list[Path]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
-    """Images and slice numbers of each split of a ``folder`` data set, and its description."""
+) -> tuple[dict[str, Iterator[np.ndarray]], dict[str, np.ndarray], str]:
+    """Images and slice numbers of each split of a ``folder`` data set, and its description.
+
+    Streams: every file is read (and checked) once to count its slices, then the images of each
+    split are read again when iterated, one file at a time — memory holds one file, not the
+    data set."""
+
+    def read(path: Path) -> np.ndarray:
+        axis = spec.get("slice_axis", "first")
+        return read_slices(path, int(spec["size"]), spec.get("key"), content, axis)
+
     content = spec.get("content", "image")
-    stacks = [
-        read_slices(p, int(spec["size"]), spec.get("key"), content, spec.get("slice_axis", "first"))
-        for p in files
-    ]
+    per_file, complex_data = [], False
+    for path in files:
+        stack = read(path)
+        per_file.append(len(stack))
+        complex_data = complex_data or bool(np.any(stack.imag))
     counts = {split: int(spec[f"n_{split}"]) for split in FILL_ORDER}
     try:
-        picked = split_slices([len(s) for s in stacks], counts, seed, spec.get("split_by", "file"))
+        picked = split_slices(per_file, counts, seed, spec.get("split_by", "file"))
     except ValueError as err:
         raise ValueError(f"{spec['dir']}: {err}") from None
-    every = np.concatenate(stacks)
-    images = {split: every[idx] for split, idx in picked.items()}
-    kind = "complex" if np.any(every.imag) else "real"
+    offsets = np.concatenate([[0], np.cumsum(per_file)]).astype(int)
+
+    def images(numbers: np.ndarray) -> Iterator[np.ndarray]:
+        held, stack = -1, np.empty(0)
+        for number in numbers:
+            index = int(np.searchsorted(offsets, number, side="right")) - 1
+            if index != held:
+                held, stack = index, read(files[index])
+            yield stack[number - offsets[index]]
+
     description = (
-        f"your folder {spec['dir']} ({len(files)} files, {len(every)} slices, "
-        f"{kind} {content}, centre {spec['size']}×{spec['size']})"
+        f"your folder {spec['dir']} ({len(files)} files, {offsets[-1]} slices, "
+        f"{'complex' if complex_data else 'real'} {content}, "
+        f"centre {spec['size']}×{spec['size']})"
     )
-    return images, picked, description
+    return {split: images(idx) for split, idx in picked.items()}, picked, description

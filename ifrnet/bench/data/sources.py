@@ -10,10 +10,12 @@ its name to the ``source`` enum of ``config/schema.yaml``, which a test checks a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,11 @@ import numpy as np
 from ifrnet.bench.data import embedded
 from ifrnet.bench.data.archive import manifest_path
 from ifrnet.bench.data.download import read_checksums, verify
-from ifrnet.bench.data.fastmri import extract_slices
+from ifrnet.bench.data.fastmri import stream_slices
 from ifrnet.bench.data.folder import folder_files, folder_images
 from ifrnet.bench.data.matfiles import read_siat_slice, read_test_image
 from ifrnet.bench.data.phase import smooth_phase
-from ifrnet.util.formats import write_split
+from ifrnet.util.formats import split_writer
 
 SPLITS = ("train", "val", "test")
 
@@ -60,7 +62,7 @@ def _verified(files: list[Path], checksums: str | None) -> list[Path]:
     return files
 
 
-def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, Iterable[np.ndarray]], dict, str]:
     files = _verified(_numbered(Path(spec["dir"]), "lsq*.mat"), spec.get("checksums"))
     test_spec = spec.get("test_source")
     counts = {split: int(spec[f"n_{split}"]) for split in SPLITS}
@@ -73,18 +75,15 @@ def _siat(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict,
         "test": order[counts["val"] : held] if not test_spec else np.empty(0, int),
         "train": order[held : held + counts["train"]],
     }
-    images = {
-        split: np.stack([read_siat_slice(files[i]) for i in idx])
-        if len(idx)
-        else np.zeros((0, 256, 256), np.complex64)
-        for split, idx in picked.items()
+    images: dict[str, Iterable[np.ndarray]] = {
+        split: (read_siat_slice(files[i]) for i in idx) for split, idx in picked.items()
     }
     description = "SIAT_MRIdata200 (yqx7150), T2 brain, complex, cropped to 256×256"
     if test_spec:
         tests = _verified(
             _numbered(Path(test_spec["dir"]), "test_*.mat"), test_spec.get("checksums")
         )[: counts["test"]]
-        images["test"] = np.stack([read_test_image(p) for p in tests])
+        images["test"] = (read_test_image(p) for p in tests)
         picked["test"] = np.arange(len(tests))
         description += "; test: IFR-Net-Code Test_data (real-valued)"
     return images, picked, description
@@ -99,80 +98,93 @@ def _fastmri_slices(spec: dict[str, Any], part: str) -> int:
     return sum(int(spec[f"n_{split}"]) for split in FASTMRI_PARTS[part])
 
 
-def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+def _fastmri(spec: dict[str, Any], seed: int) -> tuple[dict[str, Iterable[np.ndarray]], dict, str]:
     root, crop = Path(spec["dir"]), int(spec["crop"])
     images = {}
-    for part, splits in FASTMRI_PARTS.items():
-        stack, _ = extract_slices(
+    for part, splits in FASTMRI_PARTS.items():  # one stream per part, its splits in turn
+        stream = stream_slices(
             root / part, _fastmri_slices(spec, part), crop, int(spec["per_volume"])
         )
         for split in splits:
-            count = int(spec[f"n_{split}"])
-            images[split], stack = stack[:count], stack[count:]
-    indices = {split: np.arange(len(images[split])) for split in SPLITS}
+            images[split] = (image for image, _ in islice(stream, int(spec[f"n_{split}"])))
+    indices = {split: np.arange(int(spec[f"n_{split}"])) for split in SPLITS}
     return images, indices, f"fastMRI single-coil knee, centre {crop}×{crop} crop"
 
 
-def _folder(spec: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], dict, str]:
+def _folder(spec: dict[str, Any], seed: int) -> tuple[dict[str, Iterable[np.ndarray]], dict, str]:
     return folder_images(spec, seed, _verified(folder_files(spec["dir"]), spec.get("checksums")))
 
 
-def to_kind(
-    magnitude: dict[str, np.ndarray], indices: dict[str, np.ndarray], kind: str, seed: int
-) -> dict[str, np.ndarray]:
-    """Source images → complex64 images of the requested kind (``real`` or ``complex``).
+def _phased(image: np.ndarray, index: int, seed: int) -> np.ndarray:
+    """A real image times a smooth synthetic phase seeded by (seed, slice index), rescaled to
+    max |x| = 1: complex64 (H, W)."""
+    phased = (image * np.exp(1j * smooth_phase(image.shape, seed * 100_003 + int(index)))).astype(
+        np.complex64
+    )
+    return (phased / np.abs(phased).max()).astype(np.complex64)
+
+
+def write_kind(
+    dataset: Any, images: Iterable[np.ndarray], indices: np.ndarray, kind: str, seed: int
+) -> bool:
+    """Write source images into ``dataset`` (N, H, W) one at a time as complex64 images of the
+    requested kind (``real`` or ``complex``); return whether they had an imaginary part.
 
     Complex source images give their magnitude (``real``) or stay as they are (``complex``).
     Real source images are used as they are (``real``) or, for ``complex``, multiplied by a
-    smooth synthetic phase seeded by (seed, slice index) and rescaled to ``max|x| = 1``.
+    smooth synthetic phase seeded by (seed, slice index) and rescaled to ``max |x| = 1``.
+    Complex-typed images whose imaginary parts are all zero count as real; as that is known
+    only at the end, they are written as they come and rewritten in place if need be.
     """
-    out = {}
-    for split, images in magnitude.items():
-        if np.iscomplexobj(images) and np.any(images.imag):
-            out[split] = (np.abs(images) if kind == "real" else images).astype(np.complex64)
-        elif kind == "real":
-            out[split] = images.astype(np.complex64)
-        elif kind == "complex":
-            phased = [
-                img * np.exp(1j * smooth_phase(img.shape, seed * 100_003 + int(idx)))
-                for img, idx in zip(images, indices[split], strict=True)
-            ]
-            arr = np.asarray(phased, dtype=np.complex64).reshape(images.shape)
-            peak = np.abs(arr).reshape(len(arr), -1).max(axis=1) if len(arr) else np.ones(0)
-            out[split] = (arr / peak[:, None, None]).astype(np.complex64)
+    if kind not in ("real", "complex"):
+        raise ValueError(f"dataset kind must be 'real' or 'complex', got {kind!r}")
+    imaginary, typed_complex = False, False
+    for row, (image, index) in enumerate(zip(images, indices, strict=True)):
+        if np.iscomplexobj(image):
+            typed_complex = True
+            imaginary = imaginary or bool(np.any(image.imag))
+            dataset[row] = image.astype(np.complex64)
         else:
-            raise ValueError(f"dataset kind must be 'real' or 'complex', got {kind!r}")
-    return out
+            dataset[row] = (
+                image.astype(np.complex64) if kind == "real" else _phased(image, index, seed)
+            )
+    if typed_complex and (kind == "real") == imaginary:  # magnitude, or a synthetic phase
+        for row, index in enumerate(indices):
+            image = dataset[row]
+            dataset[row] = (
+                np.abs(image).astype(np.complex64) if imaginary else _phased(image, index, seed)
+            )
+    return imaginary
 
 
 def prepare_dataset(
     name: str, spec: dict[str, Any], seed: int, out_dir: str | os.PathLike[str]
 ) -> list[Path]:
-    """Prepare data set ``name`` from its config entry; write ``{out_dir}/{split}.h5``."""
+    """Prepare data set ``name`` from its config entry; write ``{out_dir}/{split}.h5``.
+
+    Streams: images go from the source to the files one at a time, so memory does not grow
+    with the data set; the three files appear together, or none does."""
     source = data_source(spec["source"], name)
     spec = source.with_defaults(spec)
-    magnitude, indices, description = source.read(spec, seed)
-    images = to_kind(magnitude, indices, spec["kind"], seed)
-    written = []
-    for split in SPLITS:
-        path = Path(out_dir) / f"{split}.h5"
-        synthetic = spec["kind"] == "complex" and source.synthetic_phase(magnitude[split])
-        caption = description + (" × synthetic phase" if synthetic else "")
-        write_split(
-            path,
-            images[split],
-            {
+    images, indices, description = source.read(spec, seed)
+    shape = (int(spec["size"]), int(spec["size"]))
+    written = [Path(out_dir) / f"{split}.h5" for split in SPLITS]
+    with contextlib.ExitStack() as files:
+        for split, path in zip(SPLITS, written, strict=True):
+            attrs = {
                 "dataset": name,
                 "split": split,
-                "source": caption,
+                "source": description,
                 "kind": spec["kind"],
                 "normalisation": "max |x| = 1 per slice",
                 "noise_sigma": float(spec.get("noise_sigma", 0.0)),
                 "seed": seed,
                 "slice_index": np.asarray(indices[split], dtype=np.int64),
-            },
-        )
-        written.append(path)
+            }
+            dataset = files.enter_context(split_writer(path, len(indices[split]), shape, attrs))
+            imaginary = write_kind(dataset, images[split], indices[split], spec["kind"], seed)
+            if spec["kind"] == "complex" and source.synthetic_phase(imaginary):
+                attrs["source"] = description + " × synthetic phase"
     return written
 
 
@@ -235,20 +247,22 @@ def _siat_size(spec: dict[str, Any]) -> str | None:
 class DataSource:
     """A data source of prepared splits.
 
-    ``read(spec, seed) -> (images, indices, description)``: per split, the source images
-    (n, H, W) (real, or complex if the source is) and which source slice each is; and a
-    caption. ``needs``: config keys it cannot do without. ``defaults``: values of its optional
-    keys (applied by :meth:`with_defaults`). ``size_problem(spec)``: why the entry's ``size``
-    does not fit the source, or None. ``synthetic_phase(images)``: whether a complex data set of
-    these source images gets a synthetic phase (caption only; :func:`to_kind` decides the
-    data). ``files(spec)``: files the workflow tracks (editing one prepares the data set again).
-    ``fetches(spec)``: archives streamed from URLs, manifest path → (URL source, volumes)."""
+    ``read(spec, seed) -> (images, indices, description)``: per split, the source images (H, W)
+    (real, or complex if the source is) as an iterable read lazily, one at a time, and which
+    source slice each is; and a caption. ``needs``: config keys it cannot do without.
+    ``defaults``: values of its optional keys (applied by :meth:`with_defaults`).
+    ``size_problem(spec)``: why the entry's ``size`` does not fit the source, or None.
+    ``synthetic_phase(imaginary)``: whether a complex data set gets a synthetic phase, given
+    whether the split's source images had an imaginary part (caption only; :func:`write_kind`
+    decides the data). ``files(spec)``: files the workflow tracks (editing one prepares the
+    data set again). ``fetches(spec)``: archives streamed from URLs, manifest path → (URL
+    source, volumes)."""
 
-    read: Callable[[dict[str, Any], int], tuple[dict[str, np.ndarray], dict, str]]
+    read: Callable[[dict[str, Any], int], tuple[dict[str, Iterable[np.ndarray]], dict, str]]
     needs: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     size_problem: Callable[[dict[str, Any]], str | None] = lambda spec: None
-    synthetic_phase: Callable[[np.ndarray], bool] = lambda images: False
+    synthetic_phase: Callable[[bool], bool] = lambda imaginary: False
     files: Callable[[dict[str, Any]], list[str]] = _checksummed
     fetches: Callable[[dict[str, Any]], dict[str, tuple[dict[str, str], int]]] = lambda spec: {}
 
@@ -269,7 +283,7 @@ class DataSource:
 
 SOURCES: dict[str, DataSource] = {
     "embedded": DataSource(
-        _embedded, defaults=embedded.DEFAULTS, synthetic_phase=lambda images: True
+        _embedded, defaults=embedded.DEFAULTS, synthetic_phase=lambda imaginary: True
     ),
     "siat": DataSource(_siat, needs=("dir",), size_problem=_siat_size),
     "fastmri": DataSource(
@@ -284,7 +298,7 @@ SOURCES: dict[str, DataSource] = {
         _folder,
         needs=("dir",),
         files=_folder_files,
-        synthetic_phase=lambda images: not np.any(images.imag),
+        synthetic_phase=lambda imaginary: not imaginary,
     ),
 }
 
