@@ -448,6 +448,7 @@ def test_a_damaged_resume_checkpoint_is_discarded_not_fatal(tmp_path, capsys):
 
 
 MODEL = "ifrnet-s2-k1-l8-dct"
+RUN = paths.run(MODEL, 0)  # its one training seed, the master seed
 MASK = "radial-r0.40"
 
 
@@ -461,7 +462,7 @@ def two_runs(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, int, 
     config["datasets"]["brain-real"]["n_train"] = 8
     config["models"][MODEL]["train"].update(epochs=4, batch_size=1)
     (work / "c.yaml").write_text(yaml.safe_dump(config))
-    target = paths.metrics("brain-real", MASK, MODEL)
+    target = paths.metrics("brain-real", MASK, RUN)
     bindir = str(Path(sys.executable).parent)
     env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(work), "PYTHONHASHSEED": "0"}
     if os.environ.get("PYTHONPATH"):
@@ -493,7 +494,7 @@ def test_a_second_run_in_the_same_directory_is_refused_and_the_first_finishes(tw
     assert "--unlock" in text  # Snakemake's message says how to clear a stale lock
     assert "rule " not in text.split("Directory cannot be locked")[0]  # it ran no job
     assert first_status == 0, first_output[-3000:]
-    assert (work / paths.metrics("brain-real", MASK, MODEL)).is_file()
+    assert (work / paths.metrics("brain-real", MASK, RUN)).is_file()
 
 
 @pytest.mark.slow
@@ -501,9 +502,9 @@ def test_a_damaged_file_in_a_run_names_itself_and_deleting_it_repairs_the_run(tw
     work = tmp_path / "run"
     shutil.copytree(two_runs[0], work, symlinks=True)
     (work / ".snakemake" / "locks").mkdir(exist_ok=True)
-    target = paths.metrics("brain-real", MASK, MODEL)
+    target = paths.metrics("brain-real", MASK, RUN)
     before = pd.read_csv(work / target).drop(columns=["seconds"], errors="ignore")
-    recon = work / paths.recon("brain-real", MASK, MODEL)
+    recon = work / paths.recon("brain-real", MASK, RUN)
     if not recon.exists():  # the lead's seeded layout: find it instead
         recon = next((work / paths.RESULTS / "recon").rglob("*.h5"))
     damage(recon, "truncated")
