@@ -482,6 +482,184 @@ def training_steps(
     return train_step, val_loss
 
 
+class _Trainer:
+    """One training run's state and its named steps (see :func:`train`, which drives them)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        train_set: Dataset,
+        val_set: Dataset,
+        settings: TrainSettings,
+        out: Path,
+        metadata: dict[str, Any],
+        on_iteration: Callable[[int], None] | None,
+        stop: Sequence[int],
+    ) -> None:
+        if len(train_set) == 0 or len(val_set) == 0:
+            raise ValueError("training needs at least one training and one validation image")
+        self.model, self.train_set, self.val_set, self.settings = (
+            model,
+            train_set,
+            val_set,
+            settings,
+        )
+        self.out, self.ckpt_dir, self.metadata = out, out / "checkpoints", dict(metadata)
+        self.on_iteration, self.stop = on_iteration, stop
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        torch.manual_seed(settings.seed)
+        model.to(settings.device).train()
+        graphs = capture.graphs_enabled(settings.device)  # CUDA: steps replay as CUDA graphs
+        self.optimizer = _optimizer(model, settings, capturable=graphs)
+        self.scheduler = _scheduler(self.optimizer, settings)
+        self.start_epoch, self.start_step, self.step = 0, 0, 0
+        self.rows: list[dict[str, Any]] = []
+        self.best_val, self.best_epoch, self.best_model = math.inf, -1, _state_copy(model)
+        self._resume()
+        self.steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
+        self.train_step, self.val_loss = training_steps(
+            model, self.optimizer, LOSSES[settings.loss], settings.grad_clip, graphs
+        )
+        self.bar = Progress(
+            settings.epochs * self.steps_per_epoch,
+            "training",
+            unit=" it",
+            initial=self.step,
+            enabled=settings.progress,
+        )
+        self.tic = time.perf_counter()
+
+    def _resume(self) -> None:
+        """Continue from ``checkpoints/last.pt`` if it belongs to this very run."""
+        state = _resume_state(self.ckpt_dir, self.model, self.settings, self.metadata)
+        if state is None:
+            return
+        self.model.load_state_dict(state["model"])
+        capturable = bool(self.optimizer.defaults.get("capturable"))
+        _load_optimizer(self.optimizer, state["optimizer"], capturable)
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.start_epoch, self.start_step = state["epoch"], state["step_in_epoch"]
+        self.step, self.rows = state["step"], list(state["log"])
+        self.best_val, self.best_epoch, self.best_model = (
+            state["best_val"],
+            state["best_epoch"],
+            state["best"],
+        )
+        print(
+            f"resuming from {self.ckpt_dir / 'last.pt'} at epoch {self.start_epoch + 1}, "
+            f"iteration {self.step}",
+            file=sys.stderr,
+        )
+
+    def log(self, epoch: int, split: str, loss: float) -> None:
+        """One row of ``train_log.csv`` (columns epoch, iteration, split, loss, lr, elapsed_s)."""
+        self.rows.append(
+            {
+                "epoch": epoch + 1,
+                "iteration": self.step,
+                "split": split,
+                "loss": loss,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "elapsed_s": round(time.perf_counter() - self.tic, 3),
+            }
+        )
+
+    def checkpoint(self, epoch: int, step_in_epoch: int) -> None:
+        """Write ``last.pt``: everything a rerun resumes from at this position."""
+        save_checkpoint(
+            {
+                "model": _state_copy(self.model),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "epoch": epoch,
+                "step_in_epoch": step_in_epoch,
+                "step": self.step,
+                "best_val": self.best_val,
+                "best_epoch": self.best_epoch,
+                "best": self.best_model,
+                "log": self.rows,
+                "settings": self.settings.identity(),
+                "metadata": self.metadata,
+            },
+            self.ckpt_dir / "last.pt",
+        )
+
+    def train_epoch(self, epoch: int) -> None:
+        """The updates of one epoch (from the resumed position in the first), in the epoch's
+        seeded order: update, log, progress, periodic checkpoint, the caller's hook, and a
+        checkpoint and :class:`Stopped` once a stop signal has arrived."""
+        s = self.settings
+        order = epoch_order(len(self.train_set), s.seed, epoch)
+        first = self.start_step if epoch == self.start_epoch else 0
+        for i in range(first, self.steps_per_epoch):
+            idx = order[i * s.batch_size : (i + 1) * s.batch_size].tolist()
+            loss = float(self.train_step(*_batch(self.train_set, idx, s.device)))
+            if not math.isfinite(loss):  # the update is made; the run stops before it is saved
+                raise FloatingPointError(
+                    f"training loss became {loss} at iteration {self.step + 1}; lower lr or set "
+                    "grad_clip"
+                )
+            self.step += 1
+            self.log(epoch, "train", loss)
+            self.bar.update(1, note=f"epoch {epoch + 1}, loss {loss:.4f}")
+            if self.step % s.checkpoint_every == 0 and i + 1 < self.steps_per_epoch:
+                self.checkpoint(epoch, i + 1)
+            if self.on_iteration is not None:
+                self.on_iteration(self.step)
+            if self.stop:
+                self.checkpoint(epoch, i + 1)
+                raise Stopped(self.stop[0], self.ckpt_dir / "last.pt", self.step)
+
+    def validate(self, epoch: int) -> bool:
+        """End of an epoch: validation loss, best weights, learning-rate schedule, checkpoint;
+        True when early stopping ends the run."""
+        s = self.settings
+        val = evaluate_loss(self.model, self.val_set, s, self.val_loss)
+        self.log(epoch, "val", val)
+        if val < self.best_val:
+            self.best_val, self.best_epoch = val, epoch + 1
+            self.best_model = _state_copy(self.model)
+            save_checkpoint(
+                {"model": self.best_model, "epoch": epoch + 1, "val": val},
+                self.ckpt_dir / "best.pt",
+            )
+        self.scheduler.step()
+        self.checkpoint(epoch + 1, 0)
+        self.bar.write(
+            f"epoch {epoch + 1}/{s.epochs}: val loss {val:.5f} (best {self.best_val:.5f})"
+        )
+        stale = epochs_without_improvement(
+            [r["loss"] for r in self.rows if r["split"] == "val"], s.min_delta
+        )
+        if s.patience is None or stale < s.patience:
+            return False
+        self.bar.write(
+            f"early stop after epoch {epoch + 1}: no validation improvement of "
+            f"{s.min_delta:g} (relative) for {stale} epochs; keeping epoch {self.best_epoch}"
+        )
+        return True
+
+    def finish(self) -> TrainResult:
+        """Write ``model.pt`` (the best weights) and ``train_log.csv``; remove the checkpoints."""
+        self.bar.close()
+        model_path = self.out / "model.pt"
+        save_checkpoint(
+            {
+                "model": self.best_model,
+                "metadata": self.metadata,
+                "best_val": self.best_val,
+                "best_epoch": self.best_epoch,
+                "settings": self.settings.identity(),
+            },
+            model_path,
+        )
+        _write_log(self.rows, self.out / "train_log.csv")
+        shutil.rmtree(self.ckpt_dir, ignore_errors=True)  # finished: nothing left to resume
+        seconds = time.perf_counter() - self.tic
+        return TrainResult(self.best_val, self.best_epoch, self.step, seconds, model_path)
+
+
 def train(
     model: torch.nn.Module,
     train_set: Dataset,
@@ -497,131 +675,14 @@ def train(
     after each update and its checkpoint (tests use it to interrupt training). Once ``stop``
     (the list :func:`stop_on_signals` fills) holds a signal, training writes ``last.pt`` at its
     position and raises :class:`Stopped`."""
-    if len(train_set) == 0 or len(val_set) == 0:
-        raise ValueError("training needs at least one training and one validation image")
-    out = Path(out_dir)
-    ckpt_dir = out / "checkpoints"
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    torch.manual_seed(settings.seed)
-    model.to(settings.device).train()
-    graphs = capture.graphs_enabled(settings.device)  # CUDA: steps replay as CUDA graphs
-    optimizer, loss_fn = _optimizer(model, settings, capturable=graphs), LOSSES[settings.loss]
-    capturable = bool(optimizer.defaults.get("capturable"))
-    scheduler = _scheduler(optimizer, settings)
-    start_epoch, start_step, step, rows = 0, 0, 0, []
-    best_val, best_epoch, best_model = math.inf, -1, _state_copy(model)
-    metadata = dict(metadata or {})
-    state = _resume_state(ckpt_dir, model, settings, metadata)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        _load_optimizer(optimizer, state["optimizer"], capturable)
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, start_step, step = state["epoch"], state["step_in_epoch"], state["step"]
-        best_val, best_epoch, best_model = state["best_val"], state["best_epoch"], state["best"]
-        rows = list(state["log"])
-        print(
-            f"resuming from {ckpt_dir / 'last.pt'} at epoch {start_epoch + 1}, iteration {step}",
-            file=sys.stderr,
-        )
-    steps_per_epoch = math.ceil(len(train_set) / settings.batch_size)
-    total = settings.epochs * steps_per_epoch
-
-    def checkpoint(epoch: int, step_in_epoch: int) -> None:
-        save_checkpoint(
-            {
-                "model": _state_copy(model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch,
-                "step_in_epoch": step_in_epoch,
-                "step": step,
-                "best_val": best_val,
-                "best_epoch": best_epoch,
-                "best": best_model,
-                "log": rows,
-                "settings": settings.identity(),
-                "metadata": metadata,
-            },
-            ckpt_dir / "last.pt",
-        )
-
-    train_step, val_loss = training_steps(model, optimizer, loss_fn, settings.grad_clip, graphs)
-    bar = Progress(total, "training", unit=" it", initial=step, enabled=settings.progress)
-    tic = time.perf_counter()
-    for epoch in range(start_epoch, settings.epochs):
-        order = epoch_order(len(train_set), settings.seed, epoch)
-        first = start_step if epoch == start_epoch else 0
-        for i in range(first, steps_per_epoch):
-            idx = order[i * settings.batch_size : (i + 1) * settings.batch_size].tolist()
-            loss = float(train_step(*_batch(train_set, idx, settings.device)))
-            if not math.isfinite(loss):  # the update is made; the run stops before it is saved
-                raise FloatingPointError(
-                    f"training loss became {loss} at iteration {step + 1}; lower lr or set "
-                    "grad_clip"
-                )
-            step += 1
-            rows.append(
-                {
-                    "epoch": epoch + 1,
-                    "iteration": step,
-                    "split": "train",
-                    "loss": loss,
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "elapsed_s": round(time.perf_counter() - tic, 3),
-                }
-            )
-            bar.update(1, note=f"epoch {epoch + 1}, loss {loss:.4f}")
-            if step % settings.checkpoint_every == 0 and i + 1 < steps_per_epoch:
-                checkpoint(epoch, i + 1)
-            if on_iteration is not None:
-                on_iteration(step)
-            if stop:
-                checkpoint(epoch, i + 1)
-                raise Stopped(stop[0], ckpt_dir / "last.pt", step)
-        val = evaluate_loss(model, val_set, settings, val_loss)
-        rows.append(
-            {
-                "epoch": epoch + 1,
-                "iteration": step,
-                "split": "val",
-                "loss": val,
-                "lr": optimizer.param_groups[0]["lr"],
-                "elapsed_s": round(time.perf_counter() - tic, 3),
-            }
-        )
-        if val < best_val:
-            best_val, best_epoch, best_model = val, epoch + 1, _state_copy(model)
-            save_checkpoint(
-                {"model": best_model, "epoch": epoch + 1, "val": val}, ckpt_dir / "best.pt"
-            )
-        scheduler.step()
-        checkpoint(epoch + 1, 0)
-        bar.write(f"epoch {epoch + 1}/{settings.epochs}: val loss {val:.5f} (best {best_val:.5f})")
-        stale = epochs_without_improvement(
-            [r["loss"] for r in rows if r["split"] == "val"], settings.min_delta
-        )
-        if settings.patience is not None and stale >= settings.patience:
-            bar.write(
-                f"early stop after epoch {epoch + 1}: no validation improvement of "
-                f"{settings.min_delta:g} (relative) for {stale} epochs; keeping epoch "
-                f"{best_epoch}"
-            )
-            break
-    bar.close()
-    save_checkpoint(
-        {
-            "model": best_model,
-            "metadata": metadata,
-            "best_val": best_val,
-            "best_epoch": best_epoch,
-            "settings": settings.identity(),
-        },
-        out / "model.pt",
+    trainer = _Trainer(
+        model, train_set, val_set, settings, Path(out_dir), metadata or {}, on_iteration, stop
     )
-    _write_log(rows, out / "train_log.csv")
-    shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: nothing left to resume
-    return TrainResult(best_val, best_epoch, step, time.perf_counter() - tic, out / "model.pt")
+    for epoch in range(trainer.start_epoch, settings.epochs):
+        trainer.train_epoch(epoch)
+        if trainer.validate(epoch):
+            break
+    return trainer.finish()
 
 
 # ---------------------------------------------------------------------------------------------
