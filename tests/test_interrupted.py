@@ -71,7 +71,7 @@ def test_killed_training_resumes_to_the_same_metrics(reference, tmp_path):
     assert snakemake(work, "--unlock", "--configfile", "kill.yaml").returncode == 0
     result = snakemake(work, TARGET, "--cores", "2", "--configfile", "kill.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    log = (work / f"results/logs/train/brain-real/radial-r0.40/{MODEL}.log").read_text()
+    log = (work / f"results/logs/train/brain-real/radial-r0.40/{RUN}.log").read_text()
     assert "resum" in log.lower(), log[-2000:]
     ours = pd.read_csv(work / TARGET).drop(columns=["seconds"])
     theirs = pd.read_csv(reference / TARGET).drop(columns=["seconds"])

@@ -38,8 +38,9 @@ def test_default_tables_target_plans_exactly_the_table_jobs(tmp_path):
     result = snakemake(workflow_copy(tmp_path), "-n", "--cores", "all", "results/tables")
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    assert counts["table"] == 9 and counts["results/tables"] == 1
-    assert not {"figure", "results/figures", "stage_metrics", "report"} & set(counts)
+    assert counts["table"] == 9 and counts["results/tables"] == 1 and counts["claims"] == 1
+    assert not {"figure", "results/figures", "report"} & set(counts)
+    assert counts["stage_metrics"] == 1  # the claims check Fig. 6's stage outputs
     for rule in ("prepare_data", "make_mask", "train", "tune", "reconstruct", "evaluate"):
         assert counts.get(rule, 0) > 0, f"{rule} missing from the plan"
 
@@ -423,7 +424,8 @@ def test_a_label_edit_rerenders_only_the_artefacts_that_show_it(edited_study):
     tables, figures = _showing("ifrcs")
     assert tables and figures
     counts = _dry_run_after(edited_study, relabel)
-    assert counts == {"table": tables, "figure": figures, "report": 1, "all": 1}
+    # the claims table names the models of its comparisons too
+    assert counts == {"table": tables, "figure": figures, "claims": 1, "report": 1, "all": 1}
 
 
 def test_editing_one_tables_entry_reruns_that_table_only(edited_study):

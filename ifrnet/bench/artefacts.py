@@ -195,16 +195,24 @@ def figure_inputs(config: Mapping[str, Any], figure: str) -> list[str]:
     return figure_kind(view["entry"]["kind"]).inputs(view)
 
 
+#: What the claims show of a table entry: its cells and how they map onto the paper's rows
+#: (not its title or caption settings, so editing those reruns that table only).
+CLAIMED_TABLE_KEYS = ("dataset", "masks", "models", "paper", "paper_keys")
+
+
 def claims_view(config: Mapping[str, Any]) -> dict[str, Any]:
-    """What the claims job is shown of the config: the view of every table that names a paper
-    table and of every ``stages`` figure (their models, seeds, data sets), and the master
-    seed."""
+    """What the claims job is shown of the config: of every table that names a paper table,
+    its cells and paper keys, the shown entries of its models (labels, seeds) and its data set
+    (the scale); of every ``stages`` figure, its view; and the master seed."""
+    tables = {}
+    for name in sorted(config["tables"]):
+        entry = config["tables"][name]
+        if "paper" in entry:
+            view = table_view(config, name)
+            view["entry"] = {k: entry[k] for k in CLAIMED_TABLE_KEYS if k in entry}
+            tables[name] = {k: view[k] for k in ("entry", "models", "datasets")}
     return {
-        "tables": {
-            name: table_view(config, name)
-            for name in sorted(config["tables"])
-            if "paper" in config["tables"][name]
-        },
+        "tables": tables,
         "figures": {
             name: figure_view(config, name)
             for name in sorted(config.get("figures", {}))
