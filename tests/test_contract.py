@@ -72,7 +72,7 @@ def over(names: list[str], check: str) -> list:
 def network(name: str, real: bool, seed: int = SEED) -> torch.nn.Module:
     """An untrained network of the registry, its initial weights drawn from ``seed``."""
     torch.manual_seed(seed)
-    return build_network(name, SMALL.get(name, {}), complex_data=not real).eval()
+    return build_network(name, SMALL.get(name, {}), real=real).eval()
 
 
 def method(name: str, real: bool, seed: int = SEED) -> Method:
@@ -172,7 +172,7 @@ def test_network_output_shape_dtype_and_real_values(name, real):
     assert torch.isfinite(torch.view_as_real(out)).all()
     torch.testing.assert_close(batched, out)  # mask (H, W) or (B, H, W): the same
     if real and name not in MAY_RETURN_COMPLEX_FOR_REAL:
-        assert not out.imag.any(), f"{name}: complex_data=False gave a complex image"
+        assert not out.imag.any(), f"{name}: real=True gave a complex image"
 
 
 @KINDS

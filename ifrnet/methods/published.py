@@ -220,13 +220,13 @@ def convert_published(method: str, source: PathLike, out: PathLike, model_name: 
     if not Path(source).is_file():
         raise FileNotFoundError(f"{source}: weights file does not exist")
     params, state = CONVERTERS[method](source)
-    network = build_network(method, params, complex_data=False)
+    network = build_network(method, params, real=True)
     check_weights(network, state, source)
     network.load_state_dict(state)
     metadata = {
         "method": method,
         "params": params,
-        "complex_data": False,
+        "real": True,
         "dataset": "published",
         "mask": "",
         "model": model_name,
