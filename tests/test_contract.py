@@ -39,12 +39,11 @@ SMALL: dict[str, dict] = {
 }
 
 #: Methods allowed to return a complex image for real-valued data (``ifrnet.methods.method`` says a
-#: method "may" keep the real part; every registered method promises it today).
+#: method "may" keep the real part; every registered method does keep it).
 MAY_RETURN_COMPLEX_FOR_REAL: frozenset[str] = frozenset()
 
-#: (check, method) → the defect that makes the case fail today (none at present; the first run
-#: of this test found 14, all fixed: Method._check_input and network_mask now check the dtype
-#: and the mask's shape, D5-C5 and U-Net call network_mask).
+#: (check, method) → a known defect that makes the case fail, run as a strict xfail so that a
+#: fix shows up; empty: every registered method passes every check.
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
