@@ -136,7 +136,7 @@ class ADMMNet(nn.Module):
         rho: float = 0.2,
         eta: float = 1.6,
         threshold: float = 0.05,
-        complex_data: bool = False,
+        real: bool = True,
         spectral: bool | None = None,
     ) -> None:
         super().__init__()
@@ -148,7 +148,7 @@ class ADMMNet(nn.Module):
                 f"{filter_size**2 - 1} non-DC DCT bases: use filters = "
                 f"{filter_size**2 - 1}"
             )
-        self.stages, self.complex_data, self.spectral = stages, complex_data, spectral
+        self.stages, self.real, self.spectral = stages, real, spectral
         base = dct_filters(filter_size)[:, 0]
         # X layers have their own filters H (stages + 1 of them), C layers theirs D (paper:
         # H_l^(n) in X^(n), D_l^(n) in C^(n)); all start as the DCT bases
@@ -170,11 +170,11 @@ class ADMMNet(nn.Module):
         filters, rho = self.x_filters[n], self.rho[n]
         if self.uses_spectral(y.device):
             response = filter_response(filters, tuple(y.shape[-2:]))
-            zb = None if zb is None else from_parts(zb, self.complex_data)
+            zb = None if zb is None else from_parts(zb, not self.real)
             x = admm_x_step(y, mask, response, rho, zb)
         else:
-            x = admm_x_step_spatial(y, mask, filters, rho, zb, self.complex_data)
-        return x if self.complex_data else keep_real(x)
+            x = admm_x_step_spatial(y, mask, filters, rho, zb, not self.real)
+        return keep_real(x) if self.real else x
 
     def _c(self, n: int, parts: torch.Tensor) -> torch.Tensor:
         """C layer n: real parts (P, H, W) → (P, L, H, W), each filter's circular convolution."""
@@ -191,7 +191,7 @@ class ADMMNet(nn.Module):
         zb = beta = None
         for n in range(self.stages):
             x = self._x(kspace, mask, n, zb)
-            c = self._c(n, to_parts(x, self.complex_data))  # (P, L, H, W)
+            c = self._c(n, to_parts(x, not self.real))  # (P, L, H, W)
             if beta is None:
                 beta = torch.zeros_like(c)
             z = self.plf[n](c + beta)

@@ -51,7 +51,7 @@ class D5C5(nn.Module):
     """``cascades`` × (CNN of ``depth`` convolutions + data consistency); D5-C5 by default."""
 
     def __init__(
-        self, cascades: int = 5, depth: int = 5, filters: int = 64, complex_data: bool = False
+        self, cascades: int = 5, depth: int = 5, filters: int = 64, real: bool = True
     ) -> None:
         super().__init__()
         if cascades < 1 or depth < 2 or filters < 1:
@@ -60,7 +60,7 @@ class D5C5(nn.Module):
                 f"{cascades}, {depth}, {filters}"
             )
         self.cascades = nn.ModuleList(Cascade(depth, filters) for _ in range(cascades))
-        self.complex_data = complex_data
+        self.real = real
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
@@ -68,4 +68,4 @@ class D5C5(nn.Module):
         x = ifft2c(kspace)
         for cascade in self.cascades:
             x = replace_sampled(cascade(x), kspace, mask)
-        return x if self.complex_data else keep_real(x)
+        return keep_real(x) if self.real else x

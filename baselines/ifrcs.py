@@ -7,14 +7,16 @@ operators and hand-set (here: tuned) constants λ, ρ, V:
     Z:  u⁽ⁿ⁾   = Ψᵀ S_λ(Ψ x⁽ⁿ⁾) / 9   or   Wᴴ S_λ(W x⁽ⁿ⁾)         (sparsity-promoting denoising)
     R:  x_t⁽ⁿ⁾ = u⁽ⁿ⁾ + T(x⁽ⁿ⁾; V) ⊙ (x⁽ⁿ⁾ − u⁽ⁿ⁾)               (feature refinement)
 
-until ‖x⁽ⁿ⁾ − x⁽ⁿ⁻¹⁾‖ / ‖x⁽ⁿ⁾‖ < ``tol`` or ``max_iter``; the result is the last x. X and R are
-IFR-Net's own layers (:mod:`ifrnet.numerics.layers`); T is the same descriptor. Ψ is the undecimated
-3×3 DCT frame with circular boundaries: the 9 orthonormal DCT basis filters, whose frame
-operator is ΨᵀΨ = 9·I (a tight frame), so with λ = 0 the Z step is the identity. S_λ
-soft-thresholds the 8 non-DC channels and leaves the DC (local mean) channel alone.
-``denoiser="wavelet"`` uses instead SigPy's orthogonal Daubechies-4 wavelet transform W
-(``sigpy.linop.Wavelet``), soft-thresholding all coefficients. Which of the two is used is a
-tuning choice like λ: list both in the grid and the validation split decides.
+until ‖x⁽ⁿ⁾ − x⁽ⁿ⁻¹⁾‖ ≤ ``tol`` · ‖x⁽ⁿ⁾‖ for every image or ``max_iter``; the result is the last
+x. :class:`IFRCSAlgorithm` holds the steps, :class:`ifrnet.methods.iterative.Driver` the loop,
+the stopping rule and the progress output. X and R are IFR-Net's own layers
+(:mod:`ifrnet.numerics.layers`); T is the same descriptor. Ψ is the undecimated 3×3 DCT frame
+with circular boundaries: the 9 orthonormal DCT basis filters, whose frame operator is
+ΨᵀΨ = 9·I (a tight frame), so with λ = 0 the Z step is the identity. S_λ soft-thresholds the
+8 non-DC channels and leaves the DC (local mean) channel alone. ``denoiser="wavelet"`` uses
+instead SigPy's orthogonal Daubechies-4 wavelet transform W (``sigpy.linop.Wavelet``),
+soft-thresholding all coefficients. Which of the two is used is a tuning choice like λ: list
+both in the grid and the validation split decides.
 
 No code of IFR-CS is public; this follows the abstract of the PMB paper and the structure that
 IFR-Net unrolls. Its constants are chosen per data set and mask by a grid search on the
@@ -39,6 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ifrnet.methods.iterative import run
 from ifrnet.methods.method import Method
 from ifrnet.numerics.fourier import fft2c
 from ifrnet.numerics.layers import (
@@ -50,7 +53,6 @@ from ifrnet.numerics.layers import (
     keep_real,
     to_parts,
 )
-from ifrnet.util.progress import Progress
 
 
 def frame_analysis(x: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
@@ -86,9 +88,65 @@ def wavelet_shrink(x: torch.Tensor, lam: float, wave_name: str = "db4") -> torch
 DENOISERS = ("dct", "wavelet")
 
 
+class IFRCSAlgorithm:
+    """One IFR-CS run on a batch, an :class:`ifrnet.methods.iterative.Algorithm`: step n does
+    the X step and leaves x⁽ⁿ⁾, complex (B, H, W), in ``iterate``. Step 1 starts from
+    x_t⁽⁰⁾ = 0; each later step first refines x⁽ⁿ⁻¹⁾ into x_t⁽ⁿ⁻¹⁾ (Z, R), so the iterate that is
+    tested for convergence and returned is always an X step's output.
+
+    kspace complex (B, H, W), mask (H, W); ``lam``, ``rho``, ``v``, ``denoiser`` and ``real`` as
+    in :class:`IFRCS`.
+    """
+
+    def __init__(
+        self,
+        kspace: np.ndarray,
+        mask: np.ndarray,
+        lam: float,
+        rho: float,
+        v: float,
+        denoiser: str,
+        real: bool,
+        device: str = "cpu",
+    ) -> None:
+        self.y = torch.as_tensor(kspace, device=device).to(torch.complex64)
+        self.mask = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=device)
+        self.frame = dct_filters(include_dc=True).to(device)
+        self.rho = torch.tensor(rho, device=device)
+        self.lam, self.v, self.denoiser, self.real = lam, v, denoiser, real
+        self.iterate: torch.Tensor | None = None
+
+    def step(self) -> None:
+        """x⁽ⁿ⁾ = X(x_t⁽ⁿ⁻¹⁾) (real part kept for real data)."""
+        y, m, rho = self.y, self.mask, self.rho
+        x_t = torch.zeros_like(y) if self.iterate is None else self.refine(self.iterate)
+        x = data_consistency(x_t, y, m, rho)
+        self.iterate = keep_real(x) if self.real else x
+
+    def refine(self, x: torch.Tensor) -> torch.Tensor:
+        """Z then R: x⁽ⁿ⁾ complex (B, H, W) → x_t⁽ⁿ⁾ complex (B, H, W)."""
+        parts = to_parts(x, not self.real).unsqueeze(1)
+        if self.denoiser == "dct":
+            u = dct_shrink(parts, self.lam, self.frame)
+        else:
+            u = wavelet_shrink(parts, self.lam)
+        t = feature_descriptor(parts, self.v)
+        return from_parts((u + t * (parts - u))[:, 0], not self.real)
+
+    def objective(self) -> np.ndarray:
+        """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ of the iterate, per image (B,)."""
+        x, y, mask, frame = self.iterate, self.y, self.mask, self.frame
+        fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
+        parts = to_parts(x, not self.real).unsqueeze(1)
+        coeffs = frame_analysis(parts, frame)[:, 1:].abs().flatten(1).sum(1)
+        sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
+        return (fidelity + self.lam * sparsity).cpu().numpy()
+
+
 class IFRCS(Method):
     """IFR-CS with λ (``lam``), ρ (``rho``), V (``v``), denoiser ``dct`` or ``wavelet``, stopping
-    at ``tol`` or ``max_iter``."""
+    at ``tol`` or ``max_iter`` (:class:`ifrnet.methods.iterative.Driver`'s rule); after a call,
+    ``iterations`` is the number of iterations run."""
 
     stop_param: ClassVar[str] = "max_iter"
 
@@ -119,16 +177,6 @@ class IFRCS(Method):
         self.history: list[np.ndarray] = []
         self.iterations = 0
 
-    def objective(
-        self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor
-    ) -> np.ndarray:
-        """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ per image, (B,)."""
-        fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
-        parts = to_parts(x, not self.real).unsqueeze(1)
-        coeffs = frame_analysis(parts, frame)[:, 1:].abs().flatten(1).sum(1)
-        sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
-        return (fidelity + self.lam * sparsity).cpu().numpy()
-
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Iterate X → Z → R on a batch; kspace complex (B, H, W), mask (H, W)."""
         return self.reconstruct_stops(kspace, mask, [self.max_iter])[self.max_iter]
@@ -141,36 +189,19 @@ class IFRCS(Method):
         from one run of max(stops) iterations; images complex64 (B, H, W)."""
         if not stops or min(stops) < 1 or max(stops) > self.max_iter:
             raise ValueError(f"IFR-CS stops must lie in 1..max_iter={self.max_iter}, got {stops}")
+        algorithm = IFRCSAlgorithm(
+            kspace, mask, self.lam, self.rho, self.v, self.denoiser, self.real, self.device
+        )
         wanted, results = set(stops), {}
-        y = torch.as_tensor(kspace, device=self.device).to(torch.complex64)
-        m = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=self.device)
-        frame = dct_filters(include_dc=True).to(self.device)
-        rho = torch.tensor(self.rho, device=self.device)
-        x_t = torch.zeros_like(y)
-        x_prev = None
         self.history = []
-        with Progress(max(stops), "IFR-CS", unit=" iterations") as bar:
-            for n in range(max(stops)):
-                x = data_consistency(x_t, y, m, rho)
-                if self.real:
-                    x = keep_real(x)
-                if self.track_objective:
-                    self.history.append(self.objective(x, y, m, frame))
-                self.iterations = n + 1
-                if x_prev is not None:
-                    change = (x - x_prev).abs().flatten(1).norm(dim=1)
-                    if bool((change <= self.tol * x.abs().flatten(1).norm(dim=1)).all()):
-                        break
-                if n + 1 in wanted:
-                    results[n + 1] = x.cpu().numpy().astype(np.complex64)
-                x_prev = x
-                parts = to_parts(x, not self.real).unsqueeze(1)
-                if self.denoiser == "dct":
-                    u = dct_shrink(parts, self.lam, frame)
-                else:
-                    u = wavelet_shrink(parts, self.lam)
-                t = feature_descriptor(parts, self.v)
-                x_t = from_parts((u + t * (parts - u))[:, 0], not self.real)
-                bar.update(1)
-        final = x.cpu().numpy().astype(np.complex64)  # converged (tol) or max(stops) reached
+
+        def record(n: int, alg: IFRCSAlgorithm) -> None:
+            if self.track_objective:
+                self.history.append(alg.objective())
+            if n in wanted:
+                results[n] = alg.iterate.cpu().numpy().astype(np.complex64)
+
+        self.iterations = run(algorithm, max(stops), "IFR-CS", tol=self.tol, on_step=record)
+        # a run that converged before a stop k gives its last iterate for k
+        final = algorithm.iterate.cpu().numpy().astype(np.complex64)
         return {k: results.get(k, final) for k in stops}

@@ -26,9 +26,9 @@ from collections.abc import Callable
 import numpy as np
 import sigpy as sp
 
+from ifrnet.methods.iterative import Driver
 from ifrnet.methods.method import Method
 from ifrnet.numerics.fourier import fft2c, ifft2c
-from ifrnet.util.progress import Progress
 
 GroupTransform = Callable[[np.ndarray], np.ndarray]
 
@@ -121,51 +121,62 @@ def objective(
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam * np.sum(np.abs(coeffs)))
 
 
-def patch_admm(
-    y: np.ndarray,
-    mask: np.ndarray,
-    build_frame: FrameBuilder,
-    lam: float,
-    rho: float,
-    outer: int,
-    inner: int,
-    real: bool,
-    history: list[float] | None = None,
-    on_iteration: Callable[[], object] | None = None,
-) -> np.ndarray:
-    """ADMM for one image: y complex (H, W) sampled k-space, mask (H, W) {0,1}; returns x (H, W).
+class PatchADMMAlgorithm:
+    """ADMM for one image, an :class:`ifrnet.methods.iterative.Algorithm`: one iteration per
+    :meth:`step`, the iterate x (H, W) in ``iterate`` (real for real data, else complex).
 
-    The frame is built from the zero-filled image, then rebuilt from the iterate before each of
-    the ``outer`` rounds of ``inner`` ADMM iterations. ``history`` (if given) receives the
-    objective after every x-update; ``on_iteration`` (if given) is called after each iteration.
+    y complex (H, W) sampled k-space, mask (H, W) {0,1}. x starts as the zero-filled image; the
+    frame is built from the iterate before steps 1, ``inner`` + 1, 2·``inner`` + 1, … (one
+    round of ``inner`` iterations per frame), and z, u restart from Ψx.
     """
-    y = y.astype(np.complex64)
-    m = mask.astype(np.float32)
-    x = ifft2c(y)
-    x = x.real if real else x
-    for _ in range(outer):
-        frame = build_frame(x)
-        z = frame(x)
-        u = np.zeros_like(z)
-        for _ in range(inner):
-            x = ifft2c((y + rho * fft2c(frame.H(z - u))) / (m + rho))
-            if real:
-                x = x.real
-            coeffs = frame(x)
-            z = soft_threshold(coeffs + u, lam / rho)
-            u = u + coeffs - z
-            if history is not None:
-                history.append(objective(x, y, m, coeffs, lam))
-            if on_iteration is not None:
-                on_iteration()
-    return x.astype(np.complex64)
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        mask: np.ndarray,
+        build_frame: FrameBuilder,
+        lam: float,
+        rho: float,
+        inner: int,
+        real: bool,
+    ) -> None:
+        y = y.astype(np.complex64)
+        x = ifft2c(y)
+        self.y, self.m = y, mask.astype(np.float32)
+        self.iterate = x.real if real else x
+        self.build_frame, self.inner, self.real = build_frame, inner, real
+        self.lam, self.rho = lam, rho
+        self.steps_in_round = 0  # the frame is rebuilt when this reaches 0 again
+        self.coeffs = np.zeros(0)
+
+    def step(self) -> None:
+        """x ← F⁻¹[(y + ρ F Ψᴴ(z − u)) / (M + ρ)], z ← S_{λ/ρ}(Ψx + u), u ← u + Ψx − z."""
+        y, m, rho = self.y, self.m, self.rho
+        if self.steps_in_round == 0:
+            self.frame = self.build_frame(self.iterate)
+            self.z = self.frame(self.iterate)
+            self.u = np.zeros_like(self.z)
+        frame, z, u = self.frame, self.z, self.u
+        x = ifft2c((y + rho * fft2c(frame.H(z - u))) / (m + rho))
+        if self.real:
+            x = x.real
+        coeffs = frame(x)
+        z = soft_threshold(coeffs + u, self.lam / rho)
+        u = u + coeffs - z
+        self.iterate, self.coeffs, self.z, self.u = x, coeffs, z, u
+        self.steps_in_round = (self.steps_in_round + 1) % self.inner
+
+    def objective(self) -> float:
+        """½‖M ⊙ F x − y‖² + λ‖Ψ x‖₁ of the iterate, with the Ψ of its x-update."""
+        return objective(self.iterate, self.y, self.m, self.coeffs, self.lam)
 
 
 class PatchADMM(Method):
-    """A patch-frame method solved by :func:`patch_admm`: subclasses define :meth:`frame`.
+    """A patch-frame method solved by :class:`PatchADMMAlgorithm` image by image: subclasses
+    define :meth:`frame`.
 
     ``lam`` (λ), ``rho`` (ρ), ``outer`` rounds of ``inner`` ADMM iterations; ``history`` holds
-    the objective after every x-update of the last call.
+    the objective after every x-update of the last call (image after image).
     """
 
     def __init__(self, real: bool, lam: float, rho: float, outer: int, inner: int) -> None:
@@ -183,26 +194,20 @@ class PatchADMM(Method):
         """Ψ built from a guide image (H, W)."""
         raise NotImplementedError
 
+    def algorithm(self, y: np.ndarray, mask: np.ndarray) -> PatchADMMAlgorithm:
+        """The ADMM run for one image: y complex (H, W), mask (H, W)."""
+        return PatchADMMAlgorithm(y, mask, self.frame, self.lam, self.rho, self.inner, self.real)
+
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """ADMM per image; kspace complex (B, H, W), mask (H, W)."""
         self.history = []
-        with Progress(
-            len(kspace) * self.outer * self.inner, type(self).__name__, unit=" iterations"
-        ) as bar:
-            return np.stack(
-                [
-                    patch_admm(
-                        y,
-                        mask,
-                        self.frame,
-                        self.lam,
-                        self.rho,
-                        self.outer,
-                        self.inner,
-                        self.real,
-                        self.history,
-                        bar.update,
-                    )
-                    for y in kspace
-                ]
-            )
+        steps = self.outer * self.inner
+        images = []
+        with Driver(type(self).__name__, len(kspace) * steps) as driver:
+            for y in kspace:
+                algorithm = self.algorithm(y, mask)
+                driver.run(
+                    algorithm, steps, on_step=lambda _, a: self.history.append(a.objective())
+                )
+                images.append(algorithm.iterate.astype(np.complex64))
+        return np.stack(images)

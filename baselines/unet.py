@@ -113,11 +113,11 @@ class UNetRecon(nn.Module):
     """Zero-filled magnitude → U-Net → magnitude image (returned as complex with zero phase)."""
 
     def __init__(
-        self, chans: int = 32, pools: int = 4, drop_prob: float = 0.0, complex_data: bool = False
+        self, chans: int = 32, pools: int = 4, drop_prob: float = 0.0, real: bool = True
     ) -> None:
         super().__init__()
         self.unet = UNet(1, 1, chans, pools, drop_prob)
-        self.complex_data = complex_data  # the input is a magnitude either way
+        self.real = real  # unused: the input is a magnitude and the output real either way
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (checked, otherwise unused: zeros mark unsampled) →

@@ -292,15 +292,15 @@ class VN(nn.Module):
         vmax: float = 1.0,
         init_scale: float = 0.04,
         lam: float = 1.0,
-        complex_data: bool = False,
+        real: bool = True,
     ) -> None:
         super().__init__()
         if not isinstance(steps, int) or steps < 1 or filters < 1:
             raise ValueError(f"VN needs steps ≥ 1 and filters ≥ 1; got {steps!r}, {filters!r}")
         if filter_size < 1 or filter_size % 2 == 0:
             raise ValueError(f"VN filter_size must be odd and positive, got {filter_size}")
-        self.complex_data = complex_data
-        channels = 2 if complex_data else 1
+        self.real = real
+        channels = 1 if real else 2
         raw = torch.randn(steps, filters, channels, filter_size, filter_size)
         raw = raw / (channels * filter_size**2) ** 0.5
         self.filters = nn.Parameter(raw - raw.mean(dim=(-2, -1), keepdim=True))
@@ -310,26 +310,26 @@ class VN(nn.Module):
         self.lam = nn.Parameter(torch.full((steps,), float(lam)))
 
     def _channels(self, x: torch.Tensor) -> torch.Tensor:
-        parts = [x.real, x.imag] if self.complex_data else [x.real]
+        parts = [x.real] if self.real else [x.real, x.imag]
         return torch.stack(parts, dim=1)
 
     def regulariser_gradient(self, x: torch.Tensor, t: int) -> torch.Tensor:
         """(1/N_k) Σ_i K_{t,i}ᵀ φ_{t,i}(K_{t,i} x) for x complex (B, H, W) → complex (B, H, W)."""
         k = project_filters(self.filters[t])
         out = conv_adjoint(self.activations[t](conv(self._channels(x), k)), k) / k.shape[0]
-        imag = out[:, 1] if self.complex_data else torch.zeros_like(out[:, 0])
+        imag = torch.zeros_like(out[:, 0]) if self.real else out[:, 1]
         return torch.complex(out[:, 0], imag)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, t: int) -> torch.Tensor:
         """Gradient step t: x_t, y complex (B, H, W), mask real → x_{t+1} complex (B, H, W)."""
         x = x - self.regulariser_gradient(x, t) - self.lam[t].abs() * data_gradient(x, y, mask)
-        return x if self.complex_data else keep_real(x)
+        return keep_real(x) if self.real else x
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
         mask = network_mask(kspace, mask)
         x = ifft2c(kspace)
-        x = x if self.complex_data else keep_real(x)
+        x = keep_real(x) if self.real else x
         for t in range(len(self.activations)):
             x = self.step(x, kspace, mask, t)
         return x

@@ -98,14 +98,14 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def float64_difference(
-    net: torch.nn.Module, images: np.ndarray, mask: np.ndarray, device: str, complex_data: bool
+    net: torch.nn.Module, images: np.ndarray, mask: np.ndarray, device: str, real: bool
 ) -> float:
     """Largest difference device vs CPU of one float64 forward/backward pass (two images;
     complex data: a phase ramp added): of the output relative to max |output|, and of every
     parameter gradient relative to the largest gradient entry of the network (a gradient that
     is zero in exact arithmetic, e.g. D5-C5's last biases, is rounding noise on both sides)."""
     target = torch.from_numpy(images[:2]).to(torch.complex128)
-    if complex_data:
+    if not real:
         ramp = torch.linspace(0, 1.5, images.shape[-1], dtype=torch.float64)
         target = target * torch.exp(1j * ramp)
     m = torch.from_numpy(mask.astype(np.float64))
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in chosen:
         params = found.get(name, NETWORKS.get(name, {}))
         torch.manual_seed(0)
-        net = build_network(name, params, complex_data=False)
+        net = build_network(name, params, real=True)
         captured_error, mismatches = captured_vs_eager(
             net, triples, args.device, args.capture_steps, args.rtol
         )
@@ -285,12 +285,12 @@ def main(argv: list[str] | None = None) -> None:
         on_cpu, _ = infer(net, kspace[:2], mask, 2, "cpu")
         diff = np.abs(on_device - on_cpu).max() / np.abs(on_cpu).max()
         f64 = []
-        for complex_data in (False, True):
+        for real in (True, False):
             torch.manual_seed(0)
-            fresh = build_network(name, params, complex_data=complex_data)
-            if not complex_data:
+            fresh = build_network(name, params, real=real)
+            if real:
                 fresh.load_state_dict(net.state_dict())  # the trained weights
-            f64.append(float64_difference(fresh, images, mask, args.device, complex_data))
+            f64.append(float64_difference(fresh, images, mask, args.device, real))
         if status != "ok" or max(f64) > args.tolerance or mismatches:
             failed.append(name)
         train_rate, infer_rate = speed(

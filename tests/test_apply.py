@@ -11,7 +11,7 @@ import torch
 from ifrnet.bench.cli import main
 from ifrnet.methods.ifrnet import IFRNet
 from ifrnet.methods.learned import load_network
-from ifrnet.methods.training import TensorTriples, TrainSettings, train
+from ifrnet.methods.training import TensorTriples, TrainSettings, save_checkpoint, train
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.metrics import evaluate
 
@@ -50,7 +50,7 @@ def trained(tmp_path_factory) -> tuple[Path, np.ndarray]:
         data,
         settings,
         out,
-        metadata={"method": "ifrnet", "params": params, "complex_data": False},
+        metadata={"method": "ifrnet", "params": params, "real": True},
     )
     np.save(out / "mask.npy", mask)
     return out, mask
@@ -60,6 +60,40 @@ def test_checkpoint_rebuilds_the_network(trained):
     out, _ = trained
     network, metadata = load_network(out / "model.pt")
     assert isinstance(network, IFRNet) and network.stages == 2 and metadata["method"] == "ifrnet"
+
+
+@pytest.mark.parametrize(
+    ("stored", "real"),
+    [
+        ({"real": True}, True),
+        ({"real": False}, False),
+        ({"complex_data": False}, True),  # the negated spelling that older files store
+        ({"complex_data": True}, False),
+        ({}, True),
+    ],
+)
+def test_checkpoint_data_kind_in_either_spelling(tmp_path, capsys, stored, real):
+    """A checkpoint's data kind, ``real`` or its negation ``complex_data``, rebuilds the
+    network for that kind, and ``ifrnet reconstruct`` keeps (complex) or drops (real) the
+    imaginary part accordingly."""
+    torch.manual_seed(0)
+    params = {"stages": 1, "blocks": 1}
+    net = IFRNet(real=real, **params)
+    metadata = {"method": "ifrnet", "params": params, **stored}
+    save_checkpoint({"model": net.state_dict(), "metadata": metadata}, tmp_path / "model.pt")
+    loaded, _ = load_network(tmp_path / "model.pt")
+    assert loaded.real is real
+    mask = np.random.default_rng(1).random((SIZE, SIZE)) < 0.5
+    image = phantom(1, 3).astype(np.complex64) * np.exp(1j * np.linspace(0, 2, SIZE))
+    np.save(tmp_path / "k.npy", fft2c(image))
+    np.save(tmp_path / "mask.npy", mask)
+    args = ["reconstruct", "--checkpoint", str(tmp_path / "model.pt"), "--input-kind", "kspace"]
+    args += ["--input", str(tmp_path / "k.npy"), "--mask", str(tmp_path / "mask.npy")]
+    assert main([*args, "--out", str(tmp_path / "rec.npy")]) == 0
+    assert bool(np.load(tmp_path / "rec.npy").imag.any()) is not real
+    with torch.no_grad():
+        k, m = torch.from_numpy(fft2c(image) * mask), torch.from_numpy(mask.astype(np.float32))
+        torch.testing.assert_close(loaded(k, m), net(k, m))
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".mat", ".h5"])

@@ -30,7 +30,7 @@ def test_d5c5_is_exactly_data_consistent():
     x = phantoms(2, 32, 0, complex_images=True)
     mask = torch.from_numpy(random2d((32, 32), 0.25, seed=1).astype(np.float32))
     y = fft2c(x) * mask
-    out = D5C5(complex_data=True)(y, mask)
+    out = D5C5(real=False)(y, mask)
     k = fft2c(out)
     sampled = mask.bool()
     torch.testing.assert_close(k[:, sampled], y[:, sampled], atol=1e-5, rtol=0)
@@ -77,9 +77,7 @@ def overfit(
 
 def test_d5c5_overfits_two_images():
     torch.manual_seed(0)
-    initial, final = overfit(
-        D5C5(cascades=2, filters=16, complex_data=True), "mse", True, 150, 1e-3
-    )
+    initial, final = overfit(D5C5(cascades=2, filters=16, real=False), "mse", True, 150, 1e-3)
     assert final < initial / 10, (initial, final)
 
 

@@ -162,7 +162,7 @@ def test_admmnet_overfits_two_images(brain):
 
 def test_admmnet_complex_and_argument_checks():
     y = torch.randn(2, 16, 16, dtype=torch.complex64)
-    out = ADMMNet(stages=2, complex_data=True)(y, torch.ones(16, 16))
+    out = ADMMNet(stages=2, real=False)(y, torch.ones(16, 16))
     assert out.shape == (2, 16, 16) and float(out.detach().imag.abs().max()) > 0
     with pytest.raises(ValueError, match="filters"):
         ADMMNet(filters=16)
@@ -190,22 +190,22 @@ def test_admmnet_picks_image_space_on_the_cpu_only():
 
 
 @pytest.mark.parametrize(
-    ("shape", "complex_data"),
-    [((2, 32, 32), False), ((2, 33, 30), False), ((1, 32, 32), True), ((1, 4, 4), False)],
+    ("shape", "real"),
+    [((2, 32, 32), True), ((2, 33, 30), True), ((1, 32, 32), False), ((1, 4, 4), True)],
 )
-def test_admmnet_image_space_equals_k_space_form(shape, complex_data):
+def test_admmnet_image_space_equals_k_space_form(shape, real):
     """The image-space convolutions with three FFTs per stage compute the same network as
     every filter through k-space (``spectral=True``): outputs and all parameter gradients in
     float64, with perturbed (non-DCT) weights; odd sizes and the tiny-image fallback too."""
     torch.manual_seed(0)
-    fast = ADMMNet(stages=3, complex_data=complex_data).double()
+    fast = ADMMNet(stages=3, real=real).double()
     with torch.no_grad():
         for p in fast.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    spectral = ADMMNet(stages=3, complex_data=complex_data, spectral=True).double()
+    spectral = ADMMNet(stages=3, real=real, spectral=True).double()
     spectral.load_state_dict(fast.state_dict())
     image = torch.randn(*shape, dtype=torch.complex128)
-    if not complex_data:
+    if real:
         image = image.real.to(torch.complex128)
     mask = (torch.rand(shape[1:]) < 0.5).double()
     mask[shape[1] // 2, shape[2] // 2] = 1

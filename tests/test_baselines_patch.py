@@ -12,9 +12,10 @@ from baselines.fdlcp import (
     learn_orthogonal_dictionary,
 )
 from baselines.pano import PANO, block_match, haar_matrix, pano_frame
-from baselines.patches import patch_admm, patch_indices, reference_corners, soft_threshold
+from baselines.patches import patch_indices, reference_corners, soft_threshold
 from ifrnet.bench.data import embedded
 from ifrnet.bench.data.phase import smooth_phase
+from ifrnet.methods.iterative import run
 from ifrnet.numerics.fourier import ifft2c
 from ifrnet.numerics.masks import random2d
 from ifrnet.numerics.measure import measure
@@ -142,18 +143,10 @@ def test_learned_dictionary_is_orthogonal_and_sparsifies_better_than_dct():
 @pytest.mark.parametrize("method", [PANO, FDLCP])
 def test_admm_objective_decreases(knee_like, method):
     _, mask, y = knee_like
-    solver = method(lam=0.005, rho=0.5)
+    solver = method(lam=0.005, rho=0.5, inner=20)
     history: list[float] = []
-    patch_admm(
-        y[0],
-        mask,
-        solver.frame,
-        solver.lam,
-        solver.rho,
-        outer=1,
-        inner=20,
-        real=False,
-        history=history,
+    run(
+        solver.algorithm(y[0], mask), 20, "ADMM", on_step=lambda _, a: history.append(a.objective())
     )
     h = np.array(history)
     assert np.all(np.diff(h) <= 1e-5 * h[1:])

@@ -282,11 +282,11 @@ class HostWatch(TorchDispatchMode):
 
 NETWORKS = {
     "ifrnet": lambda: IFRNet(stages=2, blocks=1),
-    "ifrnet-complex": lambda: IFRNet(stages=2, blocks=1, complex_data=True),
+    "ifrnet-complex": lambda: IFRNet(stages=2, blocks=1, real=False),
     "ifrnet-full-grad": lambda: IFRNet(stages=1, blocks=1, descriptor_grad="full"),
     "admmnet": lambda: ADMMNet(stages=2),
     "vn": lambda: VN(steps=2, filters=4, filter_size=5),
-    "vn-complex": lambda: VN(steps=2, filters=4, filter_size=5, complex_data=True),
+    "vn-complex": lambda: VN(steps=2, filters=4, filter_size=5, real=False),
     "d5c5": lambda: D5C5(),
     "unet": lambda: UNetRecon(),
 }

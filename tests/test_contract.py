@@ -39,12 +39,11 @@ SMALL: dict[str, dict] = {
 }
 
 #: Methods allowed to return a complex image for real-valued data (``ifrnet.methods.method`` says a
-#: method "may" keep the real part; every registered method promises it today).
+#: method "may" keep the real part; every registered method does keep it).
 MAY_RETURN_COMPLEX_FOR_REAL: frozenset[str] = frozenset()
 
-#: (check, method) → the defect that makes the case fail today (none at present; the first run
-#: of this test found 14, all fixed: Method._check_input and network_mask now check the dtype
-#: and the mask's shape, D5-C5 and U-Net call network_mask).
+#: (check, method) → a known defect that makes the case fail, run as a strict xfail so that a
+#: fix shows up; empty: every registered method passes every check.
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
@@ -72,7 +71,7 @@ def over(names: list[str], check: str) -> list:
 def network(name: str, real: bool, seed: int = SEED) -> torch.nn.Module:
     """An untrained network of the registry, its initial weights drawn from ``seed``."""
     torch.manual_seed(seed)
-    return build_network(name, SMALL.get(name, {}), complex_data=not real).eval()
+    return build_network(name, SMALL.get(name, {}), real=real).eval()
 
 
 def method(name: str, real: bool, seed: int = SEED) -> Method:
@@ -172,7 +171,7 @@ def test_network_output_shape_dtype_and_real_values(name, real):
     assert torch.isfinite(torch.view_as_real(out)).all()
     torch.testing.assert_close(batched, out)  # mask (H, W) or (B, H, W): the same
     if real and name not in MAY_RETURN_COMPLEX_FOR_REAL:
-        assert not out.imag.any(), f"{name}: complex_data=False gave a complex image"
+        assert not out.imag.any(), f"{name}: real=True gave a complex image"
 
 
 @KINDS

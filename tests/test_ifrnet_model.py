@@ -34,7 +34,7 @@ def test_shapes_dtypes_and_real_output():
     out = net(y, mask)
     assert out.shape == x.shape and out.dtype == torch.complex64
     assert float(out.detach().imag.abs().max()) == 0.0
-    out_c = IFRNet(stages=2, blocks=1, complex_data=True)(*measurements(complex_images=True)[:2])
+    out_c = IFRNet(stages=2, blocks=1, real=False)(*measurements(complex_images=True)[:2])
     assert out_c.dtype == torch.complex64 and float(out_c.detach().imag.abs().max()) > 0
     out_m, maps = net(y, mask), net.descriptor_maps(y, mask)
     assert len(maps) == 3 and maps[0].shape == x.shape

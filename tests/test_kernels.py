@@ -133,15 +133,15 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
 
     torch.manual_seed(0)
     build = (
-        (lambda: IFRNet(stages=2, blocks=2, complex_data=network == "ifrnet"))
+        (lambda: IFRNet(stages=2, blocks=2, real=network == "ifrnet-real"))
         if network.startswith("ifrnet")
-        else (lambda: ADMMNet(stages=2, complex_data=True))
+        else (lambda: ADMMNet(stages=2, real=False))
     )
     net = build().double()
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.02 * torch.randn_like(p))
-    image, mask = random_problem((1, 24, 20), complex_data=network != "ifrnet-real")
+    image, mask = random_problem((1, 24, 20), real=network == "ifrnet-real")
     fast = output_and_gradients(net, image, mask)
     for module in (conv_kernel, moments_kernel, block_kernel):
         monkeypatch.setattr(module, "available", lambda x: False)
@@ -150,11 +150,11 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
     assert_all_close(fast, slow, rtol=1e-9, atol=1e-12, grad_rtol=1e-8, grad_atol=1e-10)
 
 
-def random_problem(shape: tuple, complex_data: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random image complex128 (B, H, W) (imaginary part zero unless ``complex_data``) and a
-    random mask (H, W) with about half the samples, from the global generator."""
+def random_problem(shape: tuple, real: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random image complex128 (B, H, W) (imaginary part zero if ``real``) and a random mask
+    (H, W) with about half the samples, from the global generator."""
     image = torch.randn(shape, dtype=torch.complex128)
-    if not complex_data:
+    if real:
         image = image.real.to(torch.complex128)
     return image, (torch.rand(shape[1:]) < 0.5).double()
 

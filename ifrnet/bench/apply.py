@@ -28,7 +28,7 @@ from ifrnet.bench.config import is_network
 from ifrnet.bench.pipeline import build_method
 from ifrnet.bench.tuning import read_tuned
 from ifrnet.methods.defaults import INFERENCE_BATCH
-from ifrnet.methods.learned import LearnedMethod, load_network
+from ifrnet.methods.learned import LearnedMethod, checkpoint_real, load_network
 from ifrnet.numerics.fourier import fft2c, zero_filled
 from ifrnet.numerics.masks import load_mask
 from ifrnet.numerics.metrics import evaluate
@@ -117,7 +117,7 @@ def reconstruct_file(
     mask = load_mask(mask_path, expected_shape=data.shape[1:]).array
     if learned:
         network, metadata = load_network(checkpoint, device)
-        real = not metadata.get("complex_data", False)
+        real = checkpoint_real(metadata)
         method = LearnedMethod(network, real=real, device=device, batch_size=batch_size)
     else:
         real = kind == "real" if kind else input_kind == "image" and not np.any(data.imag)

@@ -128,7 +128,7 @@ class IFRNet(nn.Module):
         share_weights: bool = False,
         descriptor_input: str = "x",
         descriptor_grad: str = "v",
-        complex_data: bool = False,
+        real: bool = True,
         plf_points: int = 101,
         rho: float = 0.02,
         eta1: float = 0.99,
@@ -147,7 +147,7 @@ class IFRNet(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if filter_size % 2 == 0:
             raise ValueError(f"filter_size must be odd, got {filter_size}")
-        self.complex_data = complex_data
+        self.real = real
         generator = torch.Generator().manual_seed(seed)
         block_options = dict(
             filters=filters,
@@ -170,14 +170,14 @@ class IFRNet(nn.Module):
         self, x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, n: int
     ) -> torch.Tensor:
         """X step on real parts: x_t real (P, 1, H, W) or None (zeros) → real (P, 1, H, W)."""
-        if not self.complex_data:  # real data: one node, no complex images in between
+        if self.real:  # one node, no complex images in between
             return real_data_consistency(x_t, y, mask, self.rho[n])
         x_t = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], True)
         return to_parts(data_consistency(x_t, y, mask, self.rho[n]), True).unsqueeze(1)
 
     def _complex(self, parts: torch.Tensor) -> torch.Tensor:
         """Real parts (P, 1, H, W) → complex (B, H, W) (imaginary part zero for real data)."""
-        return from_parts(parts[:, 0], self.complex_data)
+        return from_parts(parts[:, 0], not self.real)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""

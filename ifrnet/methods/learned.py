@@ -2,12 +2,14 @@
 
 A learned model's config entry has ``method`` (a registered network class), ``params`` (its
 constructor arguments) and ``train`` (:class:`ifrnet.methods.training.TrainSettings` fields).
-Networks take ``complex_data: bool`` in their constructor and are called as
+Networks take ``real: bool`` in their constructor (True: real-valued data, as for every
+:class:`ifrnet.methods.method.Method`) and are called as
 ``net(kspace (B, H, W) complex64, mask (B, H, W) float32) -> image (B, H, W) complex64``.
 
 Checkpoint metadata (stored in ``model.pt`` beside the weights, all plain values so that
-``torch.load(..., weights_only=True)`` reads it): ``method``, ``params``, ``complex_data``,
-``dataset``, ``mask``, ``model``, ``seed`` (training seed).
+``torch.load(..., weights_only=True)`` reads it): ``method``, ``params``, ``real``,
+``dataset``, ``mask``, ``model``, ``seed`` (training seed). Files that store ``complex_data``,
+the negation of ``real``, instead load as well (:func:`checkpoint_real` reads either).
 """
 
 from __future__ import annotations
@@ -38,13 +40,22 @@ from ifrnet.util.io import DamagedFile, file_sha256
 PathLike = str | os.PathLike[str]
 
 
-def build_network(method: str, params: dict[str, Any], complex_data: bool) -> torch.nn.Module:
-    """Instantiate a network class from its registry name and constructor parameters."""
+def build_network(method: str, params: dict[str, Any], real: bool) -> torch.nn.Module:
+    """Instantiate a network class from its registry name and constructor parameters, for
+    real-valued data if ``real``."""
     cls = resolve(method)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
         raise ValueError(f"method {method!r} is not a trainable network (torch.nn.Module)")
-    check_params(method, cls, params, fixed=("complex_data",))
-    return cls(complex_data=complex_data, **params)
+    check_params(method, cls, params, fixed=("real",))
+    return cls(real=real, **params)
+
+
+def checkpoint_real(metadata: dict[str, Any]) -> bool:
+    """Whether a checkpoint's network is for real-valued data: its ``real`` entry, else the
+    negation of ``complex_data``; a file with neither is real (the networks' default)."""
+    if "real" in metadata:
+        return bool(metadata["real"])
+    return not bool(metadata.get("complex_data", False))
 
 
 def measured_triples(split: MeasuredSplit) -> TensorTriples:
@@ -76,13 +87,13 @@ def train_model(
     settings = TrainSettings.from_dict(
         {**spec["train"], "seed": seed, "device": device, "threads": threads, "progress": progress}
     )
-    complex_data = not train_split.real
+    real = train_split.real
     torch.manual_seed(seed)
-    network = build_network(spec["method"], spec.get("params", {}), complex_data)
+    network = build_network(spec["method"], spec.get("params", {}), real)
     metadata = {
         "method": spec["method"],
         "params": spec.get("params", {}),
-        "complex_data": complex_data,
+        "real": real,
         "dataset": str(attrs["dataset"]),
         "mask": Path(mask_path).stem,
         "model": model_name,
@@ -120,9 +131,7 @@ def load_network(checkpoint: PathLike, device: str = "cpu") -> tuple[torch.nn.Mo
         )
     try:
         network = build_network(
-            metadata["method"],
-            dict(metadata.get("params", {})),
-            bool(metadata.get("complex_data", False)),
+            metadata["method"], dict(metadata.get("params", {})), checkpoint_real(metadata)
         )
     except ValueError as err:  # the metadata names a method or params that do not build
         raise ValueError(f"{checkpoint}: {err}") from err

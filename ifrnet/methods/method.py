@@ -2,7 +2,8 @@
 
 A method is a class constructed as ``cls(real=<bool>, **params)`` — ``params`` come from the
 model's config entry, ``real`` says whether the data set is real-valued (then the method may
-return a real image: the paper's real-valued experiments keep the real part) — with one call
+return a real image: the paper's real-valued experiments keep the real part; networks take the
+same flag, :mod:`ifrnet.methods.learned`) — with one call
 
     reconstruct(kspace, mask) -> image
 

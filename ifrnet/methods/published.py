@@ -226,7 +226,7 @@ def convert_published(method: str, source: PathLike, out: PathLike, model_name: 
         broken = [name for name, tensor in state.items() if not torch.isfinite(tensor).all()]
         if broken:
             raise ValueError(f"weights {broken[0]} hold NaN or Inf")
-        network = build_network(method, params, complex_data=False)
+        network = build_network(method, params, real=True)
         check_weights(network, state, source)
         network.load_state_dict(state)
     except Exception as err:  # the authors' files are parsed by scipy/h5py: any fault, one line
@@ -237,7 +237,7 @@ def convert_published(method: str, source: PathLike, out: PathLike, model_name: 
     metadata = {
         "method": method,
         "params": params,
-        "complex_data": False,
+        "real": True,
         "dataset": "published",
         "mask": "",
         "model": model_name,
