@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.layers import (
     conv2d_same,
@@ -75,11 +76,10 @@ def admm_x_step(
     """
     weights = rho.view(-1, 1, 1).to(response.real.dtype)
     power = response.real**2 + response.imag**2
-    denom = mask + (weights * power).sum(0)
-    numer = y
+    r = None
     if z_minus_beta is not None:
-        numer = numer + (weights * response.conj() * fft2c(z_minus_beta.to(y.dtype))).sum(1)
-    return ifft2c(numer / denom)
+        r = (weights * response.conj() * fft2c(z_minus_beta.to(y.dtype))).sum(1)
+    return ForwardModel(mask).solve(y, r, (weights * power).sum(0))
 
 
 def weighted_autocorrelation(filters: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
@@ -111,13 +111,13 @@ def admm_x_step_spatial(
     else:  # tiny images: the autocorrelation would wrap; sum the filters' powers instead
         response = filter_response(filters, shape)
         power = (rho.view(-1, 1, 1) * (response.real**2 + response.imag**2)).sum(0)
-    numer = y
+    r = None
     if z_minus_beta is not None:
         weights = (rho.view(-1, 1, 1).to(filters.dtype) * filters)[None]  # (1, L, f, f)
         # H_l z = h_l ⊛ z (convolution), so H_lᵀ is the correlation with h_l
         adjoint = conv2d_same(z_minus_beta, weights, circular=True)[:, 0]
-        numer = numer + fft2c(from_parts(adjoint, complex_data))
-    return ifft2c(numer / (mask + power))
+        r = fft2c(from_parts(adjoint, complex_data))
+    return ForwardModel(mask).solve(y, r, power)
 
 
 class ADMMNet(nn.Module):

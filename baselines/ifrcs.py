@@ -40,10 +40,9 @@ import torch
 import torch.nn.functional as F
 
 from ifrnet.methods.method import Method
-from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.layers import (
     conv2d_same,
-    data_consistency,
     dct_filters,
     feature_descriptor,
     from_parts,
@@ -123,7 +122,7 @@ class IFRCS(Method):
         self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, frame: torch.Tensor
     ) -> np.ndarray:
         """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ per image, (B,)."""
-        fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
+        fidelity = 0.5 * ((ForwardModel(mask).A(x) - y).abs() ** 2).flatten(1).sum(1)
         parts = to_parts(x, not self.real).unsqueeze(1)
         coeffs = frame_analysis(parts, frame)[:, 1:].abs().flatten(1).sum(1)
         sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
@@ -144,6 +143,7 @@ class IFRCS(Method):
         wanted, results = set(stops), {}
         y = torch.as_tensor(kspace, device=self.device).to(torch.complex64)
         m = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=self.device)
+        op = ForwardModel(m)
         frame = dct_filters(include_dc=True).to(self.device)
         rho = torch.tensor(self.rho, device=self.device)
         x_t = torch.zeros_like(y)
@@ -151,7 +151,7 @@ class IFRCS(Method):
         self.history = []
         with Progress(max(stops), "IFR-CS", unit=" iterations") as bar:
             for n in range(max(stops)):
-                x = data_consistency(x_t, y, m, rho)
+                x = op.data_consistency(x_t, y, rho)
                 if self.real:
                     x = keep_real(x)
                 if self.track_objective:

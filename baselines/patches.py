@@ -27,7 +27,7 @@ import numpy as np
 import sigpy as sp
 
 from ifrnet.methods.method import Method
-from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.util.progress import Progress
 
 GroupTransform = Callable[[np.ndarray], np.ndarray]
@@ -117,7 +117,7 @@ def objective(
     x: np.ndarray, y: np.ndarray, mask: np.ndarray, coeffs: np.ndarray, lam: float
 ) -> float:
     """½‖M ⊙ F x − y‖² + λ‖Ψ x‖₁, given the coefficients Ψx."""
-    residual = fft2c(x) * mask - y
+    residual = ForwardModel(mask).A(x) - y
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam * np.sum(np.abs(coeffs)))
 
 
@@ -141,14 +141,15 @@ def patch_admm(
     """
     y = y.astype(np.complex64)
     m = mask.astype(np.float32)
-    x = ifft2c(y)
+    op = ForwardModel(m)
+    x = op.A_dagger(y)
     x = x.real if real else x
     for _ in range(outer):
         frame = build_frame(x)
         z = frame(x)
         u = np.zeros_like(z)
         for _ in range(inner):
-            x = ifft2c((y + rho * fft2c(frame.H(z - u))) / (m + rho))
+            x = op.data_consistency(frame.H(z - u), y, rho)
             if real:
                 x = x.real
             coeffs = frame(x)
