@@ -8,7 +8,7 @@ Some operations have a fast CPU implementation beside the composed torch ops tha
     'same' correlation              layers.conv2d_same                  conv_kernel
     descriptor moments, R step      layers.feature_descriptor, _Refine  moments_kernel
     IFR-Net CNN block               methods.ifrnet.CNNBlock             block_kernel
-    X step for real images          forward_model.ForwardModel          dc_kernel
+    X step for real images          dc_kernel.real_data_consistency     dc_kernel
     VN's RBF activation             baselines.vn.RBFActivation          rbf_kernel
     VN's convolutions K, Kᵀ         baselines.vn.conv, conv_adjoint     torch ops in a CPU order
 
@@ -24,13 +24,13 @@ The rule, the same for each: the fast path runs if and only if
 :func:`use_kernel` applies it once per call of the operation, in its forward pass; the
 backward pass takes the same path as the forward (never asks again).
 
-Fast-math policy. Kernels whose results are compared with the reference to rounding (PLF,
-correlations, the CNN block, RBF) compile with :data:`FASTMATH`: LLVM may reorder sums
-(vectorised reductions), fuse multiply-adds and use approximate reciprocals and functions,
-but never assumes the absence of NaN or infinity (no ``nnan``/``ninf``), so a NaN input
-gives NaN, as in the torch ops, and never becomes an index. Kernels that reproduce their
-reference's rounding (the moments: ordered float64 sums, bit for bit; the X step and the R
-step: the torch ops' arithmetic and the guarded zero denominators) compile without fast-math.
+Fast-math policy. The kernels of long sums and table lookups (PLF, correlations, the CNN
+block, RBF) compile with :data:`FASTMATH`: LLVM may reorder sums (vectorised reductions), fuse
+multiply-adds and use approximate reciprocals and functions, so they agree with the reference
+to rounding; never with ``nnan``/``ninf``, so that a NaN input gives NaN, as in the torch ops,
+and never becomes an index. The kernels that follow their reference step by step compile
+without fast-math: the moments (float64 sums in a fixed order, equal to the reference's bit for
+bit), the R step and the X step (elementwise formulas with guarded tiny or zero denominators).
 """
 
 from __future__ import annotations

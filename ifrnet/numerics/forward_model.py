@@ -21,12 +21,12 @@ AᴴA = Fᴴ M F and the pseudo-inverse A⁺ = Aᴴ. :class:`ForwardModel` holds
     replace_sampled(x, y)    F⁻¹[(1 − M) ⊙ F x + y], the ρ → 0 limit (D5-C5)
 
 Images are (…, H, W), real or complex; k-space (…, H, W) complex with zeros where M = 0 (what
-every method receives); the mask (H, W) or (B, H, W). NumPy arrays and torch tensors both work
-(each result of the kind and precision of :func:`~ifrnet.numerics.fourier.fft2c` on its input);
-the operations with learned ρ take tensors on any device. In data consistency a denominator M + ρ exactly 0 (ρ = 0
-off the mask) is replaced by 1e-6, as in the authors' code. Real-valued experiments keep the
-real part of the solution (the authors' ``xmid.m``); it solves the real-constrained problem when
-the mask is point-symmetric.
+every method receives); the mask (H, W) or (B, H, W). NumPy arrays and torch tensors on any
+device both work, each result of the kind and precision that
+:func:`~ifrnet.numerics.fourier.fft2c` gives for its input. In data consistency a denominator
+M + ρ exactly 0 (ρ = 0 off the mask) is replaced by 1e-6, as in the authors' code. Real-valued
+experiments keep the real part of the solution (the authors' ``xmid.m``); it solves the
+real-constrained problem when the mask is point-symmetric.
 """
 
 from __future__ import annotations
