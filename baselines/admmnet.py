@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.layers import (
     conv2d_same,
@@ -60,7 +61,7 @@ def filter_response(filters: torch.Tensor, shape: tuple[int, int]) -> torch.Tens
         raise ValueError(f"filters of size {size} do not fit images of shape {shape}")
     top, left = h // 2 - size // 2, w // 2 - size // 2
     centred = F.pad(filters, (left, w - size - left, top, h - size - top))
-    return fft2c(from_parts(centred, complex_data=False)) * (h * w) ** 0.5
+    return fft2c(from_parts(centred, real=True)) * (h * w) ** 0.5
 
 
 def admm_x_step(
@@ -75,11 +76,10 @@ def admm_x_step(
     """
     weights = rho.view(-1, 1, 1).to(response.real.dtype)
     power = response.real**2 + response.imag**2
-    denom = mask + (weights * power).sum(0)
-    numer = y
+    r = None
     if z_minus_beta is not None:
-        numer = numer + (weights * response.conj() * fft2c(z_minus_beta.to(y.dtype))).sum(1)
-    return ifft2c(numer / denom)
+        r = (weights * response.conj() * fft2c(z_minus_beta.to(y.dtype))).sum(1)
+    return ForwardModel(mask).solve(y, r, (weights * power).sum(0))
 
 
 def weighted_autocorrelation(filters: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
@@ -97,7 +97,7 @@ def admm_x_step_spatial(
     filters: torch.Tensor,
     rho: torch.Tensor,
     z_minus_beta: torch.Tensor | None,
-    complex_data: bool,
+    real: bool,
 ) -> torch.Tensor:
     """:func:`admm_x_step` with the filters' circular convolutions in image space.
 
@@ -111,13 +111,13 @@ def admm_x_step_spatial(
     else:  # tiny images: the autocorrelation would wrap; sum the filters' powers instead
         response = filter_response(filters, shape)
         power = (rho.view(-1, 1, 1) * (response.real**2 + response.imag**2)).sum(0)
-    numer = y
+    r = None
     if z_minus_beta is not None:
         weights = (rho.view(-1, 1, 1).to(filters.dtype) * filters)[None]  # (1, L, f, f)
         # H_l z = h_l ⊛ z (convolution), so H_lᵀ is the correlation with h_l
         adjoint = conv2d_same(z_minus_beta, weights, circular=True)[:, 0]
-        numer = numer + fft2c(from_parts(adjoint, complex_data))
-    return ifft2c(numer / (mask + power))
+        r = fft2c(from_parts(adjoint, real))
+    return ForwardModel(mask).solve(y, r, power)
 
 
 class ADMMNet(nn.Module):
@@ -170,10 +170,10 @@ class ADMMNet(nn.Module):
         filters, rho = self.x_filters[n], self.rho[n]
         if self.uses_spectral(y.device):
             response = filter_response(filters, tuple(y.shape[-2:]))
-            zb = None if zb is None else from_parts(zb, not self.real)
+            zb = None if zb is None else from_parts(zb, self.real)
             x = admm_x_step(y, mask, response, rho, zb)
         else:
-            x = admm_x_step_spatial(y, mask, filters, rho, zb, not self.real)
+            x = admm_x_step_spatial(y, mask, filters, rho, zb, self.real)
         return keep_real(x) if self.real else x
 
     def _c(self, n: int, parts: torch.Tensor) -> torch.Tensor:
@@ -191,7 +191,7 @@ class ADMMNet(nn.Module):
         zb = beta = None
         for n in range(self.stages):
             x = self._x(kspace, mask, n, zb)
-            c = self._c(n, to_parts(x, not self.real))  # (P, L, H, W)
+            c = self._c(n, to_parts(x, self.real))  # (P, L, H, W)
             if beta is None:
                 beta = torch.zeros_like(c)
             z = self.plf[n](c + beta)

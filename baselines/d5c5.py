@@ -7,8 +7,9 @@ added to its input (residual), followed by noiseless data consistency in k-space
 
     k ← (1 − M) ⊙ F x + y,        x ← F⁻¹ k,
 
-with IFR-Net's centred orthonormal FFT (:func:`ifrnet.numerics.layers.replace_sampled`, the ρ → 0
-limit of IFR-Net's X step). The complex image enters as 2 channels (real,
+with IFR-Net's centred orthonormal FFT
+(:meth:`ifrnet.numerics.forward_model.ForwardModel.replace_sampled`, the ρ → 0 limit of
+IFR-Net's X step). The complex image enters as 2 channels (real,
 imaginary). Convolutions start He-normal with zero biases (Lasagne's HeNormal/Constant(0)).
 Trained with Adam lr 1e-3 and an MSE loss (the config's ``train`` section). Real-valued data
 take the real part of the output.
@@ -19,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ifrnet.numerics.fourier import ifft2c
-from ifrnet.numerics.layers import keep_real, network_mask, replace_sampled
+from ifrnet.numerics.forward_model import ForwardModel
+from ifrnet.numerics.layers import keep_real, network_mask
 
 
 class Cascade(nn.Module):
@@ -64,8 +65,8 @@ class D5C5(nn.Module):
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
-        mask = network_mask(kspace, mask)
-        x = ifft2c(kspace)
+        op = ForwardModel(network_mask(kspace, mask))
+        x = op.A_dagger(kspace)
         for cascade in self.cascades:
-            x = replace_sampled(cascade(x), kspace, mask)
+            x = op.replace_sampled(cascade(x), kspace)
         return keep_real(x) if self.real else x

@@ -43,10 +43,9 @@ import torch.nn.functional as F
 
 from ifrnet.methods.iterative import run
 from ifrnet.methods.method import Method
-from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.layers import (
     conv2d_same,
-    data_consistency,
     dct_filters,
     feature_descriptor,
     from_parts,
@@ -111,6 +110,7 @@ class IFRCSAlgorithm:
     ) -> None:
         self.y = torch.as_tensor(kspace, device=device).to(torch.complex64)
         self.mask = torch.as_tensor(np.asarray(mask, dtype=np.float32), device=device)
+        self.op = ForwardModel(self.mask)
         self.frame = dct_filters(include_dc=True).to(device)
         self.rho = torch.tensor(rho, device=device)
         self.lam, self.v, self.denoiser, self.real = lam, v, denoiser, real
@@ -118,26 +118,26 @@ class IFRCSAlgorithm:
 
     def step(self) -> None:
         """x⁽ⁿ⁾ = X(x_t⁽ⁿ⁻¹⁾) (real part kept for real data)."""
-        y, m, rho = self.y, self.mask, self.rho
+        y, rho = self.y, self.rho
         x_t = torch.zeros_like(y) if self.iterate is None else self.refine(self.iterate)
-        x = data_consistency(x_t, y, m, rho)
+        x = self.op.data_consistency(x_t, y, rho)
         self.iterate = keep_real(x) if self.real else x
 
     def refine(self, x: torch.Tensor) -> torch.Tensor:
         """Z then R: x⁽ⁿ⁾ complex (B, H, W) → x_t⁽ⁿ⁾ complex (B, H, W)."""
-        parts = to_parts(x, not self.real).unsqueeze(1)
+        parts = to_parts(x, self.real).unsqueeze(1)
         if self.denoiser == "dct":
             u = dct_shrink(parts, self.lam, self.frame)
         else:
             u = wavelet_shrink(parts, self.lam)
         t = feature_descriptor(parts, self.v)
-        return from_parts((u + t * (parts - u))[:, 0], not self.real)
+        return from_parts((u + t * (parts - u))[:, 0], self.real)
 
     def objective(self) -> np.ndarray:
         """½‖M ⊙ F x − y‖² + λ‖Ψ_{non-DC} x‖₁ of the iterate, per image (B,)."""
-        x, y, mask, frame = self.iterate, self.y, self.mask, self.frame
-        fidelity = 0.5 * ((fft2c(x) * mask - y).abs() ** 2).flatten(1).sum(1)
-        parts = to_parts(x, not self.real).unsqueeze(1)
+        x, y, frame = self.iterate, self.y, self.frame
+        fidelity = 0.5 * ((self.op.A(x) - y).abs() ** 2).flatten(1).sum(1)
+        parts = to_parts(x, self.real).unsqueeze(1)
         coeffs = frame_analysis(parts, frame)[:, 1:].abs().flatten(1).sum(1)
         sparsity = coeffs if self.real else coeffs.view(2, -1).sum(0)
         return (fidelity + self.lam * sparsity).cpu().numpy()

@@ -28,7 +28,7 @@ import sigpy as sp
 
 from ifrnet.methods.iterative import Driver
 from ifrnet.methods.method import Method
-from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics.forward_model import ForwardModel
 
 GroupTransform = Callable[[np.ndarray], np.ndarray]
 
@@ -117,7 +117,7 @@ def objective(
     x: np.ndarray, y: np.ndarray, mask: np.ndarray, coeffs: np.ndarray, lam: float
 ) -> float:
     """½‖M ⊙ F x − y‖² + λ‖Ψ x‖₁, given the coefficients Ψx."""
-    residual = fft2c(x) * mask - y
+    residual = ForwardModel(mask).A(x) - y
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam * np.sum(np.abs(coeffs)))
 
 
@@ -141,8 +141,9 @@ class PatchADMMAlgorithm:
         real: bool,
     ) -> None:
         y = y.astype(np.complex64)
-        x = ifft2c(y)
         self.y, self.m = y, mask.astype(np.float32)
+        self.op = ForwardModel(self.m)
+        x = self.op.A_dagger(y)
         self.iterate = x.real if real else x
         self.build_frame, self.inner, self.real = build_frame, inner, real
         self.lam, self.rho = lam, rho
@@ -151,13 +152,13 @@ class PatchADMMAlgorithm:
 
     def step(self) -> None:
         """x ← F⁻¹[(y + ρ F Ψᴴ(z − u)) / (M + ρ)], z ← S_{λ/ρ}(Ψx + u), u ← u + Ψx − z."""
-        y, m, rho = self.y, self.m, self.rho
+        y, rho = self.y, self.rho
         if self.steps_in_round == 0:
             self.frame = self.build_frame(self.iterate)
             self.z = self.frame(self.iterate)
             self.u = np.zeros_like(self.z)
         frame, z, u = self.frame, self.z, self.u
-        x = ifft2c((y + rho * fft2c(frame.H(z - u))) / (m + rho))
+        x = self.op.data_consistency(frame.H(z - u), y, rho)
         if self.real:
             x = x.real
         coeffs = frame(x)

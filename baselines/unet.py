@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ifrnet.numerics.fourier import ifft2c
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.layers import from_parts, network_mask
 
 
@@ -122,10 +122,9 @@ class UNetRecon(nn.Module):
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (checked, otherwise unused: zeros mark unsampled) →
         image (B, H, W)."""
-        network_mask(kspace, mask)
-        magnitude = ifft2c(kspace).abs()
+        magnitude = ForwardModel(network_mask(kspace, mask)).A_dagger(kspace).abs()
         mean = magnitude.mean(dim=(-2, -1), keepdim=True)
         std = magnitude.std(dim=(-2, -1), keepdim=True).clamp_min(1e-11)
         normalised = ((magnitude - mean) / std).clamp(-6, 6)
         out = self.unet(normalised.unsqueeze(1))[:, 0] * std + mean
-        return from_parts(out, complex_data=False)
+        return from_parts(out, real=True)

@@ -39,8 +39,9 @@ Changes, and why:
 Speed on a CPU: φ and its backward run on :mod:`ifrnet.numerics.rbf_kernel` (one pass per
 pixel; the torch ops below materialise (C, M, 13) tensors, ~75 % of a step), and Kᵀ on
 depthwise correlations (oneDNN's conv_transpose2d is ~10× slower than conv2d for these
-shapes); a training step (one thread, 128×128, complex) went from 1.28 s to 0.27 s, about 0.6×
-D5-C5's. Other devices (CUDA) take the torch ops, which the tests compare with the CPU paths.
+shapes): a training step (one thread, 128×128, complex) takes 0.27 s instead of the torch ops'
+1.28 s, about 0.6× D5-C5's. :func:`ifrnet.numerics.dispatch.use_kernel` picks the path; the
+torch ops are the reference and the path of other devices (CUDA).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ifrnet.numerics import rbf_kernel
-from ifrnet.numerics.fourier import ifft2c, undersample
+from ifrnet.numerics.dispatch import use_kernel
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.layers import keep_real, network_mask
 
 
@@ -115,9 +117,10 @@ def _to_image(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 class _RBFFunction(torch.autograd.Function):
     """φ_c(z) = Σ_j w_{c,j} exp(−(z − μ_j)² / (2σ²)) over the 2·REACH + 1 nearest centres; the
-    backward recomputes the Gaussians instead of storing them. On float32/64 CPU tensors both
-    passes run in :mod:`ifrnet.numerics.rbf_kernel` (one pass per pixel, the same operations);
-    elsewhere (CUDA), and as the reference, on the torch ops below."""
+    backward recomputes the Gaussians instead of storing them. Where
+    :func:`ifrnet.numerics.dispatch.use_kernel` says so (CPU) both passes run in
+    :mod:`ifrnet.numerics.rbf_kernel` (one pass per pixel, the same operations); elsewhere, and as
+    the reference, on the torch ops below."""
 
     @staticmethod
     def forward(
@@ -125,7 +128,8 @@ class _RBFFunction(torch.autograd.Function):
     ) -> torch.Tensor:  # noqa: D102
         ctx.save_for_backward(z, weight, centres)
         ctx.sigma = sigma
-        if rbf_kernel.available(z):
+        ctx.kernel = use_kernel(z)  # the backward takes the same path
+        if ctx.kernel:
             return rbf_kernel.rbf(z, _weight_table(weight), centres, sigma)
         gauss, rows = _rbf_window(z, weight, centres, sigma)
         return _to_image((gauss * F.embedding(rows, _weight_rows(weight))).sum(-1), z)
@@ -134,7 +138,7 @@ class _RBFFunction(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):  # noqa: D102
         z, weight, centres = ctx.saved_tensors
         grad_z = grad_w = None
-        if rbf_kernel.available(z):
+        if ctx.kernel:
             with_z = ctx.needs_input_grad[0]
             grad_z, table = rbf_kernel.rbf_backward(
                 z, grad, _weight_table(weight), centres, ctx.sigma, with_z
@@ -198,14 +202,14 @@ def project_filters(raw: torch.Tensor) -> torch.Tensor:
 
 def conv(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """K x: x real (B, C, H, W), filters (N, C, f, f), odd f → (B, N, H, W) ('same', zeros)."""
-    if cpu_convolutions(x):
+    if use_kernel(x):
         return _ConvCPU.apply(x, k)
     return F.conv2d(x, k, padding=k.shape[-1] // 2)
 
 
 def conv_adjoint(z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Kᵀ z, the exact adjoint of :func:`conv`: z (B, N, H, W) → (B, C, H, W)."""
-    if cpu_convolutions(z):
+    if use_kernel(z):
         return _ConvAdjointCPU.apply(z, k)
     return F.conv_transpose2d(z, k, padding=k.shape[-1] // 2)
 
@@ -214,13 +218,9 @@ def conv_adjoint(z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 # conv2d's input gradient) about 10× slower than the C → N one (128², N = 24, C = 1: 9.8 ms
 # against 0.9 ms); as N depthwise correlations summed per output channel it takes 2.4 ms. The
 # two nodes below use that for Kᵀ, conv2d for K, and conv2d with batch and channels swapped for
-# the filter gradients (the same values as conv2d's own); F.conv2d / F.conv_transpose2d stay
-# the path of other devices (CUDA: cuDNN has no such gap) and the reference of the tests.
-
-
-def cpu_convolutions(t: torch.Tensor) -> bool:
-    """Whether :func:`conv` and :func:`conv_adjoint` take the CPU formulation for t."""
-    return t.device.type == "cpu"
+# the filter gradients (the same values as conv2d's own), where
+# ifrnet.numerics.dispatch.use_kernel says so; F.conv2d / F.conv_transpose2d are the reference
+# and the path of other devices (CUDA: cuDNN has no such gap).
 
 
 def _adjoint_depthwise(z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -276,7 +276,8 @@ class _ConvAdjointCPU(torch.autograd.Function):
 
 def data_gradient(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Fᴴ M (M F x − y), the gradient of ½‖M F x − y‖²: x, y complex (B, H, W)."""
-    return ifft2c(mask * (undersample(x, mask) - y))
+    op = ForwardModel(mask)
+    return op.A_adjoint(op.A(x) - y)
 
 
 class VN(nn.Module):
@@ -328,7 +329,7 @@ class VN(nn.Module):
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
         mask = network_mask(kspace, mask)
-        x = ifft2c(kspace)
+        x = ForwardModel(mask).A_dagger(kspace)
         x = keep_real(x) if self.real else x
         for t in range(len(self.activations)):
             x = self.step(x, kspace, mask, t)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ifrnet.methods.method import Method
-from ifrnet.numerics.fourier import zero_filled
+from ifrnet.numerics.forward_model import ForwardModel
 
 
 class ZeroFilled(Method):
     """``x = ifft2c(y)``; real-valued data keep the real part (as the authors' X layer does)."""
 
     def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        image = zero_filled(kspace)
+        image = ForwardModel(mask).A_dagger(kspace)
         return image.real.astype(np.complex64) if self.real else image.astype(np.complex64)

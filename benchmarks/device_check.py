@@ -53,7 +53,7 @@ from ifrnet.methods.training import (
     train,
     training_steps,
 )
-from ifrnet.numerics.fourier import undersample
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.masks import make_mask
 from ifrnet.numerics.measure import measure
 
@@ -109,7 +109,7 @@ def float64_difference(
         ramp = torch.linspace(0, 1.5, images.shape[-1], dtype=torch.float64)
         target = target * torch.exp(1j * ramp)
     m = torch.from_numpy(mask.astype(np.float64))
-    kspace = undersample(target, m)
+    kspace = ForwardModel(m).A(target)
     results = []
     for where in ("cpu", device):
         copy_ = copy.deepcopy(net).double().to(where).train()

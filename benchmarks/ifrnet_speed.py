@@ -17,6 +17,10 @@ speed affect both alike; the first round (JIT compilation, allocators) is not co
 in place of the default IFR-Net (N = 9, K = 2, L = 8, DCT); ``--networks`` picks the networks
 (VN: 10 steps of 24 filters 11×11, as baselines.vn builds it by default).
 
+``--reference ops`` compares this tree's CPU kernels with its own reference torch ops (the
+reference worker runs with IFRNET_REFERENCE_ONLY=1: :mod:`ifrnet.numerics.dispatch`), no git
+needed.
+
 ``--capture`` compares this tree with itself instead: the eager steps against the same steps
 replayed as CUDA graphs (:class:`ifrnet.methods.capture.CapturedStep`: the training step with a
 capturable Adam, and the inference forward), no git needed:
@@ -175,8 +179,10 @@ class Worker:
         args: argparse.Namespace,
         fused: bool,
         captured: bool = False,
+        reference_only: bool = False,
     ):
         env = dict(os.environ, PYTHONPATH=str(source))
+        env["IFRNET_REFERENCE_ONLY"] = "1" if reference_only else "0"
         if source != ROOT:  # numba's cache of the exported code goes with it
             env["NUMBA_CACHE_DIR"] = str(source / ".numba")
         command = [
@@ -255,7 +261,8 @@ def main() -> None:
     parser.add_argument(
         "--reference",
         default="3700967",
-        help="commit to compare against (default: before issue 17's kernels)",
+        help="commit to compare against (default: before issue 17's kernels), or 'ops': this "
+        "tree's torch ops",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
@@ -306,6 +313,8 @@ def main() -> None:
     import numpy as np
 
     reference = "this tree, eager" if args.capture else args.reference
+    ops = args.reference == "ops" and not args.capture
+    reference = "this tree's torch ops (IFRNET_REFERENCE_ONLY=1)" if ops else reference
     print(
         f"{args.size}×{args.size}, {args.device}, {args.threads} threads, {args.rounds} rounds × "
         f"{args.steps} steps, batch 1; images/s; reference = {reference}"
@@ -314,7 +323,7 @@ def main() -> None:
     print(f"{'':32}{'train':>9}{'infer':>9}{'train ms':>10}{'infer ms':>10}  (per step)")
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "reference"
-        if args.capture:
+        if args.capture or ops:
             pass
         elif args.reference_dir:
             old = args.reference_dir.resolve()
@@ -325,6 +334,11 @@ def main() -> None:
                 workers = {
                     "eager": Worker(ROOT, network, options, args, fused=True),
                     "captured": Worker(ROOT, network, options, args, fused=True, captured=True),
+                }
+            elif ops:  # ours against ours, the kernels against the torch ops
+                workers = {
+                    "torch ops": Worker(ROOT, network, options, args, True, reference_only=True),
+                    "kernels": Worker(ROOT, network, options, args, fused=True),
                 }
             else:  # each side's trainer: the reference ran a per-parameter Adam, ours fused
                 workers = {

@@ -10,6 +10,7 @@ from scipy.signal import convolve2d, correlate2d
 from baselines import vn
 from baselines.vn import VN, RBFActivation, conv, conv_adjoint, project_filters
 from ifrnet.methods.training import LOSSES
+from ifrnet.numerics.dispatch import reference_only, use_kernel
 from ifrnet.numerics.fourier import fft2c, ifft2c
 from ifrnet.numerics.masks import random2d
 from tests.fitting import fit
@@ -54,7 +55,7 @@ def test_rbf_activation_gradients_match_finite_differences():
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_rbf_kernel_equals_the_torch_ops(dtype, monkeypatch):
+def test_rbf_kernel_equals_the_torch_ops(dtype):
     """The CPU kernels (ifrnet.numerics.rbf_kernel) give the torch ops' values and gradients
     (the path of other devices): pixels in reach, at the ends and out of reach of the centres,
     planes split into several jobs, several channels and images."""
@@ -73,10 +74,10 @@ def test_rbf_kernel_equals_the_torch_ops(dtype, monkeypatch):
         out = act(z)
         return (out, *torch.autograd.grad((out * g).sum(), (z, act.weight)))
 
-    assert rbf_kernel.available(z)
+    assert use_kernel(z)
     fast = run()
-    monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
-    slow = run()
+    with reference_only():
+        slow = run()
     # float32: both sides round differently (z's gradient near 90 where sums of terms of either
     # sign cancel; the weights' gradient summed over 27k pixels, here in float64): to 1e-5 of
     # each tensor's largest value
@@ -88,11 +89,9 @@ def test_rbf_kernel_equals_the_torch_ops(dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("real", [False, True])
-def test_vn_on_the_kernels_equals_vn_on_torch_ops(real, monkeypatch):
+def test_vn_on_the_kernels_equals_vn_on_torch_ops(real):
     """A whole VN (float64): output and every parameter's gradient on the CPU kernels and
     convolution nodes equal those of the torch ops (conv2d, conv_transpose2d: the CUDA path)."""
-    from ifrnet.numerics import rbf_kernel
-
     torch.manual_seed(2)
     net = VN(steps=2, filters=4, filter_size=5, real=real).double()
     with torch.no_grad():
@@ -100,9 +99,8 @@ def test_vn_on_the_kernels_equals_vn_on_torch_ops(real, monkeypatch):
             act.weight.add_(0.05 * torch.randn_like(act.weight))
     image, mask = random_problem((2, 20, 18), real)
     fast = output_and_gradients(net, image, mask)
-    monkeypatch.setattr(rbf_kernel, "available", lambda z: False)
-    monkeypatch.setattr(vn, "cpu_convolutions", lambda t: False)
-    slow = output_and_gradients(net, image, mask)
+    with reference_only():
+        slow = output_and_gradients(net, image, mask)
     assert_all_close(fast, slow, rtol=1e-10, atol=1e-12, grad_rtol=1e-9, grad_atol=1e-12)
 
 

@@ -1,10 +1,11 @@
-"""fft2c/ifft2c against an explicit float64 DFT matrix, and the measurement helpers."""
+"""fft2c/ifft2c against an explicit float64 DFT matrix (the forward model built on them:
+tests/test_forward_model.py)."""
 
 import numpy as np
 import pytest
 import torch
 
-from ifrnet.numerics.fourier import fft2c, ifft2c, undersample, zero_filled
+from ifrnet.numerics.fourier import fft2c, ifft2c
 
 
 def dft_centred(n: int) -> np.ndarray:
@@ -41,17 +42,3 @@ def test_dc_is_at_centre_and_norm_preserved():
     rng = np.random.default_rng(2)
     y = rng.standard_normal((5, 9))
     assert np.isclose(np.linalg.norm(fft2c(y)), np.linalg.norm(y))
-
-
-def test_undersample_and_zero_filled():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 8, 8)).astype(np.complex64)
-    mask = rng.random((8, 8)) < 0.5
-    y = undersample(x, mask)
-    assert np.all(y[:, ~mask] == 0)
-    np.testing.assert_allclose(y[:, mask], fft2c(x)[:, mask], atol=1e-6)
-    np.testing.assert_allclose(zero_filled(undersample(x, np.ones((8, 8), bool))), x, atol=1e-5)
-    yt = undersample(torch.from_numpy(x), torch.from_numpy(mask))
-    np.testing.assert_allclose(yt.numpy(), y, atol=1e-5)
-    with pytest.raises(ValueError, match="mask shape"):
-        undersample(x, mask[:4])

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ifrnet.numerics import conv_kernel, moments_kernel
+from ifrnet.numerics import moments_kernel
+from ifrnet.numerics.dispatch import reference_only, use_kernel
 from ifrnet.numerics.layers import conv2d_same, feature_descriptor
 
 
@@ -34,7 +35,7 @@ def test_conv2d_same_kernel_matches_reference_and_autograd(shape, circular):
     w = rng.standard_normal((out_ch, in_ch, size, size))
     b = rng.standard_normal(out_ch)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    assert conv_kernel.available(xt)
+    assert use_kernel(xt)
     out = conv2d_same(xt, wt, bt, circular=circular)
     np.testing.assert_allclose(
         out.detach().numpy(),
@@ -52,13 +53,13 @@ def test_conv2d_same_kernel_matches_reference_and_autograd(shape, circular):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
-def test_conv2d_same_kernel_and_library_path_agree_in_float32(monkeypatch):
+def test_conv2d_same_kernel_and_library_path_agree_in_float32():
     rng = np.random.default_rng(2)
     x = torch.tensor(rng.standard_normal((1, 1, 64, 48)), dtype=torch.float32)
     w = torch.tensor(rng.standard_normal((8, 1, 3, 3)), dtype=torch.float32)
     fast = conv2d_same(x, w)
-    monkeypatch.setattr(conv_kernel, "available", lambda x: False)
-    slow = conv2d_same(x, w)  # oneDNN: the path of other devices
+    with reference_only():
+        slow = conv2d_same(x, w)  # oneDNN: the path of other devices
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
 
 
@@ -122,14 +123,12 @@ def test_descriptor_kernel_and_library_path_agree():
 
 
 @pytest.mark.parametrize("network", ["ifrnet", "ifrnet-real", "admmnet"])
-def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
-    """The path other devices (CUDA) take — torch ops only — gives the CPU kernels' output and
-    gradients for a whole network (float64, perturbed weights, complex data; IFR-Net also real
-    data, whose X and R steps are single autograd nodes)."""
+def test_whole_networks_equal_on_kernel_and_library_paths(network):
+    """The path other devices (CUDA) take — torch ops only, :func:`reference_only` — gives the
+    CPU kernels' output and gradients for a whole network (float64, perturbed weights, complex
+    data; IFR-Net also real data, whose X and R steps are single autograd nodes)."""
     from baselines.admmnet import ADMMNet
     from ifrnet.methods.ifrnet import IFRNet
-    from ifrnet.numerics import block_kernel
-    from ifrnet.numerics import plf as plf_module
 
     torch.manual_seed(0)
     build = (
@@ -143,10 +142,8 @@ def test_whole_networks_equal_on_kernel_and_library_paths(network, monkeypatch):
             p.add_(0.02 * torch.randn_like(p))
     image, mask = random_problem((1, 24, 20), real=network == "ifrnet-real")
     fast = output_and_gradients(net, image, mask)
-    for module in (conv_kernel, moments_kernel, block_kernel):
-        monkeypatch.setattr(module, "available", lambda x: False)
-    monkeypatch.setattr(plf_module, "_use_kernel", lambda x: False)
-    slow = output_and_gradients(net, image, mask)
+    with reference_only():
+        slow = output_and_gradients(net, image, mask)
     assert_all_close(fast, slow, rtol=1e-9, atol=1e-12, grad_rtol=1e-8, grad_atol=1e-10)
 
 
@@ -186,7 +183,7 @@ def output_and_gradients(net, image: torch.Tensor, mask: torch.Tensor) -> tuple:
         (3, 3, "random", (1, 1, 32, 5)),  # one job exactly; rows narrower than the filter
     ],
 )
-def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, monkeypatch):
+def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape):
     """The CPU block node (ifrnet.numerics.block_kernel) gives the composed path's output and
     gradients (convolutions, PLF and the η combination as separate autograd nodes: the CUDA
     path), with and without autograd."""
@@ -218,10 +215,10 @@ def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, 
         out = block(u, x)
         return out, inference, torch.autograd.grad((out * g).sum(), inputs)
 
-    assert block_kernel.available(u)
+    assert use_kernel(u)
     fast, fast_inference, fast_grads = run()
-    monkeypatch.setattr(block_kernel, "available", lambda u: False)
-    slow, slow_inference, slow_grads = run()
+    with reference_only():
+        slow, slow_inference, slow_grads = run()
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(fast, slow, **tol)
     torch.testing.assert_close(fast_inference, slow, **tol)
@@ -232,7 +229,7 @@ def test_fused_cnn_block_equals_composed_ops(dtype, filters, size, init, shape, 
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_refinement_kernel_equals_torch_path(dtype, monkeypatch):
+def test_refinement_kernel_equals_torch_path(dtype):
     """The one-pass CPU R step (moments_kernel.refine) = the torch ops of other devices."""
     from ifrnet.numerics.layers import FeatureRefinement
 
@@ -247,8 +244,8 @@ def test_refinement_kernel_equals_torch_path(dtype, monkeypatch):
         return (out, t, *torch.autograd.grad((out * g).sum(), (x, u, module.v)))
 
     fast = run()
-    monkeypatch.setattr(moments_kernel, "available", lambda a: False)
-    slow = run()
+    with reference_only():
+        slow = run()
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
     for got, want in zip(fast, slow, strict=True):
         torch.testing.assert_close(got, want, **tol)

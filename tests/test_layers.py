@@ -1,4 +1,5 @@
-"""X step, DCT filters, convolution and feature descriptor against independent references."""
+"""DCT filters, convolution and feature descriptor against independent references (the X step:
+tests/test_forward_model.py)."""
 
 import numpy as np
 import pytest
@@ -9,67 +10,10 @@ from ifrnet.numerics.layers import (
     FeatureRefinement,
     band_matrix,
     conv2d_same,
-    data_consistency,
     dct_filters,
     feature_descriptor,
     separable_filter,
 )
-
-
-def np_fft2c(x):
-    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x), norm="ortho"))
-
-
-def np_ifft2c(k):
-    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(k), norm="ortho"))
-
-
-@pytest.fixture
-def problem():
-    rng = np.random.default_rng(0)
-    x_gt = rng.standard_normal((2, 12, 10)) + 1j * rng.standard_normal((2, 12, 10))
-    mask = (rng.random((12, 10)) < 0.4).astype(float)
-    y = np_fft2c(x_gt) * mask
-    x_t = rng.standard_normal((2, 12, 10)) + 1j * rng.standard_normal((2, 12, 10))
-    return x_gt, mask, y, x_t
-
-
-def test_x_step_matches_numpy_closed_form(problem):
-    x_gt, mask, y, x_t = problem
-    rho = 0.37
-    # closed form of argmin_x ‖M F x − y‖² + ρ‖x − x_t‖², solved per k-space sample
-    expected = np_ifft2c((y + rho * np_fft2c(x_t)) / (mask + rho))
-    got = data_consistency(
-        torch.from_numpy(x_t),
-        torch.from_numpy(y),
-        torch.from_numpy(mask),
-        torch.tensor(rho, dtype=torch.float64),
-    )
-    np.testing.assert_allclose(got.numpy(), expected, atol=1e-12)
-
-
-def test_x_step_limits(problem):
-    x_gt, mask, y, _ = problem
-    ones = np.ones_like(mask)
-    full = np_fft2c(x_gt)
-    got = data_consistency(
-        torch.from_numpy(x_gt), torch.from_numpy(full), torch.from_numpy(ones), 0.02
-    )
-    np.testing.assert_allclose(got.numpy(), x_gt, atol=1e-12)
-    small = data_consistency(
-        torch.zeros(2, 12, 10, dtype=torch.complex128),
-        torch.from_numpy(y),
-        torch.from_numpy(mask),
-        1e-12,
-    )
-    np.testing.assert_allclose(small.numpy(), np_ifft2c(y), atol=1e-9)
-    zero = data_consistency(
-        torch.zeros(2, 12, 10, dtype=torch.complex128),
-        torch.from_numpy(y),
-        torch.from_numpy(mask),
-        0.0,
-    )
-    assert torch.isfinite(zero.real).all()  # 0/0 guarded as in the authors' code
 
 
 def test_dct_filters_are_the_non_dc_orthonormal_basis():
@@ -174,154 +118,15 @@ def test_feature_refinement_blends_x_and_u():
         FeatureRefinement(descriptor_input="z")
 
 
-def test_replace_sampled_is_the_noiseless_limit(problem):
-    from ifrnet.numerics.layers import replace_sampled
-
-    x_gt, mask, y, x_t = problem
-    got = replace_sampled(torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask))
-    k = np_fft2c(got.numpy())
-    np.testing.assert_allclose(k[:, mask == 1], y[:, mask == 1], atol=1e-12)
-    np.testing.assert_allclose(k[:, mask == 0], np_fft2c(x_t)[:, mask == 0], atol=1e-12)
-    tiny = data_consistency(
-        torch.from_numpy(x_t), torch.from_numpy(y), torch.from_numpy(mask), 1e-9
-    )
-    np.testing.assert_allclose(tiny.numpy(), got.numpy(), atol=1e-6)
-
-
 def test_parts_round_trip_and_keep_real():
     from ifrnet.numerics.layers import from_parts, keep_real, to_parts
 
     x = torch.randn(3, 4, 5, dtype=torch.complex64)
-    parts = to_parts(x, complex_data=True)
+    parts = to_parts(x, real=False)
     assert parts.shape == (6, 4, 5) and torch.equal(parts[3:], x.imag)
-    torch.testing.assert_close(from_parts(parts, complex_data=True), x)
-    torch.testing.assert_close(from_parts(to_parts(x, complex_data=False), False), keep_real(x))
+    torch.testing.assert_close(from_parts(parts, real=False), x)
+    torch.testing.assert_close(from_parts(to_parts(x, real=True), True), keep_real(x))
     assert float(keep_real(x).imag.abs().max()) == 0.0
-
-
-@pytest.mark.parametrize("start", ["zeros", "image"])
-@pytest.mark.parametrize("rho", [0.37, 0.0])
-def test_real_x_step_node_equals_composed_ops_and_gradcheck(problem, start, rho):
-    """real_data_consistency (one autograd node) = Re data_consistency, values and gradients
-    (gradcheck in float64), ρ = 0 included (the guarded 0/0 denominators)."""
-    from ifrnet.numerics.layers import from_parts, real_data_consistency
-
-    _, mask, y, _ = problem
-    rng = np.random.default_rng(5)
-    x_t = (
-        None
-        if start == "zeros"
-        else torch.tensor(rng.standard_normal((2, 1, 12, 10)), requires_grad=True)
-    )
-    rho_t = torch.tensor(rho, dtype=torch.float64, requires_grad=True)
-    y_t, mask_t = torch.from_numpy(y), torch.from_numpy(mask)
-    got = real_data_consistency(x_t, y_t, mask_t, rho_t)
-    x_c = torch.zeros_like(y_t) if x_t is None else from_parts(x_t[:, 0], False)
-    want = data_consistency(x_c, y_t, mask_t, rho_t).real.unsqueeze(1)
-    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    g = torch.tensor(rng.standard_normal(got.shape))
-    inputs = (rho_t,) if x_t is None else (x_t, rho_t)
-    for a, b in zip(
-        torch.autograd.grad((got * g).sum(), inputs),
-        torch.autograd.grad((want * g).sum(), inputs),
-        strict=True,
-    ):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
-    if rho != 0:  # (at ρ = 0 the guard makes the function non-differentiable in ρ)
-        torch.autograd.gradcheck(
-            lambda *a: real_data_consistency(None if x_t is None else a[0], y_t, mask_t, a[-1]),
-            inputs,
-        )
-
-
-def _x_step_case(shape, dtype, start, rho, batch_mask):
-    """Inputs of the real X step: mask zero on ~60 % (so M + ρ = 0 there for ρ = 0), y =
-    fft2c(image) there scaled by 1e-3 (not 0, so that the 1e-6 replacement shows), x_t real
-    (B, 1, H, W) or None."""
-    rng = np.random.default_rng(9)
-    b, h, w = shape
-    mask = (rng.random(shape if batch_mask else (h, w)) < 0.4).astype(float)
-    image = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-    y = torch.tensor(np_fft2c(image) * np.where(mask > 0, 1.0, 1e-3)).to(
-        torch.complex64 if dtype == torch.float32 else torch.complex128
-    )
-    x_t = None if start == "zeros" else torch.tensor(rng.standard_normal((b, 1, h, w)), dtype=dtype)
-    return x_t, y, torch.tensor(mask, dtype=dtype), torch.tensor(rho, dtype=dtype)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("start", ["zeros", "image"])
-@pytest.mark.parametrize("rho", [0.37, 0.0])
-@pytest.mark.parametrize("shape,batch_mask", [((2, 16, 12), False), ((3, 10, 14), True)])
-def test_real_x_step_kernel_equals_torch_path(monkeypatch, shape, batch_mask, rho, start, dtype):
-    """The CPU kernel X step (dc_kernel: half-spectrum FFTs, one fused pass) = the composed torch
-    ops of other devices (_RealDataConsistency) and Re data_consistency in float64: values and
-    gradients to x_t and ρ, ρ = 0 (M + ρ = 0 replaced by 1e-6) and x_t = None included."""
-    from ifrnet.numerics import dc_kernel
-    from ifrnet.numerics.layers import from_parts, real_data_consistency
-
-    x_t, y, mask, rho_t = _x_step_case(shape, dtype, start, rho, batch_mask)
-    assert dc_kernel.available(x_t, y, mask, rho_t)
-    g = torch.tensor(
-        np.random.default_rng(10).standard_normal((shape[0], 1, *shape[1:])), dtype=dtype
-    )
-
-    def run(path):
-        xx = None if x_t is None else x_t.clone().requires_grad_()
-        rr = rho_t.clone().requires_grad_()
-        if path == "reference":  # complex composed ops in float64
-            x_c = torch.zeros_like(y) if xx is None else from_parts(xx[:, 0], False)
-            out = data_consistency(
-                x_c.to(torch.complex128), y.to(torch.complex128), mask.double(), rr.double()
-            ).real.unsqueeze(1)
-        else:
-            monkeypatch.setattr(dc_kernel, "available", lambda *a: path == "kernel")
-            out = real_data_consistency(xx, y, mask, rr)
-            kernel_node = out.grad_fn._forward_cls is dc_kernel.RealDataConsistency
-            assert kernel_node == (path == "kernel")
-        inputs = (rr,) if xx is None else (xx, rr)
-        return (out, *torch.autograd.grad((out * g.to(out.dtype)).sum(), inputs))
-
-    kernel, torch_path, reference = run("kernel"), run("torch"), run("reference")
-    for got, want, ref in zip(kernel, torch_path, reference, strict=True):
-        assert got.dtype == want.dtype == dtype
-        if dtype == torch.float64:
-            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-            torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
-        else:  # float32 rounding, relative to the values' scale
-            scale = float(ref.detach().abs().max())
-            torch.testing.assert_close(got.double(), want.double(), rtol=1e-5, atol=2e-6 * scale)
-            torch.testing.assert_close(got.double(), ref.double(), rtol=1e-5, atol=2e-6 * scale)
-
-
-@pytest.mark.parametrize("start", ["zeros", "image"])
-def test_real_x_step_kernel_gradcheck(start):
-    from ifrnet.numerics import dc_kernel
-    from ifrnet.numerics.layers import real_data_consistency
-
-    x_t, y, mask, rho_t = _x_step_case((2, 10, 8), torch.float64, start, 0.37, False)
-    assert dc_kernel.available(x_t, y, mask, rho_t)
-    inputs = (
-        (rho_t.requires_grad_(),) if x_t is None else (x_t.requires_grad_(), rho_t.requires_grad_())
-    )
-    out = real_data_consistency(x_t, y, mask, rho_t)
-    assert out.grad_fn._forward_cls is dc_kernel.RealDataConsistency
-    torch.autograd.gradcheck(
-        lambda *a: real_data_consistency(None if x_t is None else a[0], y, mask, a[-1]), inputs
-    )
-
-
-def test_real_x_step_kernel_only_where_it_applies():
-    """Odd sizes, float16 masks, CUDA-less other dtypes and batched ρ take the torch ops."""
-    from ifrnet.numerics import dc_kernel
-
-    x_t, y, mask, rho = _x_step_case((2, 10, 8), torch.float32, "image", 0.37, False)
-    assert dc_kernel.available(x_t, y, mask, rho) and dc_kernel.available(None, y, mask, rho)
-    assert not dc_kernel.available(x_t[..., :7], y[..., :7], mask[..., :7], rho)  # odd W
-    assert not dc_kernel.available(x_t, y, mask.double(), rho)  # mask in another dtype
-    assert not dc_kernel.available(x_t.half(), y, mask, rho)
-    assert not dc_kernel.available(x_t, y, mask, rho.reshape(1))
-    assert not dc_kernel.available(x_t, y, mask[None].expand(3, -1, -1), rho)  # B ≠ 2
 
 
 @pytest.mark.parametrize("descriptor_input", ["x", "u"])

@@ -1,10 +1,18 @@
 """PLF: kernel and torch paths against a float64 NumPy reference and finite differences."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 
+from ifrnet.numerics.dispatch import REFERENCE_ONLY_ENV, reference_only
 from ifrnet.numerics.plf import PiecewiseLinear, plf, soft_threshold
+
+
+def on(kernel: bool):
+    """The CPU kernel's path (the default here) or the reference torch ops'."""
+    return contextlib.nullcontext() if kernel else reference_only()
 
 
 def plf_reference(x: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -30,9 +38,10 @@ def data():
 @pytest.mark.parametrize("kernel", [True, False])
 def test_values_match_reference(data, kernel):
     x, q = data
-    y = plf(torch.from_numpy(x), torch.from_numpy(q), use_kernel=kernel)
+    with on(kernel):
+        y = plf(torch.from_numpy(x), torch.from_numpy(q))
+        y32 = plf(torch.from_numpy(x).float(), torch.from_numpy(q).float())
     np.testing.assert_allclose(y.numpy(), plf_reference(x, q), atol=1e-12)
-    y32 = plf(torch.from_numpy(x).float(), torch.from_numpy(q).float(), use_kernel=kernel)
     np.testing.assert_allclose(y32.numpy(), plf_reference(x, q), atol=1e-5)
 
 
@@ -42,9 +51,8 @@ def test_gradients_match_finite_differences(data, kernel):
     x = x + 1e-3  # keep finite differences away from the kinks at control points
     xt = torch.from_numpy(x).requires_grad_()
     qt = torch.from_numpy(q).requires_grad_()
-    assert torch.autograd.gradcheck(
-        lambda a, b: plf(a, b, use_kernel=kernel), (xt, qt), eps=1e-6, atol=1e-6
-    )
+    with on(kernel):
+        assert torch.autograd.gradcheck(plf, (xt, qt), eps=1e-6, atol=1e-6)
 
 
 def test_kernel_and_torch_gradients_agree(data):
@@ -53,9 +61,8 @@ def test_kernel_and_torch_gradients_agree(data):
     for kernel in (True, False):
         xt = torch.from_numpy(x).requires_grad_()
         qt = torch.from_numpy(q).requires_grad_()
-        (
-            plf(xt, qt, use_kernel=kernel) * torch.linspace(0, 1, xt.numel()).view_as(xt)
-        ).sum().backward()
+        with on(kernel):
+            (plf(xt, qt) * torch.linspace(0, 1, xt.numel()).view_as(xt)).sum().backward()
         grads.append((xt.grad, qt.grad))
     torch.testing.assert_close(grads[0][0], grads[1][0])
     torch.testing.assert_close(grads[0][1], grads[1][1])
@@ -77,30 +84,29 @@ def test_module_initialises_to_soft_threshold():
 
 @pytest.mark.parametrize("kernel", [True, False])
 def test_nan_input_gives_nan_output_and_leaves_q_gradient_alone(data, kernel):
-    """A NaN pixel must never become an index (the CPU kernel once wrote out of bounds and
-    corrupted the heap): it gives NaN there, finite values elsewhere, and no q gradient."""
+    """A NaN pixel must never become an index (an index out of range would write out of bounds
+    and corrupt the heap): it gives NaN there, finite values elsewhere, and no q gradient."""
     x, q = data
     xt = torch.tensor(x, requires_grad=True)
     qt = torch.tensor(q, requires_grad=True)
     bad = xt.detach().clone()
     bad[1, 2, 3, 4] = float("nan")
     bad.requires_grad_(True)
-    for _ in range(20):  # repeated: an out-of-bounds write would show as a crash or garbage
-        out = plf(bad, qt, use_kernel=kernel)
-        grad_x, grad_q = torch.autograd.grad(out.sum(), (bad, qt))
+    with on(kernel):
+        for _ in range(20):  # repeated: an out-of-bounds write would show as a crash or garbage
+            out = plf(bad, qt)
+            grad_x, grad_q = torch.autograd.grad(out.sum(), (bad, qt))
+        clean = plf(xt, qt)
+        clean_gx, _ = torch.autograd.grad(clean.sum(), (xt, qt))
+        single = xt.detach()[1:2, 2:3, 3:4, 4:5].clone().requires_grad_(True)
+        q_one = torch.zeros_like(qt)[2:3].requires_grad_(True)
+        (_, contribution) = torch.autograd.grad(plf(single, q_one).sum(), (single, q_one))
+        _, clean_gq = torch.autograd.grad(plf(xt, qt).sum(), (xt, qt))
     assert torch.isnan(out[1, 2, 3, 4]) and torch.isnan(grad_x[1, 2, 3, 4])
     keep = ~torch.isnan(bad)
-    clean = plf(xt, qt, use_kernel=kernel)
-    clean_gx, _ = torch.autograd.grad(clean.sum(), (xt, qt))
     torch.testing.assert_close(out[keep], clean[keep])
     torch.testing.assert_close(grad_x[keep], clean_gx[keep])
     # q's gradient: the clean one minus the NaN pixel's (finite) contribution
-    single = xt.detach()[1:2, 2:3, 3:4, 4:5].clone().requires_grad_(True)
-    q_one = torch.zeros_like(qt)[2:3].requires_grad_(True)
-    (_, contribution) = torch.autograd.grad(
-        plf(single, q_one, use_kernel=kernel).sum(), (single, q_one)
-    )
-    _, clean_gq = torch.autograd.grad(plf(xt, qt, use_kernel=kernel).sum(), (xt, qt))
     expected = clean_gq.clone()
     expected[2] -= contribution[0]
     assert torch.isfinite(grad_q).all()
@@ -119,12 +125,13 @@ def test_kernels_keep_torchs_thread_count():
         "import torch\n"
         "torch.set_num_threads(1)\n"
         "from ifrnet.numerics.plf import plf\n"
-        "plf(torch.zeros(1, 2, 8, 8), torch.zeros(2, 5), use_kernel=True)\n"
-        "plf(torch.zeros(1, 2, 8, 8), torch.zeros(2, 5), use_kernel=True)\n"
+        "plf(torch.zeros(1, 2, 8, 8), torch.zeros(2, 5))\n"  # a CPU float32 tensor: the kernel
+        "plf(torch.zeros(1, 2, 8, 8), torch.zeros(2, 5))\n"
         "print(torch.get_num_threads())\n"
     )
     env = dict(os.environ, NUMBA_NUM_THREADS="2")
     env.pop("OMP_NUM_THREADS", None)
+    env.pop(REFERENCE_ONLY_ENV, None)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )

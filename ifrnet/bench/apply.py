@@ -29,7 +29,7 @@ from ifrnet.bench.pipeline import build_method
 from ifrnet.bench.tuning import read_tuned
 from ifrnet.methods.defaults import INFERENCE_BATCH
 from ifrnet.methods.learned import LearnedMethod, checkpoint_real, load_network
-from ifrnet.numerics.fourier import fft2c, zero_filled
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.masks import load_mask
 from ifrnet.numerics.metrics import evaluate
 from ifrnet.util.formats import USER_SUFFIXES, write_user_recon
@@ -122,13 +122,14 @@ def reconstruct_file(
     else:
         real = kind == "real" if kind else input_kind == "image" and not np.any(data.imag)
         method = build_method(spec, real, device=device, batch_size=batch_size)
+    op = ForwardModel(mask)
     if input_kind == "image":
         truth = np.abs(data).astype(np.complex64) if real else data
-        kspace = fft2c(truth) * mask
+        kspace = op.A(truth)
     else:
         truth = None
         kspace = data * mask
-    scale = np.abs(zero_filled(kspace) if truth is None else truth).reshape(len(data), -1).max(1)
+    scale = np.abs(op.A_dagger(kspace) if truth is None else truth).reshape(len(data), -1).max(1)
     if np.any(scale == 0):
         raise ValueError(f"{input_path}: an all-zero slice cannot be reconstructed")
     kspace = (kspace / scale[:, None, None]).astype(np.complex64)

@@ -32,15 +32,15 @@ import torch
 from torch import nn
 
 from ifrnet.numerics import block_kernel
+from ifrnet.numerics.dispatch import use_kernel
+from ifrnet.numerics.forward_model import ForwardModel
 from ifrnet.numerics.layers import (
     FeatureRefinement,
     PiecewiseLinear,
     conv2d_same,
-    data_consistency,
     dct_filters,
     from_parts,
     network_mask,
-    real_data_consistency,
     to_parts,
 )
 
@@ -84,7 +84,7 @@ class CNNBlock(nn.Module):
 
     def forward(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """u, x real (B, 1, H, W) → updated u (B, 1, H, W)."""
-        if block_kernel.available(u):  # CPU: one fused autograd node (same values)
+        if use_kernel(u):  # CPU kernels: the block as one autograd node (the same values)
             return block_kernel.cnn_block(
                 u, x, self.w1, self.b1, self.plf.q, self.w2, self.b2, self.eta1, self.eta2
             )
@@ -167,17 +167,17 @@ class IFRNet(nn.Module):
         self.stages = stages
 
     def _x_parts(
-        self, x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, n: int
+        self, x_t: torch.Tensor | None, y: torch.Tensor, op: ForwardModel, n: int
     ) -> torch.Tensor:
         """X step on real parts: x_t real (P, 1, H, W) or None (zeros) → real (P, 1, H, W)."""
-        if self.real:  # one node, no complex images in between
-            return real_data_consistency(x_t, y, mask, self.rho[n])
-        x_t = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], True)
-        return to_parts(data_consistency(x_t, y, mask, self.rho[n]), True).unsqueeze(1)
+        if self.real:  # real data: one node, no complex images in between
+            return op.data_consistency_real(x_t, y, self.rho[n])
+        x_t = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], real=False)
+        return to_parts(op.data_consistency(x_t, y, self.rho[n]), real=False).unsqueeze(1)
 
     def _complex(self, parts: torch.Tensor) -> torch.Tensor:
         """Real parts (P, 1, H, W) → complex (B, H, W) (imaginary part zero for real data)."""
-        return from_parts(parts[:, 0], not self.real)
+        return from_parts(parts[:, 0], self.real)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """kspace complex (B, H, W), mask (H, W) or (B, H, W) → image complex (B, H, W)."""
@@ -200,18 +200,18 @@ class IFRNet(nn.Module):
         return_stages: bool = False,
     ) -> tuple[torch.Tensor, list, list]:
         """(output, maps T⁽ⁿ⁾ if asked, stage outputs if asked): the N stages and final X."""
-        mask = network_mask(kspace, mask)
+        op = ForwardModel(network_mask(kspace, mask))
         x_t = None  # real parts (P, 1, H, W) between stages; None: zeros
         maps, stages = [], []
         for n in range(self.stages):
-            x_parts = self._x_parts(x_t, kspace, mask, n)
+            x_parts = self._x_parts(x_t, kspace, op, n)
             if return_stages and n > 0:
                 stages.append(self._complex(x_parts))
             u = self.z[0 if len(self.z) == 1 else n](x_parts)
             x_t, t = self.r[n](x_parts, u)
             if return_maps:
                 maps.append(t[: kspace.shape[0], 0].detach())
-        out = self._complex(self._x_parts(x_t, kspace, mask, self.stages))
+        out = self._complex(self._x_parts(x_t, kspace, op, self.stages))
         return out, maps, (stages + [out] if return_stages else [])
 
 

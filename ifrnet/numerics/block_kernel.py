@@ -16,11 +16,11 @@ buffers of f rows per channel:
   w1's and w2's gradient rows and Σg, Σg·u, Σg·x, and u's gradient w1ᵀ ∗ g_c1 + η1·g.
 
 Recomputing costs less than storing c1, h and PLF'(c1) (3·L images a block, touched once more
-each, and page-faulted in anew every step): at L = 128 those were 96 MB a block at 256².
+each, and page-faulted in anew every step): at L = 128 they would be 96 MB a block at 256².
 
 The composition of :func:`ifrnet.numerics.layers.conv2d_same` and
-:func:`ifrnet.numerics.plf.plf` stays the reference and the path for other devices (CUDA), for
-float16 and when numba is absent; the tests compare the two.
+:func:`ifrnet.numerics.plf.plf` is the reference (:class:`ifrnet.methods.ifrnet.CNNBlock` picks
+by :func:`ifrnet.numerics.dispatch.use_kernel`); the tests compare the two.
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ifrnet.numerics import conv_kernel
-from ifrnet.numerics import plf as plf_module
+from ifrnet.numerics import dispatch, kernel_rows
+from ifrnet.numerics.dispatch import FASTMATH, numba
 
 ROWS = 32  # output rows per job (a fixed blocking: results do not depend on threads)
 
-if plf_module.numba is not None:
-    numba = plf_module.numba
+if numba is not None:
 
-    @numba.njit(fastmath=plf_module._FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _scratch(n_rings, channels, size, wd, dtype):  # pragma: no cover - numba
         """A job's buffers: ring buffers of f padded rows per channel (zeros), a padded
         single-channel input buffer, four rows of the data's dtype and a row of bins."""
@@ -44,21 +43,21 @@ if plf_module.numba is not None:
         rows = np.empty((4, wd), dtype=dtype)
         return rings, np.empty((1, size, wd + size - 1), dtype=dtype), rows, np.empty(wd, np.uint32)
 
-    @numba.njit(fastmath=plf_module._FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _c1_bins3(ubuf, w1, o, bias, inv, one, keep, c1, yr, bins, frac):  # pragma: no cover
         """c1 = w1[o] ∗ u + bias along one row for 3×3 filters (ubuf: u's padded rows; into c1
-        if ``keep``) and the PLF's first pass on it (plf._bin_row into yr, bins, frac), in one
-        loop. (Callers branch on the filter size themselves: a function holding both this loop
-        and calls for other sizes runs it about 40 % slower.)"""
+        if ``keep``) and the PLF's first pass on it (kernel_rows.plf_bin_row into yr, bins,
+        frac), in one loop. (Callers branch on the filter size themselves: a function holding
+        both this loop and calls for other sizes runs it about 40 % slower.)"""
         r0, r1, r2 = ubuf[0, 0], ubuf[0, 1], ubuf[0, 2]
-        taps = conv_kernel._taps3(w1, o, 0)
+        taps = kernel_rows.taps3(w1, o, 0)
         for j in range(yr.shape[0]):
-            v = conv_kernel._add_taps3(bias, taps, r0, r1, r2, j)
+            v = kernel_rows.add_taps3(bias, taps, r0, r1, r2, j)
             if keep:
                 c1[j] = v
-            bins[j], frac[j], yr[j] = plf_module._first_pass(v, inv, one)
+            bins[j], frac[j], yr[j] = kernel_rows.plf_first_pass(v, inv, one)
 
-    @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
+    @numba.njit(parallel=True, fastmath=FASTMATH, cache=True)
     def _forward(u, x, w1, b1, q, d, inv, one, w2, b2, e1, e2, out):  # pragma: no cover
         # Per job (image, ROWS output rows): rows k of h = PLF(w1 ∗ u + b1) go into ring slot
         # k % f (zeros outside the image), f − 1 rows of halo recomputed at each end; output
@@ -77,31 +76,32 @@ if plf_module.numba is not None:
                 if k < 0 or k >= rows:
                     ring[:, slot] = 0
                 else:
-                    conv_kernel._padded_rows(u, b, k, size, False, ubuf)
+                    kernel_rows.padded_rows(u, b, k, size, False, ubuf)
                     for o in range(channels):
                         hr = ring[o, slot, p : p + wd]
                         if size == 3:  # c1 (into acc) and the PLF's first pass
                             _c1_bins3(ubuf, w1, o, b1[o], inv, one, False, acc, hr, bins, frac)
                         else:
-                            conv_kernel._correlate_row(ubuf, w1, o, b1[o], acc)
-                            plf_module._bin_row(acc, inv, one, hr, bins, frac)
-                        plf_module._table_row(q[o], d[o], bins, frac, hr)
+                            kernel_rows.correlate_row(ubuf, w1, o, b1[o], acc)
+                            kernel_rows.plf_bin_row(acc, inv, one, hr, bins, frac)
+                        kernel_rows.plf_table_row(q[o], d[o], bins, frac, hr)
                 r = k - p
                 if r >= first:
-                    conv_kernel._correlate_ring(ring, (r - p) % size, w2, 0, b2, acc)
+                    kernel_rows.correlate_ring(ring, (r - p) % size, w2, 0, b2, acc)
                     ur, xr, orow = u[b, 0, r], x[b, 0, r], out[b, 0, r]
                     for j in range(wd):
                         orow[j] = e1 * ur[j] + e2 * xr[j] - acc[j]
 
-    @numba.njit(parallel=True, fastmath=plf_module._FASTMATH, cache=True)
+    @numba.njit(parallel=True, fastmath=FASTMATH, cache=True)
     def _backward(g, u, x, w1, b1, q, d, w2a, w1a, inv, one, e1, g_u, hist, g_w1, g_w2, sums):  # noqa: E501
         # The forward's jobs again, recomputing c1 and h rows (ring 0) and writing g_c1 rows
         # (ring 1): g_c1 = PLF'(c1) ⊙ (w2a ∗ g) (w2a: the adjoint of −w2, 1 → L). For the
-        # job's own rows k also q's histogram (plf._scatter), b1's gradient (sums[job, : L]) and
-        # w1's gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k]; for its output rows r (h and g_c1
-        # rows r − p … r + p in) w2's gradient rows Σ_j g[j]·h_pad[o, a, j + k], Σ g, Σ g·u,
-        # Σ g·x (float64, sums[job, L :]) and u's gradient e1·g + w1a ∗ g_c1 (w1a: the adjoint
-        # of w1, L → 1). Per-job partial sums are added by the caller in job order.
+        # job's own rows k also q's histogram (kernel_rows.plf_add_shares), b1's gradient
+        # (sums[job, : L]) and w1's gradient rows Σ_j g_c1[o, j]·u_pad[a, j + k]; for its output
+        # rows r (h and g_c1 rows r − p … r + p in) w2's gradient rows Σ_j g[j]·h_pad[o, a, j +
+        # k], Σ g, Σ g·u, Σ g·x (float64, sums[job, L :]) and u's gradient e1·g + w1a ∗ g_c1
+        # (w1a: the adjoint of w1, L → 1). Per-job partial sums are added by the caller in job
+        # order.
         batch, _, rows, wd = u.shape
         channels, size = w1.shape[0], w1.shape[2]
         points = hist.shape[-1]
@@ -115,37 +115,39 @@ if plf_module.numba is not None:
             gbuf = np.empty_like(ubuf)
             c1, gh, slope, frac = tmp[0], tmp[1], tmp[2], tmp[3]
             low, high = np.empty_like(c1), np.empty_like(c1)
-            lanes = np.zeros((channels, plf_module.LANES, points))
+            lanes = np.zeros((channels, kernel_rows.LANES, points))
             for k in range(first - p, last + p):
                 slot = k % size
                 if k < 0 or k >= rows:
                     rings[:, :, slot] = 0
                 else:
-                    conv_kernel._padded_rows(u, b, k, size, False, ubuf)
-                    conv_kernel._padded_rows(g, b, k, size, False, gbuf)
+                    kernel_rows.padded_rows(u, b, k, size, False, ubuf)
+                    kernel_rows.padded_rows(g, b, k, size, False, gbuf)
                     for o in range(channels):
                         hr = rings[0, o, slot, p : p + wd]
                         if size == 3:
                             _c1_bins3(ubuf, w1, o, b1[o], inv, one, True, c1, hr, bins, frac)
                         else:
-                            conv_kernel._correlate_row(ubuf, w1, o, b1[o], c1)
-                            plf_module._bin_row(c1, inv, one, hr, bins, frac)
-                        plf_module._table_slope_row(q[o], d[o], bins, frac, hr, slope)
-                        conv_kernel._correlate_row(gbuf, w2a, o, zero, gh)
+                            kernel_rows.correlate_row(ubuf, w1, o, b1[o], c1)
+                            kernel_rows.plf_bin_row(c1, inv, one, hr, bins, frac)
+                        kernel_rows.plf_table_slope_row(q[o], d[o], bins, frac, hr, slope)
+                        kernel_rows.correlate_row(gbuf, w2a, o, zero, gh)
                         gc = rings[1, o, slot, p : p + wd]
                         if k < first or k >= last:  # halo: g_c1 only
                             for j in range(wd):
-                                gc[j] = gh[j] * plf_module._derivative(c1[j], slope[j], inv, one)
+                                gc[j] = gh[j] * kernel_rows.plf_derivative(
+                                    c1[j], slope[j], inv, one
+                                )
                             continue
                         s = zero
                         for j in range(wd):
                             v = c1[j]
-                            gc[j] = gh[j] * plf_module._derivative(v, slope[j], inv, one)
+                            gc[j] = gh[j] * kernel_rows.plf_derivative(v, slope[j], inv, one)
                             s += gc[j]
-                            low[j], high[j] = plf_module._split(v, gh[j], frac[j], zero)
+                            low[j], high[j] = kernel_rows.plf_split(v, gh[j], frac[j], zero)
                         sums[job, o] += s
-                        plf_module._add_shares(bins, low, high, lanes[o])
-                        conv_kernel._weight_grad_row(ubuf[0], gc, g_w1[job, o])
+                        kernel_rows.plf_add_shares(bins, low, high, lanes[o])
+                        kernel_rows.weight_grad_row(ubuf[0], gc, g_w1[job, o])
                 r = k - p
                 if r >= first:
                     top = (r - p) % size
@@ -160,21 +162,16 @@ if plf_module.numba is not None:
                     sums[job, channels + 1] += su
                     sums[job, channels + 2] += sx
                     for o in range(channels):
-                        conv_kernel._weight_grad_ring(rings[0, o], top, grow, g_w2[job, o])
+                        kernel_rows.weight_grad_ring(rings[0, o], top, grow, g_w2[job, o])
                     acc = tmp[1]
-                    conv_kernel._correlate_ring(rings[1], top, w1a, 0, zero, acc)
+                    kernel_rows.correlate_ring(rings[1], top, w1a, 0, zero, acc)
                     gur = g_u[b, 0, r]
                     for j in range(wd):
                         gur[j] = e1 * grow[j] + acc[j]
             for o in range(channels):
-                for lane in range(plf_module.LANES):
+                for lane in range(kernel_rows.LANES):
                     for i in range(points):
                         hist[job, o, i] += lanes[o, lane, i]
-
-
-def available(u: torch.Tensor) -> bool:
-    """Whether the fused block can run on u: the conv and PLF kernels both can."""
-    return conv_kernel.available(u) and plf_module._use_kernel(u)
 
 
 def _adjoint(w: np.ndarray) -> np.ndarray:
@@ -184,14 +181,14 @@ def _adjoint(w: np.ndarray) -> np.ndarray:
 
 def _block_forward(u, x, w1, b1, q, w2, b2, eta1, eta2) -> tuple[torch.Tensor, tuple]:
     """The block's output and the arrays its backward recomputes c1 and h from."""
-    plf_module.sync_threads()
+    dispatch.sync_threads()
     dtype = u.dtype
-    un, xn = conv_kernel._array(u), conv_kernel._array(x, dtype)
-    w1n, b1n = conv_kernel._array(w1, dtype), conv_kernel._array(b1, dtype)
-    w2n, b2n = conv_kernel._array(w2, dtype), conv_kernel._array(b2, dtype)
+    un, xn = kernel_rows.as_array(u), kernel_rows.as_array(x, dtype)
+    w1n, b1n = kernel_rows.as_array(w1, dtype), kernel_rows.as_array(b1, dtype)
+    w2n, b2n = kernel_rows.as_array(w2, dtype), kernel_rows.as_array(b2, dtype)
     scalar = un.dtype.type
     e1, e2, one = scalar(eta1.item()), scalar(eta2.item()), scalar(1)
-    qd, dd, inv, _ = plf_module._tables(q, dtype)
+    qd, dd, inv, _ = kernel_rows.plf_tables(q, dtype)
     out = np.empty_like(un)
     _forward(un, xn, w1n, b1n, qd, dd, inv, one, w2n, b2n[0], e1, e2, out)
     return torch.from_numpy(out), (un, xn, w1n, b1n, qd, dd, w2n, e1, e2)
@@ -206,7 +203,7 @@ class _Block(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
-        plf_module.sync_threads()
+        dispatch.sync_threads()
         un, xn, w1n, b1n, qd, dd, w2n, e1, e2 = ctx.arrays
         batch, _, rows, _ = un.shape
         channels, _, size, _ = w1n.shape
@@ -216,7 +213,7 @@ class _Block(torch.autograd.Function):
         g_w1 = np.zeros((jobs, channels, size, size))
         g_w2 = np.zeros((jobs, channels, size, size))
         sums = np.zeros((jobs, channels + 3))
-        inv, one = plf_module._grid(qd.shape[1], ctx.dtypes[0])
+        inv, one = kernel_rows.plf_grid(qd.shape[1], ctx.dtypes[0])
         g_u = np.empty_like(g)
         w2a, w1a = -_adjoint(w2n), _adjoint(w1n)
         _backward(g, un, xn, w1n, b1n, qd, dd, w2a, w1a, inv, one, e1, g_u, hist, g_w1, g_w2, sums)
@@ -250,8 +247,9 @@ def cnn_block(
     eta2: torch.Tensor,
 ) -> torch.Tensor:
     """η1·u + η2·x − (w2 ∗ PLF_q(w1 ∗ u + b1) + b2) for u, x (B, 1, H, W) float32/64 CPU
-    tensors (see :func:`available`); w1 (L, 1, f, f), w2 (1, L, f, f), q (L, points). Without
-    autograd (no_grad, or nothing requiring grad) the forward pass alone, outside a node."""
+    tensors (where :func:`ifrnet.numerics.dispatch.use_kernel` allows); w1 (L, 1, f, f), w2
+    (1, L, f, f), q (L, points). Without autograd (no_grad, or nothing requiring grad) the
+    forward pass alone, outside a node."""
     inputs = (u, x, w1, b1, q, w2, b2, eta1, eta2)
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
         return _Block.apply(*inputs)

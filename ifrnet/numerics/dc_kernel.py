@@ -1,8 +1,10 @@
-"""Fused CPU kernels around the FFTs of IFR-Net's X step for real images (paper Eq. (6)).
+"""IFR-Net's X step for real images (paper Eq. (6)): torch ops, and CPU kernels around FFTs.
 
-x = Re ifft2c(z), z = (y + ρ·fft2c(x_t)) / d, d = M + ρ (1e-6 where that is 0), as
-:class:`ifrnet.numerics.layers._RealDataConsistency` composes it from torch ops (the reference
-and the path for other devices, odd sizes, float16, or without numba). Here, for even H and W:
+x = Re ifft2c(z), z = (y + ρ·fft2c(x_t)) / d, d = M + ρ (1e-6 where that is 0): the X step of
+:meth:`ifrnet.numerics.forward_model.ForwardModel.data_consistency_real`, as one autograd node
+on torch ops (the reference, any device) or on CPU kernels, chosen by
+:func:`real_data_consistency` (:func:`ifrnet.numerics.dispatch.use_kernel` and :func:`fits`).
+The kernels, for even H and W:
 
 - the centring is an index shift: with (p, q) the FFT's own frequency indices and (m, n) =
   ((p + H/2) mod H, (q + W/2) mod W) the centred ones, fft2c(x)[m, n] = σ·fft2(x)[p, q] and
@@ -23,7 +25,9 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from ifrnet.numerics.plf import numba, sync_threads
+from ifrnet.numerics import dispatch
+from ifrnet.numerics.dispatch import numba
+from ifrnet.numerics.fourier import fft2c, ifft2c
 
 if numba is not None:
 
@@ -109,29 +113,18 @@ if numba is not None:
                 partial[bp] = acc
 
 
-def available(
-    x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor
-) -> bool:
-    """Whether the kernels can run: numba present; y complex64/128 (B, H, W) on the CPU with H
-    and W even; mask real (H, W) or (1 or B, H, W) and x_t (B, 1, H, W) or None in y's real
-    dtype; ρ a real 0-dim tensor."""
-    if (
-        numba is None
-        or y.device.type != "cpu"
-        or y.dtype not in (torch.complex64, torch.complex128)
-    ):
-        return False
-    if y.dim() != 3 or y.shape[-2] % 2 or y.shape[-1] % 2:
+def fits(x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor) -> bool:
+    """The kernels' condition on their inputs (beyond :func:`ifrnet.numerics.dispatch.use_kernel`'s
+    on devices and dtypes): y complex (B, H, W) with H and W even; mask (H, W) or (1 or B, H, W)
+    and x_t (B, 1, H, W) or None in y's real dtype; ρ a real 0-dim tensor."""
+    if not y.is_complex() or y.dim() != 3 or y.shape[-2] % 2 or y.shape[-1] % 2:
         return False
     real = y.real.dtype
     batch, h, w = y.shape
-    mask_ok = mask.dtype == real and mask.device.type == "cpu" and mask.shape[-2:] == (h, w)
+    mask_ok = mask.dtype == real and mask.shape[-2:] == (h, w)
     mask_ok = mask_ok and (mask.dim() == 2 or (mask.dim() == 3 and mask.shape[0] in (1, batch)))
-    x_ok = x_t is None or (
-        x_t.dtype == real and x_t.device.type == "cpu" and x_t.shape == (batch, 1, h, w)
-    )
-    rho_ok = rho.dim() == 0 and rho.device.type == "cpu" and not rho.is_complex()
-    return mask_ok and x_ok and rho_ok
+    x_ok = x_t is None or (x_t.dtype == real and x_t.shape == (batch, 1, h, w))
+    return mask_ok and x_ok and rho.dim() == 0 and not rho.is_complex()
 
 
 def _pairs(t: torch.Tensor) -> np.ndarray:
@@ -148,7 +141,7 @@ class RealDataConsistency(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_t, y, mask, rho, with_grad=True):  # noqa: D102
         # with_grad False: no backward will follow (no_grad, or neither x_t nor ρ needs grad)
-        sync_threads()
+        dispatch.sync_threads()
         batch, h, w = y.shape
         real = y.real.dtype
         rho_v = np.dtype(str(real).removeprefix("torch.")).type(rho.detach().item())
@@ -182,7 +175,7 @@ class RealDataConsistency(torch.autograd.Function):
         with_rho = ctx.needs_input_grad[3]
         if not (with_x or with_rho):
             return None, None, None, None, None
-        sync_threads()
+        dispatch.sync_threads()
         h, w = grad.shape[-2:]
         spec = _pairs(torch.fft.rfft2(grad[:, 0], norm="ortho"))
         out = torch.empty(dz.shape if with_x else (1, 1, 1, 2), dtype=dz.dtype)
@@ -196,3 +189,51 @@ class RealDataConsistency(torch.autograd.Function):
         if with_rho:
             g_rho = torch.tensor(partial.sum(), dtype=rho.dtype)
         return g_x, None, None, g_rho, None
+
+
+def real_data_consistency(
+    x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor
+) -> torch.Tensor:
+    """x = Re ifft2c((y + ρ·fft2c(x_t)) / d) (module docstring) as one autograd node, gradients
+    to x_t and ρ: x_t real (B, 1, H, W) or None for zeros, y complex (B, H, W), mask (H, W) or
+    (B, H, W), ρ 0-dim → real (B, 1, H, W). On the kernels where
+    :func:`ifrnet.numerics.dispatch.use_kernel` and :func:`fits` allow, else on the torch ops."""
+    if dispatch.use_kernel(y, mask, x_t, rho, fits=fits(x_t, y, mask, rho)):
+        with_grad = dispatch.grad_wanted(rho) or (x_t is not None and dispatch.grad_wanted(x_t))
+        return RealDataConsistency.apply(x_t, y, mask, rho, with_grad)
+    return _TorchRealDataConsistency.apply(x_t, y, mask, rho)
+
+
+class _TorchRealDataConsistency(torch.autograd.Function):
+    """The reference torch ops (any device): x = Re ifft2c((y + ρ·fft2c(x_t)) / d), d = M + ρ
+    (1e-6 where that is 0), as one node. Its backward needs two FFTs (the adjoint of x_t ↦
+    Re F⁻¹(ρ/d)F x_t is the same map) and one inner product for ρ (Parseval)."""
+
+    @staticmethod
+    def forward(ctx, x_t, y, mask, rho):  # noqa: D102
+        denom = mask + rho
+        nonzero = denom != 0
+        d = torch.where(nonzero, denom, torch.full_like(denom, 1e-6))
+        if x_t is None:
+            z = y / d
+            dz = z * nonzero
+            dz.neg_()
+        else:
+            k = fft2c(x_t[:, 0])
+            z = (y + rho * k) / d
+            dz = k - z * nonzero
+        dz /= d  # ∂z/∂ρ (the replaced denominator is a constant)
+        ctx.save_for_backward(d, rho, dz)
+        return ifft2c(z).real.contiguous().unsqueeze(1)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        d, rho, dz = ctx.saved_tensors
+        spectrum = fft2c(grad[:, 0])
+        g_x = g_rho = None
+        if ctx.needs_input_grad[0]:
+            g_x = ifft2c(spectrum * (rho / d)).real.contiguous().unsqueeze(1)
+        if ctx.needs_input_grad[3]:
+            # Re Σ conj(G)·∂z/∂ρ, by elementwise products (torch.vdot calls BLAS, slow here)
+            g_rho = (torch.view_as_real(spectrum) * torch.view_as_real(dz)).sum().to(rho.dtype)
+        return g_x, None, None, g_rho

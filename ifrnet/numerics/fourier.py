@@ -1,14 +1,12 @@
-"""Centred orthonormal 2-D Fourier transforms and the MRI forward model (docs/methods.md §1).
+"""Centred orthonormal 2-D Fourier transforms (docs/methods.md §1); the forward model built on
+them is :mod:`ifrnet.numerics.forward_model`.
 
-All functions act on the last two (spatial) dimensions; leading dimensions are batch
-dimensions. They accept complex ``torch.Tensor`` or ``numpy.ndarray`` and return the same kind.
-Masks are centred (DC at ``(H // 2, W // 2)``), boolean or {0, 1} arrays of shape ``(H, W)``
-that broadcast against the data.
+Both act on the last two (spatial) dimensions; leading dimensions are batch dimensions. They
+accept ``torch.Tensor`` or ``numpy.ndarray`` and return the same kind. k-space is centred: DC
+at ``(H // 2, W // 2)``.
 
     fft2c(x)  = fftshift(fft2(ifftshift(x), norm="ortho"))
     ifft2c(k) = fftshift(ifft2(ifftshift(k), norm="ortho"))
-    y         = M ⊙ fft2c(x)          (undersample)
-    x_zf      = ifft2c(y)             (zero_filled)
 
 For tensors with even H and W the shifts are done as a modulation: a circular shift by half the
 size is, through the DFT, a multiplication by the checkerboard (−1)^(m+n), so
@@ -33,7 +31,7 @@ _DIMS = (-2, -1)
 _BOARDS: dict[tuple, Any] = {}
 
 
-def _is_tensor(x: Any) -> bool:
+def is_tensor(x: Any) -> bool:
     """True for a torch tensor, without importing torch (slow) when nothing has imported it."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
@@ -67,7 +65,7 @@ def _torch_fft(x: torch.Tensor, inverse: bool) -> torch.Tensor:
 
 
 def _centred(x: Array, inverse: bool) -> Array:
-    if _is_tensor(x):
+    if is_tensor(x):
         return _torch_fft(x, inverse)
     transform = np.fft.ifft2 if inverse else np.fft.fft2
     x = np.fft.ifftshift(np.asarray(x), axes=_DIMS)
@@ -82,25 +80,3 @@ def fft2c(x: Array) -> Array:
 def ifft2c(k: Array) -> Array:
     """Centred orthonormal inverse 2-D FFT over the last two dimensions: k-space -> image."""
     return _centred(k, inverse=True)
-
-
-def _check_mask(mask: Array, data: Array) -> None:
-    if tuple(mask.shape[-2:]) != tuple(data.shape[-2:]):
-        raise ValueError(
-            f"mask shape {tuple(mask.shape)} does not match the data's spatial shape "
-            f"{tuple(data.shape[-2:])}"
-        )
-
-
-def undersample(image: Array, mask: Array) -> Array:
-    """Measurements ``y = M ⊙ fft2c(x)``; image (…, H, W), mask (H, W) -> k-space (…, H, W)."""
-    _check_mask(mask, image)
-    k = fft2c(image)
-    if _is_tensor(k):
-        return k * mask.to(device=k.device, dtype=k.real.dtype)
-    return k * np.asarray(mask, dtype=k.real.dtype)
-
-
-def zero_filled(kspace: Array) -> Array:
-    """Zero-filled reconstruction ``ifft2c(y)`` of (…, H, W) k-space with zeros where unsampled."""
-    return ifft2c(kspace)

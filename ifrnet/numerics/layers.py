@@ -4,11 +4,12 @@
 :mod:`ifrnet.numerics.plf`.
 - :func:`conv2d_same` — 'same' correlation with a fast backward for few-channel filters.
 - :func:`dct_filters` — the non-DC f×f 2-D DCT basis filters used to initialise convolutions.
-- :func:`data_consistency` — the closed-form X step, paper Eq. (6)/(9).
 - :func:`feature_descriptor` and :class:`FeatureRefinement` — T and R, paper Eq. (8)/(11), App. A.
 
 Images inside the denoiser are real tensors (B, 1, H, W); k-space and X-step images are complex
-(B, H, W). Everything follows the input tensors' device and dtype.
+(B, H, W). Everything follows the input tensors' device and dtype; the X step is the forward
+model's (:mod:`ifrnet.numerics.forward_model`). Convolutions and the descriptor run on CPU
+kernels where :func:`ifrnet.numerics.dispatch.use_kernel` says so.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ifrnet.numerics import conv_kernel, dc_kernel, moments_kernel
-from ifrnet.numerics.fourier import fft2c, ifft2c
+from ifrnet.numerics import conv_kernel, moments_kernel
+from ifrnet.numerics.dispatch import grad_wanted, use_kernel
 from ifrnet.numerics.plf import PiecewiseLinear, plf, soft_threshold
 
 __all__ = [
@@ -28,9 +29,6 @@ __all__ = [
     "soft_threshold",
     "conv2d_same",
     "dct_filters",
-    "data_consistency",
-    "real_data_consistency",
-    "replace_sampled",
     "feature_descriptor",
     "FeatureRefinement",
     "to_parts",
@@ -43,19 +41,19 @@ __all__ = [
 # Real and complex images
 
 
-def to_parts(x: torch.Tensor, complex_data: bool) -> torch.Tensor:
-    """Complex (B, …) → real (P, …): the real part (P = B), or real and imaginary parts stacked
-    along the batch (P = 2B), so real-valued filters treat both parts with the same weights
-    (paper, "Extension for multi-channel images")."""
-    return torch.cat([x.real, x.imag], 0) if complex_data else x.real
+def to_parts(x: torch.Tensor, real: bool) -> torch.Tensor:
+    """Complex (B, …) → real (P, …): the real part for real-valued data (P = B), else real and
+    imaginary parts stacked along the batch (P = 2B), so real-valued filters treat both parts
+    with the same weights (paper, "Extension for multi-channel images")."""
+    return x.real if real else torch.cat([x.real, x.imag], 0)
 
 
-def from_parts(parts: torch.Tensor, complex_data: bool) -> torch.Tensor:
+def from_parts(parts: torch.Tensor, real: bool) -> torch.Tensor:
     """Inverse of :func:`to_parts`: real (P, …) → complex (B, …)."""
-    if complex_data:
-        re, im = parts.chunk(2, dim=0)
-        return torch.complex(re, im)
-    return torch.complex(parts, torch.zeros_like(parts))
+    if real:
+        return torch.complex(parts, torch.zeros_like(parts))
+    re, im = parts.chunk(2, dim=0)
+    return torch.complex(re, im)
 
 
 def network_mask(kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -102,12 +100,12 @@ def shifted_stack(x: torch.Tensor, size: int, circular: bool = False) -> torch.T
 class _Conv2dSame(torch.autograd.Function):
     """'same' correlation (zero or circular padding) for few-channel filters.
 
-    On float32/64 CPU tensors both passes run in the numba kernels of
-    :mod:`ifrnet.numerics.conv_kernel`
-    (oneDNN is slow for the 1→L and L→1 filters of IFR-Net on large images). Elsewhere (CUDA):
-    F.conv2d forward; the weight gradient is one matrix product against the im2col of whichever
-    side has fewer channels, and the input gradient is a forward convolution with the flipped,
-    transposed filters (the adjoint, with the same padding).
+    Where :func:`ifrnet.numerics.dispatch.use_kernel` says so (CPU), both passes run in the numba
+    kernels of :mod:`ifrnet.numerics.conv_kernel` (oneDNN is slow for the 1→L and L→1 filters of
+    IFR-Net on large images). The reference torch ops (any device): F.conv2d forward; the weight
+    gradient is one matrix product against the im2col of whichever side has fewer channels, and
+    the input gradient is a forward convolution with the flipped, transposed filters (the
+    adjoint, with the same padding).
     """
 
     @staticmethod
@@ -117,7 +115,8 @@ class _Conv2dSame(torch.autograd.Function):
         ctx.circular, ctx.has_bias = circular, b is not None
         p = w.shape[-1] // 2
         ctx.save_for_backward(x, w)
-        if conv_kernel.available(x):  # numba loops, padding inside
+        ctx.kernel = use_kernel(x)  # the backward takes the same path
+        if ctx.kernel:  # numba loops, padding inside
             return conv_kernel.correlate(x, w, b, circular)
         if circular:
             return F.conv2d(_pad(x, p, True), w, b)
@@ -131,7 +130,7 @@ class _Conv2dSame(torch.autograd.Function):
         g = g.contiguous()
         gx = None
         adjoint = w.flip(-1, -2).transpose(0, 1)
-        if conv_kernel.available(saved):
+        if ctx.kernel:
             if ctx.needs_input_grad[0]:
                 gx = conv_kernel.correlate(g, adjoint, None, circular)
             gw = conv_kernel.correlate_weight_grad(saved, g, size, circular).to(w.dtype)
@@ -195,90 +194,6 @@ def dct_filters(
     first = 0 if include_dc else 1
     filters = np.stack([basis[i].reshape(size, size, order="F") for i in range(first, size * size)])
     return torch.from_numpy(filters[:, None]).to(dtype)
-
-
-# ---------------------------------------------------------------------------------------------
-# X step
-
-
-def data_consistency(
-    x_t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor | float
-) -> torch.Tensor:
-    """Closed-form X step ``ifft2c((y + ρ·fft2c(x_t)) / (M + ρ))`` (paper Eq. (6), `xmid.m`).
-
-    x_t, y complex (B, H, W); mask real (H, W) or (B, H, W) in {0, 1}; ρ a scalar (tensor).
-    It minimises ‖M⊙F x − y‖² + ρ‖x − x_t‖². A denominator exactly 0 (M = 0 and ρ = 0) is
-    replaced by 1e-6, as in the authors' code. Returns complex (B, H, W).
-    """
-    denom = mask + rho
-    denom = torch.where(denom == 0, torch.full_like(denom, 1e-6), denom)
-    return ifft2c((y + rho * fft2c(x_t)) / denom)
-
-
-class _RealDataConsistency(torch.autograd.Function):
-    """X step for real images as one node: x = Re ifft2c((y + ρ·fft2c(x_t)) / d), d = M + ρ
-    (1e-6 where that is 0). Its backward needs two FFTs (the adjoint of x_t ↦ Re F⁻¹(ρ/d)F x_t
-    is the same map) and one inner product for ρ (Parseval)."""
-
-    @staticmethod
-    def forward(ctx, x_t, y, mask, rho):  # noqa: D102
-        denom = mask + rho
-        nonzero = denom != 0
-        d = torch.where(nonzero, denom, torch.full_like(denom, 1e-6))
-        if x_t is None:
-            z = y / d
-            dz = z * nonzero
-            dz.neg_()
-        else:
-            k = fft2c(x_t[:, 0])
-            z = (y + rho * k) / d
-            dz = k - z * nonzero
-        dz /= d  # ∂z/∂ρ (the replaced denominator is a constant)
-        ctx.save_for_backward(d, rho, dz)
-        return ifft2c(z).real.contiguous().unsqueeze(1)
-
-    @staticmethod
-    def backward(ctx, grad):  # noqa: D102
-        d, rho, dz = ctx.saved_tensors
-        spectrum = fft2c(grad[:, 0])
-        g_x = g_rho = None
-        if ctx.needs_input_grad[0]:
-            g_x = ifft2c(spectrum * (rho / d)).real.contiguous().unsqueeze(1)
-        if ctx.needs_input_grad[3]:
-            # Re Σ conj(G)·∂z/∂ρ, by elementwise products (torch.vdot calls BLAS, slow here)
-            g_rho = (torch.view_as_real(spectrum) * torch.view_as_real(dz)).sum().to(rho.dtype)
-        return g_x, None, None, g_rho
-
-
-def real_data_consistency(
-    x_t: torch.Tensor | None, y: torch.Tensor, mask: torch.Tensor, rho: torch.Tensor
-) -> torch.Tensor:
-    """:func:`data_consistency` for real images with the real part kept, as real-parts tensors:
-    x_t real (B, 1, H, W) or None for zeros, y complex (B, H, W), ρ a 0-dim tensor → real
-    (B, 1, H, W), i.e. ``data_consistency(x_t, y, mask, ρ).real`` with fewer operations (one
-    autograd node). Gradients reach x_t and ρ (y and the mask take the composed path). On the
-    CPU with even H, W it runs on :mod:`ifrnet.numerics.dc_kernel` (two half-spectrum FFTs
-    around one fused pass), else on the torch ops of :class:`_RealDataConsistency`."""
-    if y.requires_grad or mask.requires_grad:
-        x_c = torch.zeros_like(y) if x_t is None else from_parts(x_t[:, 0], False)
-        return data_consistency(x_c, y, mask, rho).real.unsqueeze(1)
-    if dc_kernel.available(x_t, y, mask, rho):
-        with_grad = _grad_wanted(rho) or (x_t is not None and _grad_wanted(x_t))
-        return dc_kernel.RealDataConsistency.apply(x_t, y, mask, rho, with_grad)
-    return _RealDataConsistency.apply(x_t, y, mask, rho)
-
-
-def _grad_wanted(t: torch.Tensor) -> bool:
-    """Whether autograd will record an operation on t (so a node must keep what its backward
-    needs)."""
-    return torch.is_grad_enabled() and t.requires_grad
-
-
-def replace_sampled(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Noiseless data consistency ``ifft2c((1 − M) ⊙ fft2c(x) + y)``: the ρ → 0 limit of
-    :func:`data_consistency` (the sampled k-space of x is replaced by the measurements y, the
-    rest kept), as D5-C5's DC layer. x, y complex (B, H, W); mask (H, W) or (B, H, W)."""
-    return ifft2c((1 - mask) * fft2c(x) + y)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,7 +279,7 @@ def feature_descriptor(
     clamp removes. Returns T (B, 1, H, W).
     """
     b = separable_filter(a, gaussian_1d() if kernel is None else kernel)
-    if not a.requires_grad and moments_kernel.available(a):
+    if use_kernel(a, fits=not a.requires_grad):  # the kernel gives no gradient
         cov, var = moments_kernel.box_moments(a, b, BOX_SIZE)
     else:
         stats = separable_filter(torch.cat([a, b, a * a, b * b, a * b], dim=1), box_kernel())
@@ -387,7 +302,7 @@ class _Refine(torch.autograd.Function):
         b = separable_filter(a, kernel.to(a.dtype))
         c = v.detach().to(a.dtype).abs()
         v_grad = v_grad and ctx.needs_input_grad[2]
-        if moments_kernel.available(a):  # one CPU pass for all of the below
+        if use_kernel(a):  # one CPU pass for all of the below
             t, out, slope = moments_kernel.refine(a, b, x, u, c, BOX_SIZE, v_grad)
             ctx.save_for_backward(t, slope, v)
             ctx.mark_non_differentiable(t)
@@ -449,10 +364,8 @@ class FeatureRefinement(nn.Module):
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x, u real (B, 1, H, W) → (x_t, T), both (B, 1, H, W)."""
         if self.descriptor_grad == "v":  # one node (same values as the composed ops below)
-            from_x, v_grad = self.descriptor_input == "x", _grad_wanted(self.v)
+            from_x, v_grad = self.descriptor_input == "x", grad_wanted(self.v)
             return _Refine.apply(x, u, self.v, self.kernel, from_x, v_grad)
         a = x if self.descriptor_input == "x" else u
-        if self.descriptor_grad == "v":
-            a = a.detach()
         t = feature_descriptor(a, self.v, self.kernel.to(a.dtype))
         return u + t * (x - u), t

@@ -1,4 +1,5 @@
-"""The measurement model every method sees: ``y = M ⊙ (fft2c(x) + n)``.
+"""The measurements every method sees: ``y = M ⊙ (fft2c(x) + n)`` (the forward model's
+:meth:`~ifrnet.numerics.forward_model.ForwardModel.A`) for a prepared split.
 
 ``n`` is complex white Gaussian noise with standard deviation ``noise_sigma`` per k-space
 sample (``noise_sigma/√2`` in each of the real and imaginary parts). With the orthonormal FFT the
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ifrnet.numerics.fourier import fft2c
+from ifrnet.numerics.forward_model import ForwardModel
 
 
 def noise_field(
@@ -40,11 +41,12 @@ def measure(
         raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
     if mask.shape != images.shape[1:]:
         raise ValueError(f"mask shape {mask.shape} does not match image shape {images.shape[1:]}")
-    kspace = fft2c(images.astype(np.complex64)).astype(np.complex64)
+    noise = None
     if noise_sigma > 0:
-        for i in range(len(kspace)):
-            kspace[i] += noise_field(mask.shape, noise_sigma, seed, split, i)
-    return kspace * mask.astype(np.float32)
+        noise = np.stack(
+            [noise_field(mask.shape, noise_sigma, seed, split, i) for i in range(len(images))]
+        )
+    return ForwardModel(mask).A(images.astype(np.complex64), noise).astype(np.complex64, copy=False)
 
 
 @dataclass(frozen=True)

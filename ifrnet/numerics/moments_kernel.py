@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ifrnet.numerics.plf import numba, sync_threads
+from ifrnet.numerics import dispatch
+from ifrnet.numerics.dispatch import numba
 
 if numba is not None:
 
@@ -154,17 +155,10 @@ def _block(planes: int, h: int) -> int:
     return max(8, -(-h // jobs))
 
 
-def available(a: torch.Tensor) -> bool:
-    """Whether the kernel can run on a: numba present, a float32/64 CPU tensor."""
-    return (
-        numba is not None and a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64)
-    )
-
-
 def box_moments(a: torch.Tensor, b: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """a, b real (B, 1, H, W) → (σ_ab, σ_a² + σ_b²), each (B, 1, H, W) in a's dtype, over a
     size×size window (odd size) with zero padding; accumulated in float64."""
-    sync_threads()
+    dispatch.sync_threads()
     an = a.detach()[:, 0].contiguous().numpy()
     bn = b.detach()[:, 0].to(a.dtype).contiguous().numpy()
     cov, var = np.empty_like(an), np.empty_like(an)
@@ -184,7 +178,7 @@ def refine(
     """IFR-Net's R step in one pass: a (the descriptor's image), b (its Gaussian blur), x, u real
     (B, 1, H, W), c = |V| (0-dim) → (T, u + T (x − u), ∂T/∂|V| · (x − u) or None), each
     (B, 1, H, W) in a's dtype; T from the size×size box moments (see :func:`box_moments`)."""
-    sync_threads()
+    dispatch.sync_threads()
     dtype = a.dtype
 
     def planes(t: torch.Tensor) -> np.ndarray:

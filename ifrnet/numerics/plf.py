@@ -5,107 +5,51 @@ per channel. For x in (−1, 1) the output interpolates linearly between the nei
 outside it continues with slope 1: ``x − p_0 + q_0`` for x ≤ −1, ``x − p_{N−1} + q_{N−1}`` for
 x ≥ 1. The derivative at exactly ±1 is taken from the outer (slope-1) side.
 
-Two implementations with identical semantics:
-- numba CPU kernels: forward one pass writing the output and its derivative; backward per
-  chunk of pixels one vectorised pass (x's gradient, bins, weights) and one scatter into
-  per-plane histograms for q's gradient; used for float32/64 CPU tensors;
-- a torch-ops path (clamp, gather, index_add_) for other devices (CUDA) or when numba is absent.
+Two implementations with identical semantics, chosen by :func:`ifrnet.numerics.dispatch.use_kernel`:
+- numba CPU kernels on the rows of :mod:`ifrnet.numerics.kernel_rows`: forward one pass writing
+  the output and its derivative; backward per chunk of pixels one vectorised pass (x's
+  gradient, bins, weights) and one scatter into per-plane histograms for q's gradient;
+- the reference torch ops (clamp, gather, index_add_), the path of other devices.
 
 A NaN input gives NaN output and NaN gradient and contributes nothing to q's gradient on both
-paths; it never becomes an index (it once did, and the CPU backward wrote out of bounds).
+paths; it never becomes an index (an index out of range would write out of bounds).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba comes with sigpy
-    numba = None
+from ifrnet.numerics import dispatch, kernel_rows
+from ifrnet.numerics.dispatch import FASTMATH, numba
 
-
-LANES = 4  # interleaved histograms in the backward kernel (a power of two)
 CHUNK = 2048  # pixels per pass of the backward kernel (its scratch rows stay in cache)
 
 if numba is not None:
-    #: LLVM fast-math without 'nnan'/'ninf' (NaN inputs must stay NaN)
-    _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+    # The forward pass also writes the derivative (the table lookup that keeps a loop from
+    # vectorising happens once), so the backward pass is a vectorised loop (x's gradient, bins,
+    # weights) and a scatter into q's histogram.
 
-    # Branch-free: the value is clamped to [−1, 1] for the interpolation and continues with
-    # slope 1 through (v − clamped); the index is an unsigned integer capped at N − 2, so it is
-    # in range for every input, NaN included (whose output stays NaN), and needs no wrap-around
-    # test. ``inv`` = (N − 1)/2 and ``one`` = 1 come in the data's dtype, ``d`` holds the slopes
-    # q[:, i + 1] − q[:, i]. The forward pass also writes the derivative (the table lookup that
-    # keeps a loop from vectorising happens once), so the backward pass is a vectorised loop
-    # (x's gradient, bins, weights) and a scatter into q's histogram.
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
-    def _bin(v, inv, one):  # pragma: no cover - numba
-        """(clamped v, position t on the grid, its bin i ≤ N − 2 as uint32, t − i)."""
-        top_value = (inv + inv) - one  # N − 2
-        vc = min(max(v, -one), one)
-        t = (vc + one) * inv
-        floor = min(np.floor(t), top_value)  # in the data's dtype (no float64 detour)
-        return vc, t, min(np.uint32(np.int32(floor)), np.uint32(top_value)), t - floor
-
-    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
-    def _first_pass(v, inv, one):  # pragma: no cover - numba
-        """(bin i, position t − i in it, v − clamp(v)) of one pixel: what the table lookup of
-        :func:`_table_row` needs (the last term is the slope-1 continuation outside [−1, 1])."""
-        vc, _, i, f = _bin(v, inv, one)
-        return i, f, v - vc
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
-    def _bin_row(xr, inv, one, yr, bins, frac):  # pragma: no cover - numba
-        """The PLF's first pass over a row (vectorised): bins, frac, yr ← :func:`_first_pass`."""
-        for m in range(xr.shape[0]):
-            bins[m], frac[m], yr[m] = _first_pass(xr[m], inv, one)
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
-    def _table_row(qc, dc, bins, frac, yr):  # pragma: no cover - numba
-        """The PLF's second pass (the table lookups, scalar): yr += q[i] + frac·(q[i + 1] −
-        q[i]) for one channel's values qc and slopes dc."""
-        for m in range(yr.shape[0]):
-            i = bins[m]
-            yr[m] = qc[i] + frac[m] * dc[i] + yr[m]
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
-    def _table_slope_row(qc, dc, bins, frac, yr, sr):  # pragma: no cover - numba
-        """:func:`_table_row`, also writing each pixel's table slope q[i + 1] − q[i] to sr."""
-        for m in range(yr.shape[0]):
-            i = bins[m]
-            slope = dc[i]
-            yr[m] = qc[i] + frac[m] * slope + yr[m]
-            sr[m] = slope
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _lookup_row(xr, qc, dc, inv, one, yr, sr, bins, frac):  # pragma: no cover - numba
         """yr ← PLF(xr) for one channel's table; sr ← the slope q[i + 1] − q[i] of each pixel's
         bin i, bins ← i, frac ← its position in the bin (scratch rows ≥ n): two loops, the
         table lookups alone stay scalar."""
-        _bin_row(xr, inv, one, yr, bins, frac)
-        _table_slope_row(qc, dc, bins, frac, yr, sr)
+        kernel_rows.plf_bin_row(xr, inv, one, yr, bins, frac)
+        kernel_rows.plf_table_slope_row(qc, dc, bins, frac, yr, sr)
 
-    @numba.njit(fastmath=_FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _value_row(xr, qc, dc, inv, one, yr, sr, bins, frac):  # pragma: no cover - numba
         """yr ← PLF(xr) and sr ← its derivative (NaN where xr is NaN) for one channel's table;
         bins, frac: scratch (≥ n,), left holding each pixel's bin and position in it."""
         _lookup_row(xr, qc, dc, inv, one, yr, sr, bins, frac)
         for m in range(xr.shape[0]):
-            sr[m] = _derivative(xr[m], sr[m], inv, one)
+            sr[m] = kernel_rows.plf_derivative(xr[m], sr[m], inv, one)
 
-    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
-    def _derivative(v, slope, inv, one):  # pragma: no cover - numba
-        """The PLF's derivative at v whose bin has the table slope ``slope`` (NaN at NaN)."""
-        return v if v != v else (slope * inv if (v > -one) & (v < one) else one)
-
-    @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+    @numba.njit(parallel=True, fastmath=FASTMATH, cache=True)
     def _forward_kernel(x, q, d, inv, one, y, s):  # pragma: no cover - numba
         planes, pixels = x.shape
         channels = q.shape[0]
@@ -127,22 +71,7 @@ if numba is not None:
                     frac,
                 )
 
-    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
-    def _split(v, gg, f, zero):  # pragma: no cover - numba
-        """A pixel's shares (lower point, upper point) of q's gradient: gg at position f in
-        its bin; none for a NaN input v."""
-        nan = v != v
-        return (zero if nan else gg - gg * f), (zero if nan else gg * f)
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
-    def _add_shares(bins, low, high, hist):  # pragma: no cover - numba
-        """hist (LANES, points) += the shares low, high of pixels in bins (lane k % LANES)."""
-        for k in range(bins.shape[0]):
-            lane = k & (LANES - 1)
-            hist[lane, bins[k]] += low[k]
-            hist[lane, bins[k] + 1] += high[k]
-
-    @numba.njit(fastmath=_FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _backward_chunk(xr, sr, gr, inv, one, gxr, hist, bins, low, high):  # pragma: no cover
         """Pixels xr (n ≤ CHUNK,) of one plane with derivatives sr and output gradient gr →
         gxr (n,), and q's gradient added into hist (LANES, points)."""
@@ -150,13 +79,13 @@ if numba is not None:
         n = xr.shape[0]
         for k in range(n):
             v, gg = xr[k], gr[k]
-            _, _, i, f = _bin(v, inv, one)
+            _, _, i, f = kernel_rows.plf_bin(v, inv, one)
             gxr[k] = gg * sr[k]
             bins[k] = i
-            low[k], high[k] = _split(v, gg, f, zero)
-        _add_shares(bins[:n], low, high, hist)
+            low[k], high[k] = kernel_rows.plf_split(v, gg, f, zero)
+        kernel_rows.plf_add_shares(bins[:n], low, high, hist)
 
-    @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+    @numba.njit(parallel=True, fastmath=FASTMATH, cache=True)
     def _backward_kernel(x, s, inv, one, g, gx, partial):  # pragma: no cover - numba
         # partial (planes, LANES, points): neighbouring pixels usually fall in the same bin, so
         # one histogram would serialise on its own read-modify-write; LANES interleaved copies
@@ -182,51 +111,20 @@ if numba is not None:
                 )
 
 
-def sync_threads() -> None:
-    """Let numba's parallel loops use as many threads as torch (within numba's pool).
-
-    Starting numba's OpenMP pool (at the first call in a process) sets the OpenMP thread
-    count that torch reads to the pool's size (all cores, unless NUMBA_NUM_THREADS): torch's
-    own setting is put back, else a process told to use one thread would use all cores."""
-    threads = torch.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-
-
-def _use_kernel(x: torch.Tensor) -> bool:
-    return (
-        numba is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-    )
-
-
 def _planes(x: torch.Tensor) -> np.ndarray:
     """x (B, C, H, W) as a (B·C, H·W) array sharing memory when x is contiguous."""
     return x.detach().contiguous().view(x.shape[0] * x.shape[1], -1).numpy()
 
 
-def _grid(points: int, dtype: torch.dtype) -> tuple[Any, Any]:
-    """((N − 1)/2, 1) in the data's (numpy) dtype: the kernels' grid scale and one."""
-    scalar = torch.empty(0, dtype=dtype).numpy().dtype.type
-    return scalar((points - 1) / 2), scalar(1)
-
-
-def _tables(q: torch.Tensor, dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, Any, Any]:
-    """(values, slopes, (N − 1)/2, 1) for the kernels, in the data's dtype."""
-    values = q.detach().to(dtype).contiguous().numpy()
-    slopes = np.ascontiguousarray(np.diff(values, axis=1))
-    return values, slopes, *_grid(values.shape[1], dtype)
-
-
 class _PLFKernel(torch.autograd.Function):
-    """CPU path: fused numba kernels."""
+    """CPU kernels (numba)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        sync_threads()
+        dispatch.sync_threads()
         x = x.contiguous()
         y, slope = torch.empty_like(x), torch.empty_like(x)
-        qd, dd, inv, one = _tables(q, x.dtype)
+        qd, dd, inv, one = kernel_rows.plf_tables(q, x.dtype)
         _forward_kernel(_planes(x), qd, dd, inv, one, _planes(y), _planes(slope))
         ctx.save_for_backward(x, slope)
         ctx.q_shape, ctx.q_dtype = q.shape, q.dtype
@@ -237,9 +135,9 @@ class _PLFKernel(torch.autograd.Function):
         x, slope = ctx.saved_tensors
         gx = torch.empty_like(x)
         channels, points = ctx.q_shape
-        partial = np.zeros((x.shape[0] * x.shape[1], LANES, points), dtype=np.float64)
-        inv, one = _grid(points, x.dtype)
-        sync_threads()
+        partial = np.zeros((x.shape[0] * x.shape[1], kernel_rows.LANES, points), dtype=np.float64)
+        inv, one = kernel_rows.plf_grid(points, x.dtype)
+        dispatch.sync_threads()
         _backward_kernel(
             _planes(x), _planes(slope), inv, one, _planes(grad.to(x.dtype)), _planes(gx), partial
         )
@@ -248,7 +146,7 @@ class _PLFKernel(torch.autograd.Function):
 
 
 class _PLFTorch(torch.autograd.Function):
-    """Any device: torch ops; q's gradient by index_add_ over the C·N bins."""
+    """Reference torch ops (any device); q's gradient by index_add_ over the C·N bins."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -282,16 +180,9 @@ class _PLFTorch(torch.autograd.Function):
         return grad_x, grad_q.to(grad.dtype).view(ctx.shape_q)
 
 
-def plf(x: torch.Tensor, q: torch.Tensor, use_kernel: bool | None = None) -> torch.Tensor:
-    """Apply channel c's PLF (values q[c], points evenly on [−1, 1]) to x[:, c]; x (B, C, H, W).
-
-    ``use_kernel`` forces (True) or forbids (False) the CPU kernel; None picks it when possible.
-    """
-    if use_kernel is None:
-        use_kernel = _use_kernel(x)
-    if use_kernel and not _use_kernel(x):
-        raise ValueError("the fused PLF kernel needs numba and a float32/64 CPU tensor")
-    return (_PLFKernel if use_kernel else _PLFTorch).apply(x, q)
+def plf(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Apply channel c's PLF (values q[c], points evenly on [−1, 1]) to x[:, c]; x (B, C, H, W)."""
+    return (_PLFKernel if dispatch.use_kernel(x) else _PLFTorch).apply(x, q)
 
 
 def soft_threshold(p: torch.Tensor, threshold: float) -> torch.Tensor:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ifrnet.numerics.plf import _FASTMATH, numba, sync_threads
+from ifrnet.numerics import dispatch
+from ifrnet.numerics.dispatch import FASTMATH, numba
 
 CHUNK = 4096  # pixels per job and pass (their scratch rows stay in cache)
 
 if numba is not None:
 
-    @numba.njit(fastmath=_FASTMATH, cache=True, inline="always")
+    @numba.njit(fastmath=FASTMATH, cache=True, inline="always")
     def _exp_small(x):  # pragma: no cover - numba
         """e^x for |x| ≤ ½ in x's dtype: its Taylor polynomial to x¹³ by Horner (truncation
         < 1e-15 relative), which vectorises where a call of exp does not."""
@@ -47,7 +48,7 @@ if numba is not None:
         p = p * x + 1
         return p * x + 1
 
-    @numba.njit(fastmath=_FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _first(zr, mu0, sigma, reach, top, n, r, er, g0, power):  # pragma: no cover - numba
         """Per pixel of zr: n (int64, row index n + R of the weight rows), r, e^r and G_{−R}
         (zero out of reach: b outside [−R − ½, N_w − ½ + R]); ``top`` = N_w − 1 + R; power:
@@ -72,7 +73,7 @@ if numba is not None:
         for m in range(zr.shape[0]):
             g0[m] /= power[m]
 
-    @numba.njit(fastmath=_FASTMATH, cache=True)
+    @numba.njit(fastmath=FASTMATH, cache=True)
     def _job(z, rows, job, mu0, sigma):  # pragma: no cover - numba
         """A job's plane p and pixels start … stop − 1 of z (P, M), with their n, r, e^r and
         G_{−R} (:func:`_first`); rows: the weight rows (C, N_w + 2R, 2R + 1)."""
@@ -92,7 +93,7 @@ if numba is not None:
         """Jobs per plane of z (P, M): chunks of CHUNK pixels."""
         return (z.shape[1] + CHUNK - 1) // CHUNK
 
-    @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+    @numba.njit(parallel=True, fastmath=FASTMATH, cache=True)
     def _forward(z, rows, steps, mu0, sigma, out):  # pragma: no cover - numba
         """out (P, M) ← φ of z (P, M), plane p in channel p % C; rows (C, N_w + 2R, 2R + 1)
         the weight rows, steps (2R + 1,) the factors e^{−d−½}, d = −R … R − 1, and a 1."""
@@ -108,7 +109,7 @@ if numba is not None:
                     g = g * (e * steps[d])
                 orow[m] = acc
 
-    @numba.njit(parallel=True, fastmath=_FASTMATH, cache=True)
+    @numba.njit(parallel=True, fastmath=FASTMATH, cache=True)
     def _backward(z, grad, rows, steps, mu0, sigma, with_z, gz, table):  # pragma: no cover
         """gz (P, M) ← z's gradient (if with_z) and table (jobs, N_w + 2R, 2R + 1) ← each
         job's rows of the weights' gradient, for the output gradient grad (P, M)."""
@@ -132,13 +133,6 @@ if numba is not None:
                     gz[p, start + m] = gm * (moment - r[m] * total) / sigma
 
 
-def available(z: torch.Tensor) -> bool:
-    """Whether the kernels can run on z: numba present, a float32/64 CPU tensor."""
-    return (
-        numba is not None and z.device.type == "cpu" and z.dtype in (torch.float32, torch.float64)
-    )
-
-
 def _planes(t: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) → a (B·C, H·W) array sharing memory where t is contiguous."""
     return t.detach().contiguous().view(t.shape[0] * t.shape[1], -1).numpy()
@@ -155,7 +149,7 @@ def _scalars(z: torch.Tensor, centres: torch.Tensor, sigma: float, reach: int):
 def rbf(z: torch.Tensor, rows: torch.Tensor, centres: torch.Tensor, sigma: float) -> torch.Tensor:
     """φ(z) for z (B, C, H, W) and the weight rows (C, N_w + 2R, 2R + 1) of
     :func:`baselines.vn._weight_rows` (in z's dtype); no autograd."""
-    sync_threads()
+    dispatch.sync_threads()
     reach = (rows.shape[-1] - 1) // 2
     mu0, sig, steps = _scalars(z, centres, sigma, reach)
     out = torch.empty_like(z, memory_format=torch.contiguous_format)
@@ -174,7 +168,7 @@ def rbf_backward(
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """(z's gradient or None, the weight rows' gradient (C, N_w + 2R, 2R + 1) float64) of
     Σ grad ⊙ φ(z); shapes as :func:`rbf`."""
-    sync_threads()
+    dispatch.sync_threads()
     channels, n_rows, k = rows.shape
     reach = (k - 1) // 2
     mu0, sig, steps = _scalars(z, centres, sigma, reach)
