@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-TARGET = "results/metrics/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct/seed-0.csv"  # seed 0: the master seed
+# seed 0: the master seed
+TARGET = "results/metrics/brain-real/radial-r0.40/ifrnet-s2-k1-l8-dct/seed-0.csv"
 
 pytestmark = [
     pytest.mark.slow,
