@@ -4,9 +4,12 @@ Copies the tables (Markdown, CSV, LaTeX, provenance) and the PNG figures up to 5
 ones, e.g. a grid of reconstructions, are listed and left out), and writes
 ``training.csv`` (per trained model and mask: epochs run, best epoch, final and best validation
 loss, training wall minutes from Snakemake's benchmark files) and ``validation_curves.csv``
-(the validation loss of every epoch). The rest of the study's outputs stay where they are.
+(the validation loss of every epoch). Rows of models this run did not train are kept from the
+folder's earlier files (a study run in parts). With ``--config``, the paper's claims are checked
+on the tables and stages figures this run built (``claims.{csv,md}``; a claim of a table not
+built is listed as not run). The rest of the study's outputs stay where they are.
 
-    python benchmarks/collect_reference.py RESULTS_DIR OUT_DIR
+    python benchmarks/collect_reference.py RESULTS_DIR OUT_DIR [--config CONFIG]
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import io
 import shutil
 from pathlib import Path
 
+from ifrnet.bench.artefacts import claim_files, claims_view
+from ifrnet.bench.config import load_config
+from ifrnet.bench.render.claims import build_claims
 from ifrnet.util.io import write_text_atomic
 
 MAX_FIGURE_BYTES = 500_000
@@ -77,7 +83,25 @@ def training_rows(results: Path) -> tuple[list[dict], list[dict]]:
     return summary, curves
 
 
+#: What identifies one trained model's rows (an older file without seeds: seed 0).
+RUN_KEYS = ("dataset", "mask", "model", "seed")
+
+
+def merged(rows: list[dict], path: Path) -> list[dict]:
+    """``rows`` after the rows of ``path`` (if it exists) whose trained model ``rows`` lacks."""
+    if not path.exists():
+        return rows
+    new = {tuple(str(row[k]) for k in RUN_KEYS) for row in rows}
+    kept = [
+        {**row, "seed": row.get("seed") or "0"}
+        for row in read_csv(path)
+        if tuple(row.get(k) or "0" for k in RUN_KEYS) not in new
+    ]
+    return [{k: row.get(k, "") for k in rows[0]} for row in kept] + rows if rows else kept
+
+
 def write_rows(rows: list[dict], path: Path) -> None:
+    rows = merged(rows, path)
     if not rows:
         return
     buffer = io.StringIO()
@@ -87,10 +111,44 @@ def write_rows(rows: list[dict], path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
+def built_claims(results: Path, config_path: Path, out: Path) -> list[Path]:
+    """Check the paper's claims on the tables and stages figures of ``config_path`` whose
+    per-run files all exist under ``results``; write ``out/claims.{csv,md}`` and provenance."""
+    repo = Path(__file__).resolve().parents[1]
+    config = load_config(config_path, repo / "config" / "schema.yaml")
+    view = claims_view(config)
+
+    def built(files: list[tuple]) -> bool:
+        return bool(files) and all((results.parent / path).exists() for _, path in files)
+
+    files = claim_files(view)
+    view["tables"] = {
+        name: table
+        for name, table in view["tables"].items()
+        if built([f for f in files if f[0][:2] == ("metrics", name)])
+    }
+    view["figures"] = {
+        name: figure
+        for name, figure in view["figures"].items()
+        if built([f for f in files if f[0][:2] == ("stages", name)])
+    }
+    print(f"claims on {', '.join([*view['tables'], *view['figures']]) or 'nothing built'}")
+    return build_claims(
+        view,
+        out / "claims.csv",
+        claims=repo / "config" / "claims.yaml",
+        published=repo / "config" / "published.yaml",
+        inputs=[results.parent / path for _, path in claim_files(view)],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="the study's results/ directory")
     parser.add_argument("out", type=Path, help="reference folder to (re)write")
+    parser.add_argument(
+        "--config", type=Path, help="the study's config: check the claims on what it built"
+    )
     args = parser.parse_args()
     if not (args.results / "tables").is_dir():
         raise SystemExit(f"{args.results}: no tables/ directory — is the study finished?")
@@ -103,6 +161,8 @@ def main() -> None:
             shutil.copyfile(source, args.out / source.name)
         else:
             print(f"left out {source.name} ({source.stat().st_size / 1e6:.1f} MB)")
+    if args.config is not None:
+        built_claims(args.results, args.config, args.out)
     summary, curves = training_rows(args.results)
     write_rows(summary, args.out / "training.csv")
     write_rows(curves, args.out / "validation_curves.csv")
