@@ -127,17 +127,20 @@ class Metric:
 
     ``key``: the column (and the field of a published row, ``config/published.yaml``);
     ``name``: its short name (``PSNR``); ``header``: a table's column header (``PSNR (dB)``);
-    ``digits``: decimals in tables; ``higher_is_better``: the direction of a better value (None
-    for a measurement that is not a quality: seconds); ``function``: computed on a normalised
-    pair (:func:`normalise_pair`), None when measured elsewhere (seconds per image, around the
-    method's call); ``paper_column``: its place among the metrics the paper publishes (PSNR,
-    HFEN, SSIM: its tables' order), None if the paper does not publish it.
+    ``digits``: decimals in tables; ``difference_digits``: decimals of a difference between two
+    methods (the claims: a few hundredths of a dB matter there); ``higher_is_better``: the
+    direction of a better value (None for a measurement that is not a quality: seconds);
+    ``function``: computed on a normalised pair (:func:`normalise_pair`), None when measured
+    elsewhere (seconds per image, around the method's call); ``paper_column``: its place among
+    the metrics the paper publishes (PSNR, HFEN, SSIM: its tables' order), None if the paper
+    does not publish it.
     """
 
     key: str
     name: str
     header: str
     digits: int
+    difference_digits: int
     higher_is_better: bool | None
     function: Callable[[np.ndarray, np.ndarray], float] | None = None
     paper_column: int | None = None
@@ -147,11 +150,11 @@ class Metric:
 METRICS: dict[str, Metric] = {
     metric.key: metric
     for metric in (
-        Metric("psnr", "PSNR", "PSNR (dB)", 2, True, psnr, paper_column=0),
-        Metric("ssim", "SSIM", "SSIM", 4, True, ssim, paper_column=2),
-        Metric("hfen", "HFEN", "HFEN", 4, False, hfen, paper_column=1),
-        Metric("nmse", "NMSE", "NMSE", 5, False, nmse),
-        Metric("seconds", "s/image", "s/image", 3, None),
+        Metric("psnr", "PSNR", "PSNR (dB)", 2, 3, True, psnr, paper_column=0),
+        Metric("ssim", "SSIM", "SSIM", 4, 4, True, ssim, paper_column=2),
+        Metric("hfen", "HFEN", "HFEN", 4, 4, False, hfen, paper_column=1),
+        Metric("nmse", "NMSE", "NMSE", 5, 5, False, nmse),
+        Metric("seconds", "s/image", "s/image", 3, 3, None),
     )
 }
 

@@ -167,8 +167,7 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def _diff_text(value: float, metric: str) -> str:
-    # one decimal more than the tables: differences of a few hundredths of a dB matter here
-    return "–" if math.isnan(value) else f"{value:+.{METRICS[metric].digits + 1}f}"
+    return "–" if math.isnan(value) else f"{value:+.{METRICS[metric].difference_digits}f}"
 
 
 def decider_text(decider: dict[str, Any] | None) -> tuple[str, str, str]:
