@@ -46,7 +46,8 @@ def job_table(results: Path) -> pd.DataFrame:
     """One row per benchmarked job: rule, job id (path under the rule), wall s, CPU s, RSS MB."""
     rows = []
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
-        rule = tsv.relative_to(results / "benchmarks").parts[0]
+        # benchmarks/{rule}/{job}.tsv, or benchmarks/{rule}.tsv for a job of its own (claims)
+        rule = tsv.relative_to(results / "benchmarks").with_suffix("").parts[0]
         last = pd.read_csv(tsv, sep="\t").iloc[-1]
         rss = pd.to_numeric(last.get("max_rss"), errors="coerce")
         rows.append(
@@ -163,6 +164,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     config = yaml.safe_load(args.config.read_text())
+    if not any((args.results / "benchmarks").rglob("*.tsv")):
+        raise SystemExit(
+            f"{args.results}: no benchmarks/*.tsv — is this a finished study's results/?"
+        )
     s = summary(args.results, config, args.wall)
     pd.set_option("display.width", 160)
     print("Per rule (summed over jobs):")
