@@ -40,7 +40,7 @@ from ifrnet.numerics.masks import make_mask, save_mask
 from ifrnet.util.formats import write_recon_file, write_tuning
 from tests import fixtures, tools
 from tests.test_fuzz import reconstruct_argv
-from tests.workflow_helpers import ROOT, snakemake, workflow_copy
+from tests.workflow_helpers import ROOT, snakemake, snakemake_env, workflow_copy
 
 SPLITS = ("train", "val", "test")
 
@@ -463,14 +463,10 @@ def two_runs(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, int, 
     config["models"][MODEL]["train"].update(epochs=4, batch_size=1)
     (work / "c.yaml").write_text(yaml.safe_dump(config))
     target = paths.metrics("brain-real", MASK, RUN)
-    bindir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(work), "PYTHONHASHSEED": "0"}
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     first = subprocess.Popen(
         [sys.executable, "-m", "snakemake", target, "--cores", "1", "--configfile", "c.yaml"],
         cwd=work,
-        env=env,
+        env=snakemake_env(work),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests import fixtures
-from tests.workflow_helpers import ROOT, snakemake, workflow_copy
+from tests.workflow_helpers import ROOT, snakemake, snakemake_env, workflow_copy
 
 MODEL = "ifrnet-s2-k1-l8-dct"
 RUN = f"{MODEL}/seed-0"  # its one training seed (the master seed)
@@ -47,12 +47,10 @@ def test_killed_training_resumes_to_the_same_metrics(reference, tmp_path):
     (tmp_path / "killed").mkdir()
     work = workflow_copy(tmp_path / "killed")
     _config(work)
-    bindir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(work), "PYTHONHASHSEED": "0"}
     process = subprocess.Popen(
         [sys.executable, "-m", "snakemake", TARGET, "--cores", "2", "--configfile", "kill.yaml"],
         cwd=work,
-        env=env,
+        env=snakemake_env(work),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -24,10 +24,10 @@ def workflow_copy(dest: Path) -> Path:
     return dest
 
 
-def snakemake(
-    workdir: Path, *args: str, timeout: float = 2400, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    """``snakemake ARGS`` in ``workdir`` with this interpreter; output captured as text."""
+def snakemake_env(workdir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a Snakemake run in ``workdir``: this interpreter first on PATH, a
+    fixed hash seed, and the checkout under test first when the tests run with it on
+    PYTHONPATH (an interpreter whose editable install points at another checkout, say)."""
     bindir = str(Path(sys.executable).parent)
     env = {
         "PATH": f"{bindir}:/usr/bin:/bin",
@@ -35,11 +35,17 @@ def snakemake(
         "PYTHONHASHSEED": "0",
         **(extra_env or {}),
     }
-    # The checkout under test comes first when the tests run with it on PYTHONPATH (an
-    # interpreter whose editable install points at another checkout, say).
     inherited = os.environ.get("PYTHONPATH")
     if inherited:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (env.get("PYTHONPATH"), inherited)))
+    return env
+
+
+def snakemake(
+    workdir: Path, *args: str, timeout: float = 2400, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``snakemake ARGS`` in ``workdir`` with this interpreter; output captured as text."""
+    env = snakemake_env(workdir, extra_env)
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir,
