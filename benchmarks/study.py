@@ -46,8 +46,7 @@ def job_table(results: Path) -> pd.DataFrame:
     """One row per benchmarked job: rule, job id (path under the rule), wall s, CPU s, RSS MB."""
     rows = []
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
-        # benchmarks/{rule}/{job}.tsv, or benchmarks/{rule}.tsv for a job of its own (claims)
-        rule = tsv.relative_to(results / "benchmarks").with_suffix("").parts[0]
+        rule, _ = paths.benchmark_job(tsv.relative_to(results / "benchmarks"))
         last = pd.read_csv(tsv, sep="\t").iloc[-1]
         rss = pd.to_numeric(last.get("max_rss"), errors="coerce")
         rows.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 #: The checkout this package runs from (the project is installed editable from its source
 #: tree): where ``config/schema.yaml`` and the git history are found.
@@ -142,3 +142,10 @@ def log(step: str, job: str | None = None) -> str:
 def benchmark(step: str, job: str | None = None) -> str:
     """Snakemake benchmark record of one job of a rule (``job`` as for :func:`log`)."""
     return f"{BENCHMARKS}/{step}/{job}.tsv" if job is not None else f"{BENCHMARKS}/{step}.tsv"
+
+
+def benchmark_job(relative: str | PurePath) -> tuple[str, str | None]:
+    """(rule, job) of a benchmark record given by its path under ``results/benchmarks/``: the
+    inverse of :func:`benchmark` (job None for a rule with one job)."""
+    step, *job = PurePath(relative).with_suffix("").parts
+    return step, "/".join(job) or None
